@@ -1,0 +1,56 @@
+/*
+ * pd_ratelimit.h - staying under PagerDuty's rate limits before it says stop.
+ *
+ * One limiter per account, shared by the read side and the REST sender (one
+ * token, one budget). Three inputs decide when the next request may go:
+ *  - the account's own ceiling, MaxRequestsPerMinute, over a sliding minute;
+ *  - the server's ratelimit-remaining / ratelimit-reset headers: when the
+ *    remaining budget runs low, requests are spread over what is left of the
+ *    window instead of being spent at once;
+ *  - a 429, which blocks everything until ratelimit-reset / Retry-After (or a
+ *    backoff when the response named no time).
+ * Time is passed in (seconds, CLOCK_MONOTONIC-like) so it is testable. The
+ * limiter does no locking: its owner (the HTTP client) serialises calls.
+ */
+#ifndef PD_RATELIMIT_H
+#define PD_RATELIMIT_H
+
+#include <stddef.h>
+
+#define PD_RATELIMIT_WINDOW_S 60.0
+
+typedef struct {
+  int per_minute;  /* own ceiling; 0 = none */
+  double *sent;    /* ring of send times within the window */
+  size_t sent_cap; /* == per_minute */
+  size_t sent_head, sent_num;
+  double blocked_until; /* after a 429 or an exhausted server budget */
+  long server_remaining; /* last ratelimit-remaining, -1 unknown */
+  double server_reset_at; /* when the server's window resets, 0 unknown */
+  unsigned consecutive_429;
+} pd_ratelimit_t;
+
+int pd_ratelimit_init(pd_ratelimit_t *rl, int per_minute);
+void pd_ratelimit_free(pd_ratelimit_t *rl);
+
+/* Seconds to wait before the next request may be sent (0 = now). */
+double pd_ratelimit_delay(const pd_ratelimit_t *rl, double now);
+
+/* Records that a request was sent at now. */
+void pd_ratelimit_on_send(pd_ratelimit_t *rl, double now);
+
+/*
+ * Records the server's view from a response: remaining and reset_s are -1
+ * when the headers were absent. A non-429 response clears the 429 streak.
+ */
+void pd_ratelimit_on_response(pd_ratelimit_t *rl, double now, long remaining,
+                              long reset_s);
+
+/*
+ * Records a 429. wait_s is the ratelimit-reset or Retry-After the response
+ * named, or a negative value when it named none (then an exponential backoff
+ * from 1 s, capped at 60 s, is used). Returns the wait imposed, in seconds.
+ */
+double pd_ratelimit_on_429(pd_ratelimit_t *rl, double now, double wait_s);
+
+#endif /* PD_RATELIMIT_H */

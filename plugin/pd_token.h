@@ -1,0 +1,57 @@
+/*
+ * pd_token.h - an account's API token and where it comes from.
+ *
+ * A token configured inline or taken from the environment never changes.
+ * A TokenFile is re-read when its modification time, size or inode change,
+ * so operators rotate tokens without restarting collectd. The secret is kept
+ * in memory owned here and wiped on free; it is never logged.
+ */
+#ifndef PD_TOKEN_H
+#define PD_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "pd_config.h"
+
+typedef struct {
+  pd_token_source_t source;
+  char *file;  /* TokenFile path, owned; NULL otherwise */
+  char *value; /* current secret, owned; NULL until loaded */
+  /* identity of the file contents last loaded, to notice rotation */
+  struct timespec mtime;
+  off_t size;
+  ino_t inode;
+} pd_token_t;
+
+/*
+ * Sets tok up from an account's configuration. For Token / environment the
+ * value is copied now; for TokenFile the file is read now. Returns 0, or -1
+ * after logging (naming the account, never the secret).
+ */
+int pd_token_init(pd_token_t *tok, const pd_account_config_t *acct);
+
+/*
+ * For a TokenFile, re-reads the file if it changed since the last load.
+ * Returns 1 when the token changed, 0 when unchanged, -1 when the file can
+ * no longer be read (the previous token is kept and stays usable).
+ */
+int pd_token_refresh(pd_token_t *tok, const char *account_name);
+
+/*
+ * Reads a token file: the first line, surrounding white space stripped.
+ * Warns (once per call) when group or others may read it. Returns a newly
+ * allocated string or NULL after logging. Exposed for the config check.
+ */
+char *pd_token_read_file(const char *path, const char *account_name,
+                         bool warn_permissions);
+
+/* Is the token usable in an HTTP header (non-empty, no CR, LF or NUL)? */
+bool pd_token_is_valid(const char *token);
+
+/* Wipes and frees the secret and the path. */
+void pd_token_free(pd_token_t *tok);
+
+#endif /* PD_TOKEN_H */
