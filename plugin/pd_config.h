@@ -127,6 +127,16 @@ void pd_config_init(pd_config_t *cfg);
  */
 int pd_config_parse(pd_config_t *cfg, const oconfig_item_t *ci);
 
+/*
+ * Checks the whole configuration once every <Plugin pagerduty> block has been
+ * parsed (the glue calls it at init): names unique, every Notify's Account
+ * defined, every Notify with exactly one target. pd_config_parse() already
+ * refuses all of these, so this is the safety net for configurations built
+ * or merged any other way. Logs one ERROR and returns -1 on the first
+ * problem, 0 when all is well.
+ */
+int pd_config_validate(const pd_config_t *cfg);
+
 /* Frees everything cfg owns (wiping secrets first) and re-initialises it. */
 void pd_config_free(pd_config_t *cfg);
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 
 #define PD_ERROR_MESSAGE_MAX 512
+/* Only this much of a body is examined; error bodies are small. */
+#define PD_ERROR_BODY_MAX (64 * 1024)
 
 typedef struct {
   int code; /* PagerDuty error code, 0 if none */
@@ -23,9 +25,12 @@ typedef struct {
 
 /*
  * Extracts code and message from an error body of any shape. Non-JSON bodies
- * yield their first line of printable text (tags stripped for HTML is not
- * attempted; the text is cut). Returns 0 when something was understood, -1
- * for an empty body (err->message is then "").
+ * yield the text of an HTML <title> when there is one, else their first
+ * non-blank line (other tags are not stripped; the text is cut). Control
+ * characters and runs of white space become one space, invalid UTF-8 bytes
+ * become '?', and a message cut at PD_ERROR_MESSAGE_MAX ends in "..." on a
+ * UTF-8 boundary. Returns 0 when something was understood, -1 for an empty
+ * or all-blank body (err->message is then "").
  */
 int pd_error_parse(const char *body, size_t len, pd_api_error_t *err);
 

@@ -29,11 +29,13 @@
 typedef enum {
   PD_HTTP_OK = 0,     /* 2xx, body delivered in full */
   PD_HTTP_RETRY,      /* try again later: 408, 429, 5xx, timeout, connection
-                         failure or reset, truncated or oversized body, local
-                         ceiling reached */
-  PD_HTTP_PERMANENT,  /* will not succeed as sent: other 4xx, TLS
+                         failure or reset, truncated body, local ceiling
+                         reached, cancelled */
+  PD_HTTP_PERMANENT,  /* will not succeed as sent: other 4xx and 3xx, TLS
                          verification failure, malformed URL, body callback
-                         refused the data (malformed JSON) */
+                         refused the data (malformed JSON), 2xx body larger
+                         than max_response_bytes (the same request would
+                         only be cut again: the cap is misconfigured) */
   PD_HTTP_AUTH,       /* 401: bad, revoked or wrong kind of token */
   PD_HTTP_PERMISSION, /* 403: role or team access does not allow it */
 } pd_http_outcome_t;
@@ -62,13 +64,22 @@ void pd_http_client_set_token(pd_http_client_t *client, const char *token);
 void pd_http_client_set_from(pd_http_client_t *client, const char *email);
 
 /* Wakes any request waiting on the rate limit and makes it return
- * PD_HTTP_RETRY at once; used at shutdown. */
+ * PD_HTTP_RETRY at once; a transfer in flight is aborted the same way, and
+ * every later request is refused (not sent). Used at shutdown. */
 void pd_http_client_cancel(pd_http_client_t *client);
 
 /* Receives a 2xx body chunk by chunk; a non-zero return aborts the request
- * (outcome PD_HTTP_PERMANENT, message from pd_http_body_error()). */
+ * (outcome PD_HTTP_PERMANENT, message from pd_http_body_error()). When the
+ * request then fails (truncated, timed out...), the data seen so far was
+ * not a whole body: only outcome PD_HTTP_OK means it was. */
 typedef int (*pd_http_body_cb)(void *ctx, const unsigned char *data,
                                size_t len);
+
+/* Called by a body callback, before it returns non-zero, to say why
+ * ("malformed JSON at byte 1234: ..."); the text becomes part of the
+ * response message. Only valid inside a callback (it is per thread). */
+void pd_http_body_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 typedef struct {
   const char *method; /* "GET", "POST", "PUT" */
@@ -89,7 +100,8 @@ typedef struct {
   char message[512]; /* why, for logs: "HTTP 503: Service unavailable",
                         "timeout after 10000 ms", ...; never a secret */
   double retry_after_s; /* when to retry (ratelimit-reset / Retry-After /
-                           local ceiling); -1 when unknown */
+                           local ceiling, or the 429 backoff); -1 when
+                           unknown */
   long ratelimit_limit, ratelimit_remaining, ratelimit_reset; /* -1 absent */
   double latency_s;     /* time on the wire */
   bool sent;            /* false when refused locally (ceiling, cancel) */
@@ -105,10 +117,12 @@ int pd_http_perform(pd_http_client_t *client, const pd_http_request_t *req,
 /* Counters behind the api-* metrics; monotonic since creation. */
 typedef struct {
   uint64_t requests;  /* requests sent */
-  uint64_t errors;    /* requests whose outcome was not PD_HTTP_OK */
+  uint64_t errors;    /* requests sent whose outcome was not PD_HTTP_OK */
   uint64_t throttled; /* requests answered 429 */
   double latency_sum_s; /* over requests sent */
   long ratelimit_remaining; /* last seen, -1 never */
+  uint64_t refused;   /* requests not sent: rate limit wait too long,
+                         cancelled (counted in neither of the above) */
 } pd_http_stats_t;
 
 void pd_http_client_stats(pd_http_client_t *client, pd_http_stats_t *out);

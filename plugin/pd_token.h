@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -24,7 +25,13 @@ typedef struct {
   struct timespec mtime;
   off_t size;
   ino_t inode;
+  dev_t device;
+  struct timespec ctime; /* catches rewrites that keep size and mtime */
+  bool failing; /* the last refresh failed: logged once, not again */
 } pd_token_t;
+
+/* Longest first line a token file may have, in bytes. */
+#define PD_TOKEN_FILE_MAX_LINE 4096
 
 /*
  * Sets tok up from an account's configuration. For Token / environment the
@@ -37,6 +44,10 @@ int pd_token_init(pd_token_t *tok, const pd_account_config_t *acct);
  * For a TokenFile, re-reads the file if it changed since the last load.
  * Returns 1 when the token changed, 0 when unchanged, -1 when the file can
  * no longer be read (the previous token is kept and stays usable).
+ * A failure is logged (account-scoped ERROR) when it starts, not again while
+ * it lasts; the recovery is logged once too. A re-read file that group or
+ * others may read draws a WARNING. pd_token_init() does not warn about
+ * permissions: the configuration check already did.
  */
 int pd_token_refresh(pd_token_t *tok, const char *account_name);
 
@@ -47,6 +58,19 @@ int pd_token_refresh(pd_token_t *tok, const char *account_name);
  */
 char *pd_token_read_file(const char *path, const char *account_name,
                          bool warn_permissions);
+
+/*
+ * The reader under pd_token_read_file(), without logging, for callers that
+ * word their own messages (the configuration check). On success returns the
+ * token (newly allocated) and, when st is not NULL, the stat of the file
+ * read. On failure returns NULL and describes why in err (path and reason,
+ * never file contents).
+ */
+char *pd_token_file_load(const char *path, struct stat *st, char *err,
+                         size_t err_size);
+
+/* Does this mode let group or others read the file? */
+bool pd_token_mode_is_exposed(mode_t mode);
 
 /* Is the token usable in an HTTP header (non-empty, no CR, LF or NUL)? */
 bool pd_token_is_valid(const char *token);

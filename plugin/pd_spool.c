@@ -1,0 +1,922 @@
+/*
+ * pd_spool.c - see pd_spool.h.
+ *
+ * The index is an array of entries in sequence order, used as a deque:
+ * events leave mostly from the front (delivered in order), so removing
+ * there only advances `head`; a removal elsewhere (another dedup key got
+ * through first) shifts the shorter side by one entry.
+ */
+#include "pd_spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEQ_DIGITS 20
+#define RECORD_SUFFIX ".json"
+#define REASON_SUFFIX ".reason"
+#define TMP_PREFIX ".tmp-"
+#define LOCK_NAME ".lock"
+#define NAME_KEEP_MAX 64
+/* Directory paths leave room below PATH_MAX for the file names in them. */
+#define DIR_PATH_MAX (PATH_MAX - 512)
+
+struct pd_spool_s {
+  pthread_mutex_t lock;
+  char *notify; /* the block's name, for log lines */
+  char name[PD_SPOOL_NAME_MAX + 1]; /* its directory's name */
+  char dir[DIR_PATH_MAX];        /* SpoolDir/<name> */
+  char failed_dir[DIR_PATH_MAX]; /* SpoolDir/failed */
+  int lock_fd;
+  size_t max_events; /* 0: unbounded */
+
+  pd_spool_entry_t *entries; /* [head, end) pending, in seq order */
+  size_t head, end, cap;
+  uint64_t next_seq;
+
+  /* Written since the last pd_spool_sync(). */
+  uint64_t *unsynced;
+  size_t unsynced_num, unsynced_cap;
+  bool sync_all; /* the unsynced list could not grow: sync every file */
+  bool dir_dirty, failed_dirty;
+
+  uint64_t dropped, failed, enqueued;
+};
+
+/* ------------------------------------------------------------ names */
+
+static bool name_is_safe(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > NAME_KEEP_MAX || name[0] == '.' ||
+      strcmp(name, PD_SPOOL_FAILED_DIR) == 0)
+    return false;
+  for (const char *p = name; *p != '\0'; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+void pd_spool_dir_name(const char *notify_name, char *out, size_t out_size) {
+  if (name_is_safe(notify_name)) {
+    snprintf(out, out_size, "%s", notify_name);
+    return;
+  }
+  char safe[NAME_KEEP_MAX + 1];
+  size_t n = 0;
+  for (const char *p = notify_name; *p != '\0' && n < NAME_KEEP_MAX; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    safe[n++] = ok ? c : '_';
+  }
+  safe[n] = '\0';
+  if (n > 0 && safe[0] == '.')
+    safe[0] = '_';
+  uint32_t hash = (uint32_t)pd_hash64(notify_name, strlen(notify_name));
+  snprintf(out, out_size, "%s-%08" PRIx32, safe, hash);
+}
+
+static void record_path(const pd_spool_t *s, uint64_t seq, char *buf,
+                        size_t size) {
+  snprintf(buf, size, "%s/%0*" PRIu64 RECORD_SUFFIX, s->dir, SEQ_DIGITS, seq);
+}
+
+static void tmp_path(const pd_spool_t *s, uint64_t seq, const char *suffix,
+                     char *buf, size_t size) {
+  snprintf(buf, size, "%s/" TMP_PREFIX "%0*" PRIu64 "%s", s->dir, SEQ_DIGITS,
+           seq, suffix);
+}
+
+/* Parses "<20 digits>.json" into *seq. */
+static bool parse_record_name(const char *name, uint64_t *seq) {
+  if (strlen(name) != SEQ_DIGITS + strlen(RECORD_SUFFIX) ||
+      strcmp(name + SEQ_DIGITS, RECORD_SUFFIX) != 0)
+    return false;
+  uint64_t value = 0;
+  for (int i = 0; i < SEQ_DIGITS; i++) {
+    if (name[i] < '0' || name[i] > '9')
+      return false;
+    uint64_t digit = (uint64_t)(name[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10)
+      return false;
+    value = value * 10 + digit;
+  }
+  if (value == 0)
+    return false;
+  *seq = value;
+  return true;
+}
+
+/* ------------------------------------------------------- files, dirs */
+
+static int write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Creates path (0600, must not exist; a stale one is replaced) holding
+ * data, fsynced when asked. On failure nothing is left behind. */
+static int write_new_file(const char *path, const char *data, size_t len,
+                          bool do_fsync) {
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+  int fd = open(path, flags, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    unlink(path);
+    fd = open(path, flags, 0600);
+  }
+  if (fd < 0)
+    return -1;
+  int status = write_all(fd, data, len);
+  if (status == 0 && do_fsync)
+    status = fsync(fd);
+  int saved = errno;
+  if (close(fd) != 0 && status == 0) {
+    status = -1;
+    saved = errno;
+  }
+  if (status != 0) {
+    unlink(path);
+    errno = saved;
+  }
+  return status;
+}
+
+/* Reads a whole (bounded) file. *data is NUL-terminated; caller frees. */
+static int read_file(const char *path, char **data, size_t *len) {
+  *data = NULL;
+  *len = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size > PD_EVENT_RECORD_MAX_BYTES) {
+    close(fd);
+    errno = EFBIG;
+    return -1;
+  }
+  size_t size = (size_t)st.st_size;
+  char *buf = malloc(size + 1);
+  if (buf == NULL) {
+    close(fd);
+    errno = ENOMEM;
+    return -1;
+  }
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd, buf + got, size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* shrank under us: parse what is there */
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = '\0';
+  *data = buf;
+  *len = got;
+  return 0;
+}
+
+static int fsync_path(const char *path, bool directory) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0)
+    return errno == ENOENT ? 0 : -1; /* removed meanwhile: nothing to sync */
+  int status = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return status;
+}
+
+/* mkdir -p, new directories 0700. */
+static int make_dirs(const char *path) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  for (char *p = buf + 1; *p != '\0'; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+/* A directory of ours must be a directory and 0700; too open is fixed. */
+static int own_dir(const pd_spool_t *s, const char *path) {
+  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+    PD_NOTIFY_ERROR(s->notify, "cannot create spool directory %s: %s", path,
+                    strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    PD_NOTIFY_ERROR(s->notify, "spool path %s is not a directory", path);
+    return -1;
+  }
+  if ((st.st_mode & 077) != 0) {
+    if (chmod(path, 0700) == 0)
+      PD_NOTIFY_WARNING(s->notify,
+                        "spool directory %s was accessible by group or "
+                        "others (mode %03o); changed to 0700",
+                        path, (unsigned)(st.st_mode & 0777));
+    else
+      PD_NOTIFY_WARNING(s->notify,
+                        "spool directory %s is accessible by group or others "
+                        "(mode %03o) and cannot be changed: %s",
+                        path, (unsigned)(st.st_mode & 0777), strerror(errno));
+  }
+  return 0;
+}
+
+/* One line of text for a .reason file: control characters become spaces. */
+static void reason_line(const char *reason, char *out, size_t size) {
+  pd_utf8_copy(out, size - 1, reason != NULL ? reason : "");
+  for (char *p = out; *p != '\0'; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  strcat(out, "\n");
+}
+
+/*
+ * Moves src_path to failed/<base> (made unique with ".1", ".2"... when
+ * taken) and writes the reason beside it. The caller holds the lock.
+ */
+static int move_to_failed(pd_spool_t *s, const char *src_path,
+                          const char *base, const char *reason) {
+  char dst[PATH_MAX];
+  struct stat st;
+  snprintf(dst, sizeof(dst), "%s/%s", s->failed_dir, base);
+  for (unsigned i = 1; lstat(dst, &st) == 0 && i < 1000; i++)
+    snprintf(dst, sizeof(dst), "%s/%s.%u", s->failed_dir, base, i);
+  if (rename(src_path, dst) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot move %s to %s: %s", src_path, dst,
+                    strerror(errno));
+    return -1;
+  }
+  chmod(dst, 0600);
+
+  char reason_path[PATH_MAX + 16], text[1024];
+  snprintf(reason_path, sizeof(reason_path), "%s" REASON_SUFFIX, dst);
+  reason_line(reason, text, sizeof(text));
+  if (write_new_file(reason_path, text, strlen(text), false) != 0)
+    PD_NOTIFY_WARNING(s->notify, "cannot write %s: %s", reason_path,
+                      strerror(errno));
+  s->failed++;
+  s->failed_dirty = true;
+  s->dir_dirty = true;
+  return 0;
+}
+
+/* ------------------------------------------------------------- index */
+
+/* Index of the first entry with seq >= seq (end when none). */
+static size_t index_lower_bound(const pd_spool_t *s, uint64_t seq) {
+  size_t lo = s->head, hi = s->end;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->entries[mid].seq < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static ssize_t index_find(const pd_spool_t *s, uint64_t seq) {
+  size_t i = index_lower_bound(s, seq);
+  if (i < s->end && s->entries[i].seq == seq)
+    return (ssize_t)i;
+  return -1;
+}
+
+static void index_remove_at(pd_spool_t *s, size_t i) {
+  size_t sz = sizeof(*s->entries);
+  if (i - s->head < s->end - 1 - i) {
+    memmove(s->entries + s->head + 1, s->entries + s->head,
+            (i - s->head) * sz);
+    s->head++;
+  } else {
+    memmove(s->entries + i, s->entries + i + 1, (s->end - 1 - i) * sz);
+    s->end--;
+  }
+  if (s->head == s->end) {
+    s->head = s->end = 0;
+    if (s->cap > 1024) { /* a drained burst gives its memory back */
+      free(s->entries);
+      s->entries = NULL;
+      s->cap = 0;
+    }
+  }
+}
+
+/* Appends an entry whose seq is larger than all others. */
+static int index_append(pd_spool_t *s, const pd_spool_entry_t *entry) {
+  if (s->end == s->cap) {
+    if (s->head >= s->cap / 2 && s->head > 0) {
+      memmove(s->entries, s->entries + s->head,
+              (s->end - s->head) * sizeof(*s->entries));
+      s->end -= s->head;
+      s->head = 0;
+    } else {
+      size_t cap = s->cap == 0 ? 64 : s->cap * 2;
+      pd_spool_entry_t *grown = realloc(s->entries, cap * sizeof(*grown));
+      if (grown == NULL)
+        return -1;
+      s->entries = grown;
+      s->cap = cap;
+    }
+  }
+  s->entries[s->end++] = *entry;
+  return 0;
+}
+
+static size_t index_size(const pd_spool_t *s) { return s->end - s->head; }
+
+/* Drops the oldest events until fewer than limit remain. The caller holds
+ * the lock. Returns how many were dropped. */
+static size_t drop_oldest(pd_spool_t *s, size_t limit) {
+  size_t dropped = 0;
+  while (index_size(s) > 0 && index_size(s) >= limit) {
+    char path[PATH_MAX];
+    record_path(s, s->entries[s->head].seq, path, sizeof(path));
+    if (unlink(path) != 0 && errno != ENOENT)
+      PD_NOTIFY_WARNING(s->notify, "cannot remove %s: %s", path,
+                        strerror(errno));
+    index_remove_at(s, s->head);
+    dropped++;
+  }
+  s->dropped += dropped;
+  if (dropped > 0)
+    s->dir_dirty = true;
+  return dropped;
+}
+
+static void note_unsynced(pd_spool_t *s, uint64_t seq) {
+  if (s->unsynced_num == s->unsynced_cap) {
+    size_t cap = s->unsynced_cap == 0 ? 64 : s->unsynced_cap * 2;
+    uint64_t *grown = realloc(s->unsynced, cap * sizeof(*grown));
+    if (grown == NULL) {
+      s->sync_all = true;
+      return;
+    }
+    s->unsynced = grown;
+    s->unsynced_cap = cap;
+  }
+  s->unsynced[s->unsynced_num++] = seq;
+}
+
+/* ------------------------------------------------------------- open */
+
+static pd_spool_entry_t entry_of(uint64_t seq, const pd_event_t *ev) {
+  return (pd_spool_entry_t){
+      .seq = seq,
+      .key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key)),
+      .created = ev->created,
+      .next_attempt = ev->next_attempt,
+  };
+}
+
+static int compare_seq(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Reads and validates one record found at open; adds it to the index or
+ * moves it to failed/. */
+static void load_found(pd_spool_t *s, uint64_t seq) {
+  char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 64], reason[512];
+  record_path(s, seq, path, sizeof(path));
+  snprintf(base, sizeof(base), "%s-%0*" PRIu64 RECORD_SUFFIX, s->name,
+           SEQ_DIGITS, seq);
+
+  char *data;
+  size_t len;
+  if (read_file(path, &data, &len) != 0) {
+    snprintf(reason, sizeof(reason), "unreadable at start: %s",
+             strerror(errno));
+    move_to_failed(s, path, base, reason);
+    PD_NOTIFY_WARNING(s->notify, "spool file %s %s; moved to %s/", path,
+                      reason, s->failed_dir);
+    return;
+  }
+  pd_event_t ev;
+  char err[256];
+  int status = pd_event_from_record(data, len, &ev, err, sizeof(err));
+  free(data);
+  if (status != 0) {
+    snprintf(reason, sizeof(reason), "corrupt record found at start: %s", err);
+    move_to_failed(s, path, base, reason);
+    PD_NOTIFY_WARNING(s->notify, "spool file %s: %s; moved to %s/", path,
+                      reason, s->failed_dir);
+    pd_event_free(&ev);
+    return;
+  }
+  pd_spool_entry_t entry = entry_of(seq, &ev);
+  pd_event_free(&ev);
+
+  struct stat st;
+  if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+    chmod(path, 0600);
+    PD_NOTIFY_WARNING(s->notify, "spool file %s was mode %03o; changed to 0600",
+                      path, (unsigned)(st.st_mode & 0777));
+  }
+  if (index_append(s, &entry) != 0)
+    PD_NOTIFY_ERROR(s->notify, "out of memory indexing %s", path);
+}
+
+/* The highest seq this block left in failed/, so numbers never repeat. */
+static uint64_t highest_failed_seq(const pd_spool_t *s) {
+  DIR *d = opendir(s->failed_dir);
+  if (d == NULL)
+    return 0;
+  size_t prefix_len = strlen(s->name);
+  uint64_t highest = 0;
+  struct dirent *de;
+  char record[SEQ_DIGITS + sizeof(RECORD_SUFFIX)];
+  while ((de = readdir(d)) != NULL) {
+    if (strncmp(de->d_name, s->name, prefix_len) != 0 ||
+        de->d_name[prefix_len] != '-')
+      continue;
+    const char *rest = de->d_name + prefix_len + 1;
+    if (strlen(rest) < sizeof(record) - 1)
+      continue;
+    memcpy(record, rest, sizeof(record) - 1);
+    record[sizeof(record) - 1] = '\0';
+    uint64_t seq;
+    if (parse_record_name(record, &seq) && seq > highest)
+      highest = seq;
+  }
+  closedir(d);
+  return highest;
+}
+
+/* Reads the directory: records into the index, leftovers to failed/. */
+static int scan(pd_spool_t *s) {
+  DIR *d = opendir(s->dir);
+  if (d == NULL) {
+    PD_NOTIFY_ERROR(s->notify, "cannot read spool directory %s: %s", s->dir,
+                    strerror(errno));
+    return -1;
+  }
+  uint64_t *seqs = NULL;
+  size_t num = 0, cap = 0;
+  int status = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *name = de->d_name;
+    uint64_t seq;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strcmp(name, LOCK_NAME) == 0)
+      continue;
+    if (parse_record_name(name, &seq)) {
+      if (num == cap) {
+        size_t new_cap = cap == 0 ? 256 : cap * 2;
+        uint64_t *grown = realloc(seqs, new_cap * sizeof(*grown));
+        if (grown == NULL) {
+          status = -1;
+          break;
+        }
+        seqs = grown;
+        cap = new_cap;
+      }
+      seqs[num++] = seq;
+    } else if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+      char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 300];
+      snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+      snprintf(base, sizeof(base), "%s-%s", s->name, name + 1);
+      const char *reason =
+          "temporary file left by an interrupted write (crash or power loss)";
+      if (move_to_failed(s, path, base, reason) == 0)
+        PD_NOTIFY_WARNING(s->notify, "%s: %s; moved to %s/", path, reason,
+                          s->failed_dir);
+    } else {
+      PD_NOTIFY_WARNING(s->notify,
+                        "unexpected file %s/%s in the spool directory; "
+                        "ignored",
+                        s->dir, name);
+    }
+  }
+  closedir(d);
+  if (status != 0) {
+    PD_NOTIFY_ERROR(s->notify, "out of memory reading %s", s->dir);
+    free(seqs);
+    return -1;
+  }
+
+  qsort(seqs, num, sizeof(*seqs), compare_seq);
+  uint64_t highest = highest_failed_seq(s);
+  for (size_t i = 0; i < num; i++) {
+    load_found(s, seqs[i]);
+    if (seqs[i] > highest)
+      highest = seqs[i];
+  }
+  free(seqs);
+  s->next_seq = highest + 1;
+  return 0;
+}
+
+static int take_lock(pd_spool_t *s) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/" LOCK_NAME, s->dir);
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (s->lock_fd < 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot open %s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    PD_NOTIFY_ERROR(s->notify,
+                    "spool %s is in use by another process (%s); two "
+                    "collectd instances cannot share a SpoolDir",
+                    s->dir, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static void spool_free(pd_spool_t *s) {
+  if (s->lock_fd >= 0)
+    close(s->lock_fd); /* releases the flock */
+  pthread_mutex_destroy(&s->lock);
+  free(s->entries);
+  free(s->unsynced);
+  free(s->notify);
+  free(s);
+}
+
+pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
+                          size_t max_events) {
+  pd_spool_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  s->lock_fd = -1;
+  pthread_mutex_init(&s->lock, NULL);
+  s->max_events = max_events;
+  s->notify = strdup(notify_name);
+  if (s->notify == NULL) {
+    spool_free(s);
+    return NULL;
+  }
+  pd_spool_dir_name(notify_name, s->name, sizeof(s->name));
+
+  /* Leave room for "/<20 digits>.json.reason" and the like. */
+  if (strlen(spool_dir) + sizeof(s->name) + 2 >= DIR_PATH_MAX) {
+    PD_NOTIFY_ERROR(s->notify, "SpoolDir \"%s\" is too long", spool_dir);
+    spool_free(s);
+    return NULL;
+  }
+  snprintf(s->dir, sizeof(s->dir), "%s/%s", spool_dir, s->name);
+  snprintf(s->failed_dir, sizeof(s->failed_dir), "%s/" PD_SPOOL_FAILED_DIR,
+           spool_dir);
+
+  struct stat st;
+  if (make_dirs(spool_dir) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot create SpoolDir %s: %s", spool_dir,
+                    strerror(errno));
+    spool_free(s);
+    return NULL;
+  }
+  /* SpoolDir itself may be a shared directory the user chose: only warn. */
+  if (stat(spool_dir, &st) == 0 && (st.st_mode & 077) != 0)
+    PD_NOTIFY_WARNING(s->notify,
+                      "SpoolDir %s is accessible by group or others (mode "
+                      "%03o); its spool directories are kept 0700",
+                      spool_dir, (unsigned)(st.st_mode & 0777));
+
+  if (own_dir(s, s->dir) != 0 || own_dir(s, s->failed_dir) != 0 ||
+      take_lock(s) != 0 || scan(s) != 0) {
+    spool_free(s);
+    return NULL;
+  }
+
+  if (s->max_events > 0 && index_size(s) > s->max_events) {
+    size_t dropped = drop_oldest(s, s->max_events + 1);
+    PD_NOTIFY_WARNING(s->notify,
+                      "%zu queued events exceed MaxSpoolEvents %zu: dropped "
+                      "the %zu oldest",
+                      index_size(s) + dropped, s->max_events, dropped);
+  }
+  if (index_size(s) > 0)
+    PD_NOTIFY_INFO(s->notify, "replaying %zu queued events from %s",
+                   index_size(s), s->dir);
+  return s;
+}
+
+void pd_spool_close(pd_spool_t *spool) {
+  if (spool == NULL)
+    return;
+  pd_spool_sync(spool);
+  spool_free(spool);
+}
+
+/* ------------------------------------------------------------ queue */
+
+int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
+  if (dropped != NULL)
+    *dropped = 0;
+  if (ev->created == 0)
+    ev->created = cdtime();
+
+  /* Serialise before taking the lock: the record does not hold seq. */
+  char *json;
+  size_t len;
+  if (pd_event_to_record(ev, &json, &len) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "%s: cannot serialise the event; dropped",
+                    ev->identifier);
+    return -1;
+  }
+
+  pthread_mutex_lock(&s->lock);
+  uint64_t seq = s->next_seq++;
+  char tmp[PATH_MAX], path[PATH_MAX];
+  tmp_path(s, seq, "", tmp, sizeof(tmp));
+  record_path(s, seq, path, sizeof(path));
+
+  int status = write_new_file(tmp, json, len, false);
+  if (status == 0 && rename(tmp, path) != 0) {
+    int saved = errno;
+    unlink(tmp);
+    errno = saved;
+    status = -1;
+  }
+  if (status != 0) {
+    int saved = errno;
+    pthread_mutex_unlock(&s->lock);
+    PD_NOTIFY_ERROR(s->notify, "%s: cannot write spool file %s: %s; event "
+                    "dropped", ev->identifier, path, strerror(saved));
+    free(json);
+    return -1;
+  }
+  free(json);
+
+  size_t n = 0;
+  if (s->max_events > 0)
+    n = drop_oldest(s, s->max_events);
+  ev->seq = seq;
+  pd_spool_entry_t entry = entry_of(seq, ev);
+  if (index_append(s, &entry) != 0) {
+    unlink(path);
+    pthread_mutex_unlock(&s->lock);
+    PD_NOTIFY_ERROR(s->notify, "%s: out of memory; event dropped",
+                    ev->identifier);
+    ev->seq = 0;
+    return -1;
+  }
+  note_unsynced(s, seq);
+  s->dir_dirty = true;
+  s->enqueued++;
+  pthread_mutex_unlock(&s->lock);
+
+  if (dropped != NULL)
+    *dropped = n;
+  return 0;
+}
+
+int pd_spool_sync(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t *seqs = s->unsynced;
+  size_t num = s->unsynced_num;
+  bool dir_dirty = s->dir_dirty, failed_dirty = s->failed_dirty;
+  s->unsynced = NULL;
+  s->unsynced_num = s->unsynced_cap = 0;
+  s->dir_dirty = s->failed_dirty = false;
+  if (s->sync_all) {
+    /* The list could not grow: sync every pending file instead. */
+    uint64_t *all = malloc((index_size(s) + 1) * sizeof(*all));
+    if (all != NULL) {
+      for (size_t i = s->head; i < s->end; i++)
+        all[i - s->head] = s->entries[i].seq;
+      free(seqs);
+      seqs = all;
+      num = index_size(s);
+      s->sync_all = false;
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+
+  /* The fsyncs run without the lock: enqueue must never wait on the disk. */
+  int status = 0;
+  for (size_t i = 0; i < num; i++) {
+    char path[PATH_MAX];
+    record_path(s, seqs[i], path, sizeof(path));
+    if (fsync_path(path, false) != 0) {
+      PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", path, strerror(errno));
+      status = -1;
+    }
+  }
+  free(seqs);
+  if (dir_dirty && fsync_path(s->dir, true) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->dir, strerror(errno));
+    status = -1;
+  }
+  if (failed_dirty && fsync_path(s->failed_dir, true) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->failed_dir,
+                    strerror(errno));
+    status = -1;
+  }
+  return status;
+}
+
+int pd_spool_next(pd_spool_t *s, uint64_t after_seq, pd_spool_entry_t *entry) {
+  pthread_mutex_lock(&s->lock);
+  size_t i = index_lower_bound(s, after_seq + 1);
+  int status = -1;
+  if (i < s->end) {
+    *entry = s->entries[i];
+    status = 0;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return status;
+}
+
+ssize_t pd_spool_list(pd_spool_t *s, pd_spool_entry_t **entries) {
+  *entries = NULL;
+  pthread_mutex_lock(&s->lock);
+  size_t num = index_size(s);
+  if (num > 0) {
+    *entries = malloc(num * sizeof(**entries));
+    if (*entries == NULL) {
+      pthread_mutex_unlock(&s->lock);
+      return -1;
+    }
+    memcpy(*entries, s->entries + s->head, num * sizeof(**entries));
+  }
+  pthread_mutex_unlock(&s->lock);
+  return (ssize_t)num;
+}
+
+static bool is_pending(pd_spool_t *s, uint64_t seq) {
+  pthread_mutex_lock(&s->lock);
+  bool pending = index_find(s, seq) >= 0;
+  pthread_mutex_unlock(&s->lock);
+  return pending;
+}
+
+int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
+  pd_event_init(ev);
+  if (!is_pending(s, seq))
+    return PD_SPOOL_GONE;
+
+  /* Read without the lock: files are replaced by rename, never rewritten in
+   * place, so a read sees a whole record; a dropped one reads as gone. */
+  char path[PATH_MAX];
+  record_path(s, seq, path, sizeof(path));
+  char *data;
+  size_t len;
+  char reason[512];
+  if (read_file(path, &data, &len) != 0) {
+    if (errno == ENOENT)
+      return PD_SPOOL_GONE;
+    snprintf(reason, sizeof(reason), "unreadable: %s", strerror(errno));
+  } else {
+    char err[256];
+    int status = pd_event_from_record(data, len, ev, err, sizeof(err));
+    free(data);
+    if (status == 0) {
+      ev->seq = seq;
+      return PD_SPOOL_OK;
+    }
+    snprintf(reason, sizeof(reason), "corrupt record: %s", err);
+  }
+  PD_NOTIFY_ERROR(s->notify, "spool file %s: %s; moved to %s/", path, reason,
+                  s->failed_dir);
+  pd_spool_fail(s, seq, reason);
+  return PD_SPOOL_ERROR;
+}
+
+int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
+  char *json;
+  size_t len;
+  if (pd_event_to_record(ev, &json, &len) != 0)
+    return PD_SPOOL_ERROR;
+
+  /* Write and fsync the new version without the lock (the sender thread
+   * may wait on the disk; collectd's threads must not). */
+  char tmp[PATH_MAX], path[PATH_MAX];
+  tmp_path(s, ev->seq, ".u", tmp, sizeof(tmp));
+  record_path(s, ev->seq, path, sizeof(path));
+  int status = write_new_file(tmp, json, len, true);
+  free(json);
+  if (status != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot write %s: %s", tmp, strerror(errno));
+    return PD_SPOOL_ERROR;
+  }
+
+  pthread_mutex_lock(&s->lock);
+  ssize_t i = index_find(s, ev->seq);
+  if (i < 0) { /* dropped or removed meanwhile: do not resurrect it */
+    unlink(tmp);
+    pthread_mutex_unlock(&s->lock);
+    return PD_SPOOL_GONE;
+  }
+  if (rename(tmp, path) != 0) {
+    int saved = errno;
+    unlink(tmp);
+    pthread_mutex_unlock(&s->lock);
+    PD_NOTIFY_ERROR(s->notify, "cannot replace %s: %s", path, strerror(saved));
+    return PD_SPOOL_ERROR;
+  }
+  s->entries[i].next_attempt = ev->next_attempt;
+  s->dir_dirty = true;
+  pthread_mutex_unlock(&s->lock);
+  return PD_SPOOL_OK;
+}
+
+int pd_spool_remove(pd_spool_t *s, uint64_t seq) {
+  pthread_mutex_lock(&s->lock);
+  ssize_t i = index_find(s, seq);
+  if (i < 0) {
+    pthread_mutex_unlock(&s->lock);
+    return PD_SPOOL_GONE;
+  }
+  char path[PATH_MAX];
+  record_path(s, seq, path, sizeof(path));
+  int status = PD_SPOOL_OK;
+  if (unlink(path) != 0 && errno != ENOENT) {
+    PD_NOTIFY_ERROR(s->notify, "cannot remove %s: %s", path, strerror(errno));
+    status = PD_SPOOL_ERROR; /* stays queued: sent again later, harmlessly */
+  } else {
+    index_remove_at(s, (size_t)i);
+    s->dir_dirty = true;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return status;
+}
+
+int pd_spool_fail(pd_spool_t *s, uint64_t seq, const char *reason) {
+  pthread_mutex_lock(&s->lock);
+  ssize_t i = index_find(s, seq);
+  if (i < 0) {
+    pthread_mutex_unlock(&s->lock);
+    return PD_SPOOL_GONE;
+  }
+  char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 64];
+  record_path(s, seq, path, sizeof(path));
+  snprintf(base, sizeof(base), "%s-%0*" PRIu64 RECORD_SUFFIX, s->name,
+           SEQ_DIGITS, seq);
+  int status = PD_SPOOL_OK;
+  if (move_to_failed(s, path, base, reason) != 0) {
+    /* Could not move it: remove it rather than retry it forever. */
+    if (unlink(path) != 0 && errno != ENOENT)
+      status = PD_SPOOL_ERROR;
+  }
+  if (status == PD_SPOOL_OK)
+    index_remove_at(s, (size_t)i);
+  pthread_mutex_unlock(&s->lock);
+  return status;
+}
+
+void pd_spool_stats(pd_spool_t *s, pd_spool_stats_t *stats) {
+  pthread_mutex_lock(&s->lock);
+  stats->pending = index_size(s);
+  /* The lowest seq was queued first: it is the oldest. */
+  stats->oldest_created = stats->pending > 0 ? s->entries[s->head].created : 0;
+  stats->dropped = s->dropped;
+  stats->failed = s->failed;
+  stats->enqueued = s->enqueued;
+  pthread_mutex_unlock(&s->lock);
+}
+
+const char *pd_spool_path(const pd_spool_t *s) { return s->dir; }
+
+size_t pd_spool_index_bytes(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  size_t bytes = s->cap * sizeof(*s->entries) +
+                 s->unsynced_cap * sizeof(*s->unsynced);
+  pthread_mutex_unlock(&s->lock);
+  return bytes;
+}

@@ -1,0 +1,149 @@
+/*
+ * pd_spool.h - the durable notification queue of one Notify block (SPEC 6).
+ *
+ * Layout on disk:
+ *   SpoolDir/                        0700
+ *   SpoolDir/<block>/                0700, one per Notify block
+ *   SpoolDir/<block>/.lock           flock()ed while a spool has it open
+ *   SpoolDir/<block>/<seq>.json      0600, one event (pd_event_to_record);
+ *                                    <seq> is 20 decimal digits, so names
+ *                                    sort as numbers do
+ *   SpoolDir/<block>/.tmp-<seq>[.u]  a write in progress (renamed into place)
+ *   SpoolDir/failed/                 0700, dead letters of every block:
+ *     <block>-<seq>.json + <block>-<seq>.json.reason (one line of text)
+ * <block> is the Notify name when it is made only of [A-Za-z0-9_.-] (not
+ * starting with '.', at most 64 bytes, not "failed"); any other name is
+ * sanitised (other bytes become '_') and gets "-<8 hex digits of its hash>"
+ * appended, so two names never share a directory.
+ *
+ * Durability. Enqueue, called from collectd's threads, writes a temporary
+ * file and renames it into place before returning: the event survives a
+ * crash of collectd (kill -9). It does not fsync - that could block the
+ * thread that raised the alert for a long time. The sender thread calls
+ * pd_spool_sync() about once a second, which fsyncs the files written since
+ * and the directories, so events also survive a power loss after a second.
+ * Updates (sender thread) fsync before their rename.
+ *
+ * Crash leftovers. At open every file is read and validated. Temporary files
+ * and records that do not parse are moved to failed/ with the reason; they
+ * never stop the queue. Files that are too open (group/other bits) are
+ * chmod()ed to 0600, directories to 0700, with a WARNING.
+ *
+ * Memory. Only a small index is kept: per event its sequence number, a hash
+ * of its dedup key (for per-key ordering), its creation and next attempt
+ * time - 32 bytes, so 100,000 pending events take about 3 MB. Events are
+ * read from disk when they are to be sent.
+ *
+ * Threads. Every function may be called from any thread; one mutex guards
+ * the index. Enqueue holds it while writing its file so the index is always
+ * in sequence order and a consumer never sees a gap fill in behind it.
+ * There is meant to be one consumer (the block's sender thread) calling
+ * load/update/remove/fail/sync.
+ *
+ * The spool holds no secret: pd_event_t has no field for one.
+ */
+#ifndef PD_SPOOL_H
+#define PD_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pd_event.h"
+
+#define PD_SPOOL_FAILED_DIR "failed"
+/* Longest block directory name: 64 bytes of name + "-" + 8 hex digits. */
+#define PD_SPOOL_NAME_MAX 73
+
+typedef struct pd_spool_s pd_spool_t;
+
+/* What the index knows of one pending event. */
+typedef struct {
+  uint64_t seq;
+  uint64_t key_hash;     /* pd_hash64() of the dedup key */
+  cdtime_t created;
+  cdtime_t next_attempt; /* 0: as soon as possible */
+} pd_spool_entry_t;
+
+typedef struct {
+  size_t pending;          /* events in the queue */
+  cdtime_t oldest_created; /* creation time of the oldest; 0 when empty */
+  uint64_t dropped;        /* dropped on overflow since open */
+  uint64_t failed;         /* moved to failed/ since open (crash leftovers too) */
+  uint64_t enqueued;       /* accepted since open */
+} pd_spool_stats_t;
+
+/*
+ * Opens (creating what is missing) the spool of Notify block notify_name
+ * under spool_dir and loads its index. max_events bounds the queue
+ * (MaxSpoolEvents; 0 = unbounded); when more events are found on disk, the
+ * oldest are dropped (counted, logged). Returns NULL after logging an ERROR
+ * when the directories cannot be created or used, or when another process
+ * has the spool open.
+ */
+pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
+                          size_t max_events);
+
+/* Syncs what is pending and closes. NULL is fine. */
+void pd_spool_close(pd_spool_t *spool);
+
+/*
+ * Appends ev: assigns ev->seq (and ev->created when 0), writes the file,
+ * renames it into place. When the queue is full, the oldest events are
+ * dropped to make room and *dropped (may be NULL) says how many, for the
+ * caller to log and count. Returns 0, or -1 after logging an ERROR (the
+ * event is not queued).
+ */
+int pd_spool_enqueue(pd_spool_t *spool, pd_event_t *ev, size_t *dropped);
+
+/* fsyncs the files written since the last call and the directories changed.
+ * For the sender thread, about once a second. Returns 0 or -1 (logged). */
+int pd_spool_sync(pd_spool_t *spool);
+
+/* The first pending entry with seq > after_seq (after_seq 0: the oldest).
+ * Returns 0 and fills *entry, or -1 when there is none. */
+int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
+                  pd_spool_entry_t *entry);
+
+/* A copy of the whole index in sequence order (*entries: caller frees;
+ * NULL when empty). Returns the number of entries, or -1 when memory runs
+ * out. For replay at start and for tests; senders iterate with _next(). */
+ssize_t pd_spool_list(pd_spool_t *spool, pd_spool_entry_t **entries);
+
+/* Results of pd_spool_load / _update / _remove / _fail. */
+#define PD_SPOOL_OK 0
+#define PD_SPOOL_GONE 1 /* not (any more) in the queue: removed or dropped */
+#define PD_SPOOL_ERROR (-1)
+
+/*
+ * Reads event seq from disk into ev (initialised here; pd_event_free() it
+ * whatever the result). A record that no longer parses is moved to failed/
+ * and PD_SPOOL_ERROR returned; the queue goes on.
+ */
+int pd_spool_load(pd_spool_t *spool, uint64_t seq, pd_event_t *ev);
+
+/* Rewrites the record of ev->seq (attempts, next attempt, last error,
+ * incident id, step...) atomically: temporary file, fsync, rename. */
+int pd_spool_update(pd_spool_t *spool, const pd_event_t *ev);
+
+/* Removes a delivered event. */
+int pd_spool_remove(pd_spool_t *spool, uint64_t seq);
+
+/* Moves event seq to failed/, with reason (one line, no secrets) written to
+ * failed/<block>-<seq>.json.reason. */
+int pd_spool_fail(pd_spool_t *spool, uint64_t seq, const char *reason);
+
+void pd_spool_stats(pd_spool_t *spool, pd_spool_stats_t *stats);
+
+/* The block's directory, for messages. */
+const char *pd_spool_path(const pd_spool_t *spool);
+
+/* Bytes the index allocates (for the 100,000-event budget). */
+size_t pd_spool_index_bytes(pd_spool_t *spool);
+
+/* The directory name a Notify block gets (see above); out_size >=
+ * PD_SPOOL_NAME_MAX + 1. */
+void pd_spool_dir_name(const char *notify_name, char *out, size_t out_size);
+
+#endif /* PD_SPOOL_H */

@@ -1,0 +1,375 @@
+/*
+ * pd_template.c - see pd_template.h.
+ *
+ * A template is parsed on every expansion: they are a few dozen bytes and
+ * notifications are rare, so keeping no compiled form keeps this module
+ * free of state. Expansion writes into a memstream (it may be long when a
+ * meta string is), then the result is sanitised and bounded in one place.
+ */
+#include "pd_template.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_PREFIX "meta:"
+#define META_PREFIX_LEN (sizeof(META_PREFIX) - 1)
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+/* Length of the well-formed UTF-8 sequence at p (avail bytes), 0 if none. */
+static size_t utf8_sequence_len(const unsigned char *p, size_t avail) {
+  unsigned char c = p[0];
+  size_t n;
+  uint32_t cp, min;
+
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2, cp = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, cp = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0; /* a continuation byte, C0/C1 or F5..FF */
+  }
+  if (avail < n)
+    return 0;
+  for (size_t k = 1; k < n; k++) {
+    if ((p[k] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0; /* overlong, out of range, or a surrogate */
+  return n;
+}
+
+size_t pd_utf8_sanitize(char *s, size_t len) {
+  unsigned char *p = (unsigned char *)s;
+  size_t replaced = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_sequence_len(p + i, len - i);
+    if (n == 0) {
+      p[i] = '?';
+      replaced++;
+      n = 1;
+    }
+    i += n;
+  }
+  return replaced;
+}
+
+size_t pd_utf8_cut(const char *s, size_t len, size_t max) {
+  if (len <= max)
+    return len;
+  /* s[max] is the first byte left out: while it continues a sequence, that
+   * sequence would be split, so leave it out whole (at most 3 bytes back). */
+  size_t cut = max;
+  for (int back = 0; back < 3 && cut > 0 &&
+                     ((unsigned char)s[cut] & 0xC0) == 0x80;
+       back++)
+    cut--;
+  return cut;
+}
+
+size_t pd_utf8_copy(char *dst, size_t dst_size, const char *src) {
+  if (dst_size == 0)
+    return 0;
+  size_t n = pd_utf8_cut(src, strlen(src), dst_size - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+  pd_utf8_sanitize(dst, n);
+  return n;
+}
+
+uint64_t pd_hash64(const void *data, size_t len) {
+  const unsigned char *p = data;
+  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a offset basis */
+  for (size_t i = 0; i < len; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL; /* FNV prime */
+  }
+  return h;
+}
+
+/* Bounds an already sanitised text into out (see pd_text_bound_hashed). */
+static size_t bound_sanitised(const char *text, size_t len, char *out,
+                              size_t out_size) {
+  if (len < out_size) {
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return len;
+  }
+  size_t keep = pd_utf8_cut(text, len, out_size - 1 - PD_TEMPLATE_HASH_SUFFIX_LEN);
+  memcpy(out, text, keep);
+  snprintf(out + keep, out_size - keep, "~%016" PRIx64, pd_hash64(text, len));
+  return keep + PD_TEMPLATE_HASH_SUFFIX_LEN;
+}
+
+size_t pd_text_bound_hashed(const char *text, size_t len, char *out,
+                            size_t out_size) {
+  if (out_size <= PD_TEMPLATE_HASH_SUFFIX_LEN) {
+    if (out_size > 0)
+      out[0] = '\0';
+    return 0;
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    out[0] = '\0';
+    return 0;
+  }
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  pd_utf8_sanitize(copy, len);
+  size_t n = bound_sanitised(copy, len, out, out_size);
+  free(copy);
+  return n;
+}
+
+/* ------------------------------------------------------------- meta, names */
+
+const char *pd_severity_name(int severity) {
+  switch (severity) {
+  case NOTIF_FAILURE:
+    return "FAILURE";
+  case NOTIF_WARNING:
+    return "WARNING";
+  case NOTIF_OKAY:
+    return "OKAY";
+  default:
+    return "UNKNOWN";
+  }
+}
+
+const notification_meta_t *pd_meta_find(const notification_t *n,
+                                        const char *name) {
+  for (const notification_meta_t *m = n->meta; m != NULL; m = m->next)
+    if (strcmp(m->name, name) == 0)
+      return m;
+  return NULL;
+}
+
+size_t pd_meta_format(const notification_meta_t *m, char *buf, size_t size) {
+  int n = 0;
+  switch (m->type) {
+  case NM_TYPE_STRING:
+    n = snprintf(buf, size, "%s",
+                 m->nm_value.nm_string != NULL ? m->nm_value.nm_string : "");
+    break;
+  case NM_TYPE_SIGNED_INT:
+    n = snprintf(buf, size, "%" PRId64, m->nm_value.nm_signed_int);
+    break;
+  case NM_TYPE_UNSIGNED_INT:
+    n = snprintf(buf, size, "%" PRIu64, m->nm_value.nm_unsigned_int);
+    break;
+  case NM_TYPE_DOUBLE:
+    n = snprintf(buf, size, "%.15g", m->nm_value.nm_double);
+    break;
+  case NM_TYPE_BOOLEAN:
+    n = snprintf(buf, size, "%s", m->nm_value.nm_boolean ? "true" : "false");
+    break;
+  default:
+    if (size > 0)
+      buf[0] = '\0';
+    break;
+  }
+  return n > 0 ? (size_t)n : 0;
+}
+
+/* ------------------------------------------------------------ placeholders */
+
+typedef struct {
+  const char *name; /* between "%{" and "}" */
+  size_t name_len;
+  const char *end; /* just after the "}" */
+} placeholder_t;
+
+/* Parses the placeholder starting at p ("%{..."). -1 when unterminated. */
+static int parse_placeholder(const char *p, placeholder_t *ph) {
+  const char *close = strchr(p + 2, '}');
+  if (close == NULL)
+    return -1;
+  ph->name = p + 2;
+  ph->name_len = (size_t)(close - ph->name);
+  ph->end = close + 1;
+  return 0;
+}
+
+static bool name_is(const placeholder_t *ph, const char *name) {
+  return ph->name_len == strlen(name) &&
+         memcmp(ph->name, name, ph->name_len) == 0;
+}
+
+static bool is_meta(const placeholder_t *ph) {
+  return ph->name_len >= META_PREFIX_LEN &&
+         memcmp(ph->name, META_PREFIX, META_PREFIX_LEN) == 0;
+}
+
+/*
+ * The value of a placeholder for n: a pointer into n (or into scratch, for
+ * formatted numbers) and its length. -1 for an unknown placeholder.
+ */
+static int resolve(const placeholder_t *ph, const notification_t *n,
+                   char *scratch, size_t scratch_size, const char **value,
+                   size_t *value_len) {
+  const char *v = NULL;
+  if (name_is(ph, "host"))
+    v = n->host;
+  else if (name_is(ph, "plugin"))
+    v = n->plugin;
+  else if (name_is(ph, "plugin_instance"))
+    v = n->plugin_instance;
+  else if (name_is(ph, "type"))
+    v = n->type;
+  else if (name_is(ph, "type_instance"))
+    v = n->type_instance;
+  else if (name_is(ph, "severity"))
+    v = pd_severity_name(n->severity);
+
+  if (v != NULL) {
+    *value = v;
+    *value_len = strlen(v);
+    return 0;
+  }
+  if (!is_meta(ph))
+    return -1;
+
+  char meta_name[DATA_MAX_NAME_LEN];
+  size_t meta_len = ph->name_len - META_PREFIX_LEN;
+  if (meta_len == 0 || meta_len >= sizeof(meta_name))
+    return -1;
+  memcpy(meta_name, ph->name + META_PREFIX_LEN, meta_len);
+  meta_name[meta_len] = '\0';
+
+  const notification_meta_t *m = pd_meta_find(n, meta_name);
+  if (m == NULL) {
+    *value = "";
+    *value_len = 0;
+  } else if (m->type == NM_TYPE_STRING) {
+    *value = m->nm_value.nm_string != NULL ? m->nm_value.nm_string : "";
+    *value_len = strlen(*value);
+  } else {
+    *value_len = pd_meta_format(m, scratch, scratch_size);
+    *value = scratch;
+  }
+  return 0;
+}
+
+int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
+  if (tmpl == NULL || tmpl[0] == '\0') {
+    snprintf(err, err_size, "the template is empty");
+    return -1;
+  }
+  for (const char *p = tmpl; *p != '\0';) {
+    if (p[0] != '%' || p[1] != '{') {
+      p++;
+      continue;
+    }
+    placeholder_t ph;
+    size_t offset = (size_t)(p - tmpl);
+    if (parse_placeholder(p, &ph) != 0) {
+      snprintf(err, err_size, "unterminated \"%%{\" at offset %zu", offset);
+      return -1;
+    }
+    if (is_meta(&ph)) {
+      size_t meta_len = ph.name_len - META_PREFIX_LEN;
+      if (meta_len == 0) {
+        snprintf(err, err_size, "empty meta name in \"%%{meta:}\" at offset %zu",
+                 offset);
+        return -1;
+      }
+      if (meta_len >= DATA_MAX_NAME_LEN) {
+        snprintf(err, err_size,
+                 "meta name at offset %zu is longer than %d bytes", offset,
+                 DATA_MAX_NAME_LEN - 1);
+        return -1;
+      }
+    } else {
+      char scratch[64];
+      const char *value;
+      size_t value_len;
+      notification_t empty = {0};
+      if (resolve(&ph, &empty, scratch, sizeof(scratch), &value,
+                  &value_len) != 0) {
+        snprintf(err, err_size,
+                 "unknown placeholder \"%%{%.*s}\" at offset %zu (known: host, "
+                 "plugin, plugin_instance, type, type_instance, severity, "
+                 "meta:NAME)",
+                 (int)(ph.name_len > 64 ? 64 : ph.name_len), ph.name, offset);
+        return -1;
+      }
+    }
+    p = ph.end;
+  }
+  return 0;
+}
+
+/* Is the text at p a placeholder that expands to "" for n? */
+static bool placeholder_is_empty(const char *p, const notification_t *n) {
+  placeholder_t ph;
+  char scratch[64];
+  const char *value;
+  size_t value_len;
+  if (parse_placeholder(p, &ph) != 0 ||
+      resolve(&ph, n, scratch, sizeof(scratch), &value, &value_len) != 0)
+    return false;
+  return value_len == 0;
+}
+
+/* Writes the full expansion of a valid template to f. */
+static int expand_to(FILE *f, const char *tmpl, const notification_t *n) {
+  for (const char *p = tmpl; *p != '\0';) {
+    if (p[0] == '-' && p[1] == '%' && p[2] == '{' &&
+        placeholder_is_empty(p + 1, n)) {
+      p++; /* drop the dash; the empty placeholder follows */
+      continue;
+    }
+    if (p[0] != '%' || p[1] != '{') {
+      fputc(*p, f);
+      p++;
+      continue;
+    }
+    placeholder_t ph;
+    char scratch[64];
+    const char *value;
+    size_t value_len;
+    if (parse_placeholder(p, &ph) != 0 ||
+        resolve(&ph, n, scratch, sizeof(scratch), &value, &value_len) != 0)
+      return -1;
+    fwrite(value, 1, value_len, f);
+    p = ph.end;
+  }
+  return ferror(f) ? -1 : 0;
+}
+
+int pd_template_expand(const char *tmpl, const notification_t *n, char *out,
+                       size_t out_size) {
+  if (out_size <= PD_TEMPLATE_HASH_SUFFIX_LEN)
+    return -1;
+  out[0] = '\0';
+
+  char err[256];
+  if (pd_template_validate(tmpl, err, sizeof(err)) != 0)
+    return -1;
+
+  char *full = NULL;
+  size_t full_len = 0;
+  FILE *f = open_memstream(&full, &full_len);
+  if (f == NULL)
+    return -1;
+  int status = expand_to(f, tmpl, n);
+  if (fclose(f) != 0)
+    status = -1;
+  if (status != 0) {
+    free(full);
+    return -1;
+  }
+  pd_utf8_sanitize(full, full_len);
+  size_t len = bound_sanitised(full, full_len, out, out_size);
+  free(full);
+  return (int)len;
+}

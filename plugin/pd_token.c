@@ -1,0 +1,279 @@
+/*
+ * pd_token.c - an account's API token and where it comes from; see pd_token.h.
+ *
+ * Every buffer that held a secret is wiped before it is freed or goes out of
+ * scope, so a token does not linger in freed heap or on the stack.
+ */
+#include "pd_token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pd_log.h"
+
+bool pd_token_is_valid(const char *token) {
+  if (token == NULL || token[0] == '\0')
+    return false;
+  return strpbrk(token, "\r\n") == NULL;
+}
+
+bool pd_token_mode_is_exposed(mode_t mode) {
+  return (mode & (S_IRGRP | S_IROTH)) != 0;
+}
+
+static void wipe_free(char *secret) {
+  if (secret == NULL)
+    return;
+  explicit_bzero(secret, strlen(secret));
+  free(secret);
+}
+
+static bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Reads at most size bytes; returns the count or -1 (errno set). */
+static ssize_t read_fully(int fd, char *buf, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd, buf + got, size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      break;
+    got += (size_t)n;
+  }
+  return (ssize_t)got;
+}
+
+/*
+ * Picks the token out of what was read: the first line, surrounding blanks
+ * stripped. Returns a new string or NULL with err filled in.
+ */
+static char *first_line_token(const char *path, const char *buf, size_t len,
+                              char *err, size_t err_size) {
+  const char *newline = memchr(buf, '\n', len);
+  size_t line_len = newline != NULL ? (size_t)(newline - buf) : len;
+
+  if (newline == NULL && len > PD_TOKEN_FILE_MAX_LINE) {
+    snprintf(err, err_size,
+             "the first line of \"%s\" is longer than %d bytes, which is "
+             "not a token",
+             path, PD_TOKEN_FILE_MAX_LINE);
+    return NULL;
+  }
+  if (memchr(buf, '\0', line_len) != NULL) {
+    snprintf(err, err_size,
+             "the first line of \"%s\" contains a NUL byte; the file must "
+             "hold the token as text",
+             path);
+    return NULL;
+  }
+
+  size_t start = 0, end = line_len;
+  while (start < end && is_blank(buf[start]))
+    start++;
+  while (end > start && is_blank(buf[end - 1]))
+    end--;
+  if (start == end) {
+    snprintf(err, err_size,
+             "\"%s\" holds no token (its first line is empty); put the "
+             "User API token on the first line",
+             path);
+    return NULL;
+  }
+
+  char *token = strndup(buf + start, end - start);
+  if (token == NULL) {
+    snprintf(err, err_size, "out of memory reading \"%s\"", path);
+    return NULL;
+  }
+  if (!pd_token_is_valid(token)) {
+    snprintf(err, err_size,
+             "the token in \"%s\" contains a carriage return, which cannot "
+             "be sent in an HTTP header",
+             path);
+    wipe_free(token);
+    return NULL;
+  }
+  return token;
+}
+
+char *pd_token_file_load(const char *path, struct stat *st, char *err,
+                         size_t err_size) {
+  /* One byte more than the longest line, to tell "too long" from "fits". */
+  char buf[PD_TOKEN_FILE_MAX_LINE + 2];
+  struct stat file_st;
+  char *token = NULL;
+
+  /* O_NONBLOCK: a FIFO put in the token's place must not hang collectd. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    snprintf(err, err_size, "cannot open \"%s\": %s", path, strerror(errno));
+    return NULL;
+  }
+  if (fstat(fd, &file_st) != 0) {
+    snprintf(err, err_size, "cannot stat \"%s\": %s", path, strerror(errno));
+    close(fd);
+    return NULL;
+  }
+  if (!S_ISREG(file_st.st_mode)) {
+    snprintf(err, err_size, "\"%s\" is not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+
+  ssize_t len = read_fully(fd, buf, sizeof(buf));
+  if (len < 0)
+    snprintf(err, err_size, "cannot read \"%s\": %s", path, strerror(errno));
+  else
+    token = first_line_token(path, buf, (size_t)len, err, err_size);
+  close(fd);
+  explicit_bzero(buf, sizeof(buf));
+
+  if (token != NULL && st != NULL)
+    *st = file_st;
+  return token;
+}
+
+char *pd_token_read_file(const char *path, const char *account_name,
+                         bool warn_permissions) {
+  char err[512];
+  struct stat st;
+  char *token = pd_token_file_load(path, &st, err, sizeof(err));
+  if (token == NULL) {
+    PD_ACCOUNT_ERROR(account_name, "TokenFile: %s.", err);
+    return NULL;
+  }
+  if (warn_permissions && pd_token_mode_is_exposed(st.st_mode))
+    PD_ACCOUNT_WARNING(account_name,
+                       "TokenFile \"%s\" is readable by group or others "
+                       "(mode %04o); restrict it, e.g. chmod 600.",
+                       path, (unsigned)(st.st_mode & 07777));
+  return token;
+}
+
+static void remember_identity(pd_token_t *tok, const struct stat *st) {
+  tok->mtime = st->st_mtim;
+  tok->ctime = st->st_ctim;
+  tok->size = st->st_size;
+  tok->inode = st->st_ino;
+  tok->device = st->st_dev;
+}
+
+static bool same_time(struct timespec a, struct timespec b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool identity_unchanged(const pd_token_t *tok, const struct stat *st) {
+  return same_time(tok->mtime, st->st_mtim) &&
+         same_time(tok->ctime, st->st_ctim) && tok->size == st->st_size &&
+         tok->inode == st->st_ino && tok->device == st->st_dev;
+}
+
+int pd_token_init(pd_token_t *tok, const pd_account_config_t *acct) {
+  memset(tok, 0, sizeof(*tok));
+  tok->source = acct->token_source;
+
+  if (acct->token_source != PD_TOKEN_FROM_FILE) {
+    if (!pd_token_is_valid(acct->token)) {
+      PD_ACCOUNT_ERROR(acct->name,
+                       "the token is empty or contains CR or LF; set a valid "
+                       "User API token.");
+      return -1;
+    }
+    tok->value = strdup(acct->token);
+    if (tok->value == NULL) {
+      PD_ACCOUNT_ERROR(acct->name, "out of memory copying the token.");
+      return -1;
+    }
+    return 0;
+  }
+
+  if (acct->token_file == NULL) {
+    PD_ACCOUNT_ERROR(acct->name, "TokenFile: no file name configured.");
+    return -1;
+  }
+  tok->file = strdup(acct->token_file);
+  if (tok->file == NULL) {
+    PD_ACCOUNT_ERROR(acct->name, "out of memory copying the TokenFile name.");
+    return -1;
+  }
+
+  char err[512];
+  struct stat st;
+  tok->value = pd_token_file_load(tok->file, &st, err, sizeof(err));
+  if (tok->value == NULL) {
+    PD_ACCOUNT_ERROR(acct->name, "TokenFile: %s.", err);
+    pd_token_free(tok);
+    return -1;
+  }
+  remember_identity(tok, &st);
+  return 0;
+}
+
+/* Logs a refresh failure when it starts; keeps quiet while it lasts. */
+static int refresh_failed(pd_token_t *tok, const char *account_name,
+                          const char *reason) {
+  if (!tok->failing)
+    PD_ACCOUNT_ERROR(account_name,
+                     "TokenFile: %s; keeping the previous token until the "
+                     "file can be read again.",
+                     reason);
+  tok->failing = true;
+  return -1;
+}
+
+int pd_token_refresh(pd_token_t *tok, const char *account_name) {
+  if (tok->source != PD_TOKEN_FROM_FILE || tok->file == NULL)
+    return 0;
+
+  char err[512];
+  struct stat st;
+  if (stat(tok->file, &st) != 0) {
+    snprintf(err, sizeof(err), "cannot stat \"%s\": %s", tok->file,
+             strerror(errno));
+    return refresh_failed(tok, account_name, err);
+  }
+  /* While failing, retry even an unchanged file: the cause may have been
+   * outside it (a directory's permissions, a transient read error). */
+  if (!tok->failing && tok->value != NULL && identity_unchanged(tok, &st))
+    return 0;
+
+  char *fresh = pd_token_file_load(tok->file, &st, err, sizeof(err));
+  if (fresh == NULL)
+    return refresh_failed(tok, account_name, err);
+
+  if (tok->failing)
+    PD_ACCOUNT_NOTICE(account_name, "TokenFile \"%s\" is readable again.",
+                      tok->file);
+  tok->failing = false;
+  remember_identity(tok, &st);
+  if (pd_token_mode_is_exposed(st.st_mode))
+    PD_ACCOUNT_WARNING(account_name,
+                       "TokenFile \"%s\" is readable by group or others "
+                       "(mode %04o); restrict it, e.g. chmod 600.",
+                       tok->file, (unsigned)(st.st_mode & 07777));
+
+  if (tok->value != NULL && strcmp(tok->value, fresh) == 0) {
+    wipe_free(fresh);
+    return 0;
+  }
+  wipe_free(tok->value);
+  tok->value = fresh;
+  PD_ACCOUNT_INFO(account_name, "TokenFile \"%s\" changed; using the new token.",
+                  tok->file);
+  return 1;
+}
+
+void pd_token_free(pd_token_t *tok) {
+  wipe_free(tok->value);
+  free(tok->file);
+  memset(tok, 0, sizeof(*tok));
+}

@@ -1,0 +1,741 @@
+/*
+ * test_spool.c - the durable queue on real files in a mkdtemp directory:
+ * order, permissions, persistence, overflow, dead letters, crash leftovers,
+ * concurrency, and the index's size at 100,000 events.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_stubs.h"
+#include "pd_spool.h"
+
+#define BLOCK "paging"
+#define ROUTING_KEY "R0123456789abcdef0123456789abcdef"
+
+static char root[64];       /* the mkdtemp directory = SpoolDir */
+static char block_dir[256]; /* SpoolDir/paging */
+static char failed_dir[256];
+
+static void setup(void) {
+  stub_log_reset();
+  snprintf(root, sizeof(root), "/tmp/test_spool.XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(root));
+  snprintf(block_dir, sizeof(block_dir), "%s/" BLOCK, root);
+  snprintf(failed_dir, sizeof(failed_dir), "%s/failed", root);
+}
+
+static void teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A small but complete event (what mapping would produce). */
+static void make_event(pd_event_t *ev, const char *key) {
+  pd_event_init(ev);
+  ev->notify = strdup(BLOCK);
+  ev->action = PD_ACTION_TRIGGER;
+  ev->severity = NOTIF_FAILURE;
+  ev->time = cdtime();
+  snprintf(ev->dedup_key, sizeof(ev->dedup_key), "%s", key);
+  snprintf(ev->summary, sizeof(ev->summary), "problem with %s", key);
+  snprintf(ev->source, sizeof(ev->source), "web01");
+  snprintf(ev->identifier, sizeof(ev->identifier), "web01/df/df-%s", key);
+}
+
+static uint64_t enqueue_key(pd_spool_t *spool, const char *key,
+                            size_t *dropped) {
+  pd_event_t ev;
+  make_event(&ev, key);
+  ck_assert_int_eq(pd_spool_enqueue(spool, &ev, dropped), 0);
+  uint64_t seq = ev.seq;
+  ck_assert_uint_gt(seq, 0);
+  pd_event_free(&ev);
+  return seq;
+}
+
+static void record_file(uint64_t seq, char *buf, size_t size) {
+  snprintf(buf, size, "%s/%020llu.json", block_dir, (unsigned long long)seq);
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+static mode_t mode_of(const char *path) {
+  struct stat st;
+  ck_assert_int_eq(lstat(path, &st), 0);
+  return st.st_mode & 07777;
+}
+
+/* Names in dir other than "." and "..", counted. */
+static size_t count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  size_t n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      n++;
+  closedir(d);
+  return n;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static void write_raw(const char *path, const char *data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+  close(fd);
+}
+
+/* ------------------------------------------------------------- tests */
+
+START_TEST(test_enqueue_list_remove_order) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  uint64_t seqs[5];
+  const char *keys[5] = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; i++) {
+    seqs[i] = enqueue_key(spool, keys[i], NULL);
+    if (i > 0)
+      ck_assert_uint_gt(seqs[i], seqs[i - 1]);
+    char path[512];
+    record_file(seqs[i], path, sizeof(path));
+    ck_assert(file_exists(path)); /* on disk before enqueue returned */
+  }
+
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 5);
+  for (int i = 0; i < 5; i++) {
+    ck_assert_uint_eq(entries[i].seq, seqs[i]);
+    ck_assert_uint_eq(entries[i].key_hash, pd_hash64(keys[i], 1));
+    ck_assert_uint_gt(entries[i].created, 0);
+  }
+  free(entries);
+
+  pd_spool_entry_t e;
+  ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+  ck_assert_uint_eq(e.seq, seqs[0]);
+  ck_assert_int_eq(pd_spool_next(spool, seqs[2], &e), 0);
+  ck_assert_uint_eq(e.seq, seqs[3]);
+  ck_assert_int_eq(pd_spool_next(spool, seqs[4], &e), -1);
+
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, seqs[2], &ev), PD_SPOOL_OK);
+  ck_assert_uint_eq(ev.seq, seqs[2]);
+  ck_assert_str_eq(ev.dedup_key, "c");
+  ck_assert_str_eq(ev.summary, "problem with c");
+  pd_event_free(&ev);
+
+  /* Removing from the front and from the middle. */
+  ck_assert_int_eq(pd_spool_remove(spool, seqs[0]), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_remove(spool, seqs[2]), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_remove(spool, seqs[2]), PD_SPOOL_GONE);
+  ck_assert_int_eq(pd_spool_load(spool, seqs[2], &ev), PD_SPOOL_GONE);
+  pd_event_free(&ev);
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 3);
+  ck_assert_uint_eq(entries[0].seq, seqs[1]);
+  ck_assert_uint_eq(entries[1].seq, seqs[3]);
+  ck_assert_uint_eq(entries[2].seq, seqs[4]);
+  free(entries);
+  char path[512];
+  record_file(seqs[0], path, sizeof(path));
+  ck_assert(!file_exists(path));
+  record_file(seqs[2], path, sizeof(path));
+  ck_assert(!file_exists(path));
+
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 3);
+  ck_assert_uint_eq(stats.enqueued, 5);
+  ck_assert_uint_eq(stats.dropped, 0);
+  ck_assert_uint_gt(stats.oldest_created, 0);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+
+  /* Drain: the index empties, the directory holds only the lock file. */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+    ck_assert_int_eq(pd_spool_remove(spool, e.seq), PD_SPOOL_OK);
+  }
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 0);
+  ck_assert_uint_eq(stats.oldest_created, 0);
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 0);
+  ck_assert_ptr_null(entries);
+  ck_assert_uint_eq(count_entries(block_dir), 1);
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_permissions) {
+  mode_t old = umask(0); /* the spool must not rely on collectd's umask */
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  uint64_t seq = enqueue_key(spool, "k", NULL);
+  char path[512];
+  record_file(seq, path, sizeof(path));
+  ck_assert_uint_eq(mode_of(path), 0600);
+  ck_assert_uint_eq(mode_of(block_dir), 0700);
+  ck_assert_uint_eq(mode_of(failed_dir), 0700);
+  ck_assert_int_eq(pd_spool_fail(spool, seq, "bad"), PD_SPOOL_OK);
+  snprintf(path, sizeof(path), "%s/" BLOCK "-%020llu.json", failed_dir,
+           (unsigned long long)seq);
+  ck_assert_uint_eq(mode_of(path), 0600);
+  strcat(path, ".reason");
+  ck_assert_uint_eq(mode_of(path), 0600);
+  pd_spool_close(spool);
+
+  /* Too open from outside: fixed at the next open, with a WARNING. */
+  seq = 0;
+  spool = pd_spool_open(root, BLOCK, 0);
+  seq = enqueue_key(spool, "k2", NULL);
+  pd_spool_close(spool);
+  record_file(seq, path, sizeof(path));
+  ck_assert_int_eq(chmod(path, 0644), 0);
+  ck_assert_int_eq(chmod(block_dir, 0755), 0);
+  ck_assert_int_eq(chmod(failed_dir, 0777), 0);
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert_uint_eq(mode_of(block_dir), 0700);
+  ck_assert_uint_eq(mode_of(failed_dir), 0700);
+  ck_assert_uint_eq(mode_of(path), 0600);
+  ck_assert_msg(stub_log_contains(LOG_WARNING, "changed to 0700"), "%s",
+                stub_log_dump());
+  ck_assert(stub_log_contains(LOG_WARNING, "changed to 0600"));
+  pd_spool_close(spool);
+  umask(old);
+}
+END_TEST
+
+START_TEST(test_spool_dir_created_and_nested) {
+  char nested[256];
+  snprintf(nested, sizeof(nested), "%s/var/lib/collectd/pagerduty", root);
+  pd_spool_t *spool = pd_spool_open(nested, "web paging", 0);
+  ck_assert_ptr_nonnull(spool);
+  char name[PD_SPOOL_NAME_MAX + 1];
+  pd_spool_dir_name("web paging", name, sizeof(name));
+  char expect[512];
+  snprintf(expect, sizeof(expect), "%s/%s", nested, name);
+  ck_assert_str_eq(pd_spool_path(spool), expect);
+  ck_assert_uint_eq(mode_of(expect), 0700);
+  ck_assert_uint_eq(mode_of(nested), 0700);
+  pd_spool_close(spool);
+
+  /* A path that is a file, not a directory. */
+  char file[256];
+  snprintf(file, sizeof(file), "%s/plainfile", root);
+  write_raw(file, "x", 1);
+  stub_log_reset();
+  ck_assert_ptr_null(pd_spool_open(file, BLOCK, 0));
+  ck_assert_uint_ge(stub_log_count(LOG_ERR), 1);
+}
+END_TEST
+
+START_TEST(test_dir_names) {
+  char name[PD_SPOOL_NAME_MAX + 1];
+  pd_spool_dir_name("web-paging_1.2", name, sizeof(name));
+  ck_assert_str_eq(name, "web-paging_1.2");
+
+  char a[PD_SPOOL_NAME_MAX + 1], b[PD_SPOOL_NAME_MAX + 1];
+  pd_spool_dir_name("web paging", a, sizeof(a));
+  pd_spool_dir_name("web_paging", b, sizeof(b));
+  ck_assert_str_ne(a, b); /* no two names share a directory */
+  ck_assert_int_eq(strncmp(a, "web_paging-", 11), 0);
+  ck_assert_uint_eq(strlen(a), 11 + 8);
+
+  pd_spool_dir_name("../../etc", name, sizeof(name));
+  ck_assert_ptr_null(strchr(name, '/'));
+  ck_assert_int_ne(name[0], '.');
+  pd_spool_dir_name("failed", name, sizeof(name));
+  ck_assert_str_ne(name, "failed");
+  pd_spool_dir_name(".hidden", name, sizeof(name));
+  ck_assert_int_ne(name[0], '.');
+  pd_spool_dir_name("", name, sizeof(name));
+  ck_assert_uint_gt(strlen(name), 0);
+
+  char long_name[200];
+  memset(long_name, 'n', 199);
+  long_name[199] = '\0';
+  pd_spool_dir_name(long_name, name, sizeof(name));
+  ck_assert_uint_le(strlen(name), PD_SPOOL_NAME_MAX);
+}
+END_TEST
+
+START_TEST(test_persistence_across_reopen) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  uint64_t s1 = enqueue_key(spool, "one", NULL);
+  uint64_t s2 = enqueue_key(spool, "two", NULL);
+  uint64_t s3 = enqueue_key(spool, "three", NULL);
+  ck_assert_int_eq(pd_spool_remove(spool, s2), PD_SPOOL_OK);
+  pd_spool_close(spool);
+
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert(stub_log_contains(LOG_INFO, "replaying 2 queued events"));
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 2);
+  ck_assert_uint_eq(entries[0].seq, s1);
+  ck_assert_uint_eq(entries[1].seq, s3);
+  free(entries);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, s3, &ev), PD_SPOOL_OK);
+  ck_assert_str_eq(ev.dedup_key, "three");
+  pd_event_free(&ev);
+
+  /* Numbers continue after the highest on disk. */
+  uint64_t s4 = enqueue_key(spool, "four", NULL);
+  ck_assert_uint_eq(s4, s3 + 1);
+
+  /* A dead letter keeps its number taken, even with the queue empty. */
+  ck_assert_int_eq(pd_spool_fail(spool, s4, "permanent"), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_remove(spool, s1), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_remove(spool, s3), PD_SPOOL_OK);
+  pd_spool_close(spool);
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_uint_eq(enqueue_key(spool, "five", NULL), s4 + 1);
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_update_in_place) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  uint64_t seq = enqueue_key(spool, "k", NULL);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, seq, &ev), PD_SPOOL_OK);
+  ev.attempts = 3;
+  ev.step = 1;
+  ev.next_attempt = ev.created + TIME_T_TO_CDTIME_T(60);
+  ck_assert_int_eq(pd_event_set_text(&ev.last_error, "HTTP 503"), 0);
+  ck_assert_int_eq(pd_event_set_text(&ev.incident_id, "PXYZ"), 0);
+  ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
+  cdtime_t next = ev.next_attempt;
+  pd_event_free(&ev);
+
+  /* The index follows, and the file holds the new state (also after a
+   * reopen). No temporary file is left. */
+  pd_spool_entry_t e;
+  ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+  ck_assert_uint_eq(e.next_attempt, next);
+  ck_assert_uint_eq(count_entries(block_dir), 2); /* record + .lock */
+  pd_spool_close(spool);
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_int_eq(pd_spool_load(spool, seq, &ev), PD_SPOOL_OK);
+  ck_assert_uint_eq(ev.attempts, 3);
+  ck_assert_int_eq(ev.step, 1);
+  ck_assert_str_eq(ev.last_error, "HTTP 503");
+  ck_assert_str_eq(ev.incident_id, "PXYZ");
+  ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(e.next_attempt),
+                          CDTIME_T_TO_DOUBLE(next), 1e-6);
+
+  /* Updating an event that is gone does not bring it back. */
+  ck_assert_int_eq(pd_spool_remove(spool, seq), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_GONE);
+  char path[512];
+  record_file(seq, path, sizeof(path));
+  ck_assert(!file_exists(path));
+  ck_assert_uint_eq(count_entries(block_dir), 1);
+  pd_event_free(&ev);
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_overflow_drops_oldest) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 3);
+  uint64_t seqs[5];
+  size_t dropped;
+  size_t expect_dropped[5] = {0, 0, 0, 1, 1};
+  char key[8];
+  for (int i = 0; i < 5; i++) {
+    snprintf(key, sizeof(key), "k%d", i);
+    seqs[i] = enqueue_key(spool, key, &dropped);
+    ck_assert_uint_eq(dropped, expect_dropped[i]);
+  }
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 3);
+  for (int i = 0; i < 3; i++)
+    ck_assert_uint_eq(entries[i].seq, seqs[i + 2]);
+  free(entries);
+  char path[512];
+  record_file(seqs[0], path, sizeof(path));
+  ck_assert(!file_exists(path));
+  record_file(seqs[1], path, sizeof(path));
+  ck_assert(!file_exists(path));
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.dropped, 2);
+  ck_assert_uint_eq(stats.pending, 3);
+
+  /* The dropped one is gone for the sender too. */
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, seqs[0], &ev), PD_SPOOL_GONE);
+  pd_event_free(&ev);
+  pd_spool_close(spool);
+
+  /* A smaller MaxSpoolEvents at the next start drops the oldest then. */
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 2);
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 2);
+  ck_assert_uint_eq(entries[0].seq, seqs[3]);
+  free(entries);
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.dropped, 1);
+  ck_assert_msg(stub_log_contains(LOG_WARNING, "dropped the 1 oldest"), "%s",
+                stub_log_dump());
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_move_to_failed) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  uint64_t keep = enqueue_key(spool, "keep", NULL);
+  uint64_t bad = enqueue_key(spool, "bad", NULL);
+  ck_assert_int_eq(
+      pd_spool_fail(spool, bad, "HTTP 400: Event object is invalid\n'payload'"),
+      PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_fail(spool, bad, "again"), PD_SPOOL_GONE);
+
+  char path[512];
+  snprintf(path, sizeof(path), "%s/" BLOCK "-%020llu.json", failed_dir,
+           (unsigned long long)bad);
+  ck_assert(file_exists(path));
+  ck_assert_ptr_nonnull(strstr(slurp(path), "\"dedup_key\":\"bad\""));
+  strcat(path, ".reason");
+  ck_assert_str_eq(slurp(path),
+                   "HTTP 400: Event object is invalid 'payload'\n");
+  record_file(bad, path, sizeof(path));
+  ck_assert(!file_exists(path));
+
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
+  ck_assert_uint_eq(entries[0].seq, keep);
+  free(entries);
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.failed, 1);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_crash_leftovers) {
+  /* A valid record to copy from. */
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  uint64_t good = enqueue_key(spool, "good", NULL);
+  pd_spool_close(spool);
+  char good_path[512];
+  record_file(good, good_path, sizeof(good_path));
+  char record[4096];
+  snprintf(record, sizeof(record), "%s", slurp(good_path));
+  size_t record_len = strlen(record);
+
+  /* What a crash can leave: a temporary file, a half-written record (a
+   * power loss before the data reached the disk), an empty one; plus a
+   * file the spool does not own. */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.tmp-00000000000000000009", block_dir);
+  write_raw(path, record, record_len / 2);
+  record_file(7, path, sizeof(path));
+  write_raw(path, record, record_len / 2);
+  record_file(8, path, sizeof(path));
+  write_raw(path, "", 0);
+  snprintf(path, sizeof(path), "%s/README", block_dir);
+  write_raw(path, "mine", 4);
+
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
+  ck_assert_uint_eq(entries[0].seq, good);
+  free(entries);
+
+  snprintf(path, sizeof(path), "%s/" BLOCK "-00000000000000000007.json.reason",
+           failed_dir);
+  ck_assert_ptr_nonnull(strstr(slurp(path), "corrupt record"));
+  snprintf(path, sizeof(path), "%s/" BLOCK "-00000000000000000008.json",
+           failed_dir);
+  ck_assert(file_exists(path));
+  snprintf(path, sizeof(path), "%s/" BLOCK "-tmp-00000000000000000009.reason",
+           failed_dir);
+  ck_assert_ptr_nonnull(strstr(slurp(path), "temporary file"));
+  snprintf(path, sizeof(path), "%s/README", block_dir);
+  ck_assert(file_exists(path)); /* not ours: left alone */
+  ck_assert(stub_log_contains(LOG_WARNING, "unexpected file"));
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.failed, 3);
+
+  /* Numbers go on after the dead letters. */
+  ck_assert_uint_eq(enqueue_key(spool, "next", NULL), 9);
+
+  /* A record that goes bad while queued is moved aside when loaded. */
+  write_raw(good_path, "{\"v\":1,", 7);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, good, &ev), PD_SPOOL_ERROR);
+  pd_event_free(&ev);
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
+  ck_assert_uint_eq(entries[0].seq, 9);
+  free(entries);
+  snprintf(path, sizeof(path), "%s/" BLOCK "-%020llu.json.reason", failed_dir,
+           (unsigned long long)good);
+  ck_assert_ptr_nonnull(strstr(slurp(path), "corrupt record"));
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_second_open_refused) {
+  pd_spool_t *a = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(a);
+  stub_log_reset();
+  ck_assert_ptr_null(pd_spool_open(root, BLOCK, 0));
+  ck_assert(stub_log_contains(LOG_ERR, "in use by another process"));
+  /* Another block beside it is fine. */
+  pd_spool_t *b = pd_spool_open(root, "other", 0);
+  ck_assert_ptr_nonnull(b);
+  pd_spool_close(b);
+  pd_spool_close(a);
+  a = pd_spool_open(root, BLOCK, 0); /* released on close */
+  ck_assert_ptr_nonnull(a);
+  pd_spool_close(a);
+}
+END_TEST
+
+START_TEST(test_no_secrets_in_files) {
+  /* Map a notification through a block that has a routing key: the spool
+   * file and the dead letter must not contain it. */
+  pd_notify_config_t cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.name = BLOCK;
+  cfg.severities = PD_SEVERITY_ALL;
+  cfg.resolve_on_okay = true;
+  cfg.routing_key = ROUTING_KEY;
+  notification_t n;
+  memset(&n, 0, sizeof(n));
+  n.severity = NOTIF_FAILURE;
+  snprintf(n.host, sizeof(n.host), "web01");
+  snprintf(n.plugin, sizeof(n.plugin), "df");
+  snprintf(n.type, sizeof(n.type), "percent_bytes");
+  snprintf(n.message, sizeof(n.message), "disk full");
+
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_EVENT);
+  ck_assert_int_eq(pd_spool_enqueue(spool, &ev, NULL), 0);
+  uint64_t seq = ev.seq;
+  pd_event_free(&ev);
+  char path[512];
+  record_file(seq, path, sizeof(path));
+  const char *text = slurp(path);
+  ck_assert_ptr_nonnull(strstr(text, "\"notify\":\"" BLOCK "\""));
+  ck_assert_ptr_null(strstr(text, ROUTING_KEY));
+  ck_assert_int_eq(pd_spool_fail(spool, seq, "HTTP 400"), PD_SPOOL_OK);
+  pd_spool_close(spool);
+
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "grep -rq '%s' '%s'", ROUTING_KEY, root);
+  ck_assert_int_ne(system(cmd), 0); /* grep found nothing */
+}
+END_TEST
+
+/* ---- concurrency: 4 producers, 1 consumer removing as they go */
+
+#define PRODUCERS 4
+#define PER_PRODUCER 1500
+
+typedef struct {
+  pd_spool_t *spool;
+  int id;
+} producer_t;
+
+static void *produce(void *arg) {
+  producer_t *p = arg;
+  for (int i = 0; i < PER_PRODUCER; i++) {
+    pd_event_t ev;
+    char key[32];
+    snprintf(key, sizeof(key), "%d-%d", p->id, i);
+    make_event(&ev, key);
+    if (pd_spool_enqueue(p->spool, &ev, NULL) != 0)
+      abort();
+    pd_event_free(&ev);
+  }
+  return NULL;
+}
+
+typedef struct {
+  pd_spool_t *spool;
+  volatile int producers_done;
+  unsigned char seen[PRODUCERS][PER_PRODUCER];
+  size_t duplicates, out_of_order, foreign;
+} consumer_t;
+
+static void *consume(void *arg) {
+  consumer_t *c = arg;
+  uint64_t last = 0;
+  for (unsigned round = 0;; round++) {
+    pd_spool_entry_t e;
+    if (pd_spool_next(c->spool, 0, &e) != 0) {
+      if (__atomic_load_n(&c->producers_done, __ATOMIC_SEQ_CST))
+        break;
+      sched_yield();
+      continue;
+    }
+    if (e.seq <= last)
+      c->out_of_order++;
+    last = e.seq;
+    pd_event_t ev;
+    if (pd_spool_load(c->spool, e.seq, &ev) == PD_SPOOL_OK) {
+      int id, i;
+      if (sscanf(ev.dedup_key, "%d-%d", &id, &i) != 2 || id < 0 ||
+          id >= PRODUCERS || i < 0 || i >= PER_PRODUCER)
+        c->foreign++;
+      else if (c->seen[id][i]++)
+        c->duplicates++;
+    }
+    pd_event_free(&ev);
+    pd_spool_remove(c->spool, e.seq);
+    if (round % 500 == 0)
+      pd_spool_sync(c->spool);
+  }
+  return NULL;
+}
+
+START_TEST(test_concurrent_producers_and_consumer) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  consumer_t *c = calloc(1, sizeof(*c));
+  c->spool = spool;
+  pthread_t consumer, producers[PRODUCERS];
+  producer_t args[PRODUCERS];
+  ck_assert_int_eq(pthread_create(&consumer, NULL, consume, c), 0);
+  for (int i = 0; i < PRODUCERS; i++) {
+    args[i] = (producer_t){.spool = spool, .id = i};
+    ck_assert_int_eq(pthread_create(&producers[i], NULL, produce, &args[i]),
+                     0);
+  }
+  for (int i = 0; i < PRODUCERS; i++)
+    pthread_join(producers[i], NULL);
+  __atomic_store_n(&c->producers_done, 1, __ATOMIC_SEQ_CST);
+  pthread_join(consumer, NULL);
+
+  ck_assert_uint_eq(c->duplicates, 0);
+  ck_assert_uint_eq(c->out_of_order, 0);
+  ck_assert_uint_eq(c->foreign, 0);
+  for (int id = 0; id < PRODUCERS; id++)
+    for (int i = 0; i < PER_PRODUCER; i++)
+      ck_assert_msg(c->seen[id][i] == 1, "event %d-%d lost", id, i);
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 0);
+  ck_assert_uint_eq(stats.enqueued, PRODUCERS * PER_PRODUCER);
+  ck_assert_uint_eq(count_entries(block_dir), 1); /* only .lock */
+  free(c);
+  pd_spool_close(spool);
+}
+END_TEST
+
+/* ---- 100,000 pending events: the index stays small */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_many_events) {
+  /* PD_TEST_SPOOL_EVENTS lowers the count for slow runs (valgrind). */
+  const char *env = getenv("PD_TEST_SPOOL_EVENTS");
+  size_t num = env != NULL ? (size_t)strtoul(env, NULL, 10) : 100000;
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, num);
+  double t0 = now_s();
+  pd_event_t ev;
+  make_event(&ev, "");
+  for (size_t i = 0; i < num; i++) {
+    snprintf(ev.dedup_key, sizeof(ev.dedup_key), "host%zu/df/percent_bytes",
+             i % 997);
+    ev.created = 0;
+    ck_assert_int_eq(pd_spool_enqueue(spool, &ev, NULL), 0);
+  }
+  pd_event_free(&ev);
+  double t1 = now_s();
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+  double t2 = now_s();
+  size_t bytes = pd_spool_index_bytes(spool);
+  pd_spool_close(spool);
+
+  double t3 = now_s();
+  spool = pd_spool_open(root, BLOCK, num);
+  double t4 = now_s();
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, num);
+  ck_assert_uint_eq(stats.dropped, 0);
+  size_t reopened_bytes = pd_spool_index_bytes(spool);
+  fprintf(stderr,
+          "spool, %zu events: enqueue %.1f us/event, sync %.2f s, reopen "
+          "(read + validate all) %.2f s; index %zu KB (%.1f bytes/event), "
+          "after reopen %zu KB\n",
+          num, (t1 - t0) * 1e6 / (double)num, t2 - t1, t4 - t3, bytes / 1024,
+          (double)bytes / (double)num, reopened_bytes / 1024);
+  /* 32-byte entries, grown by doubling: at most 64 bytes per event. */
+  ck_assert_uint_le(bytes, num * 64 + 4096);
+  ck_assert_uint_le(reopened_bytes, num * 64 + 4096);
+  pd_spool_close(spool);
+}
+END_TEST
+
+static Suite *spool_suite(void) {
+  Suite *s = suite_create("spool");
+  TCase *tc = tcase_create("files");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_enqueue_list_remove_order);
+  tcase_add_test(tc, test_permissions);
+  tcase_add_test(tc, test_spool_dir_created_and_nested);
+  tcase_add_test(tc, test_dir_names);
+  tcase_add_test(tc, test_persistence_across_reopen);
+  tcase_add_test(tc, test_update_in_place);
+  tcase_add_test(tc, test_overflow_drops_oldest);
+  tcase_add_test(tc, test_move_to_failed);
+  tcase_add_test(tc, test_crash_leftovers);
+  tcase_add_test(tc, test_second_open_refused);
+  tcase_add_test(tc, test_no_secrets_in_files);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("load");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 900);
+  tcase_add_test(tc, test_concurrent_producers_and_consumer);
+  tcase_add_test(tc, test_many_events);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(spool_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
