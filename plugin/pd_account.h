@@ -15,6 +15,7 @@
 #include "pd_config.h"
 #include "pd_http.h"
 #include "pd_metrics.h"
+#include "pd_parse.h"
 #include "pd_token.h"
 
 /* What GET /users/me said about the token. */
@@ -26,9 +27,7 @@ typedef enum {
 
 typedef struct {
   pd_identity_kind_t kind;
-  char user_id[32];
-  char email[256];
-  char role[64];
+  pd_user_t user; /* id, email and role when kind == PD_IDENTITY_USER */
 } pd_identity_t;
 
 typedef struct {
@@ -45,6 +44,7 @@ typedef struct {
   double auth_retry_at; /* monotonic time before which a 401 is not retried */
 
   pd_http_stats_t stats_at_cycle_start;
+  double last_latency_s; /* mean of the last cycle that made requests */
   bool cycle_ok;
 } pd_account_t;
 
@@ -65,6 +65,17 @@ int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink);
  */
 int pd_account_request(pd_account_t *acct, const char *what,
                        const pd_http_request_t *req, pd_http_response_t *resp);
+
+/*
+ * GET path (with its query) and parse the body as it streams in with the
+ * parser of `kind`, calling cb for each entity. Failures (HTTP or a body
+ * that is not what `kind` expects) are logged per pd_account_request and
+ * mark the cycle failed. Entities already handed to cb before a failure
+ * must be discarded by the caller. Returns 0 on success.
+ */
+int pd_account_fetch(pd_account_t *acct, const char *path,
+                     pd_parse_kind_t kind, const pd_parse_callbacks_t *cb,
+                     pd_parse_result_t *result);
 
 /* Monotonic seconds, for intervals and the rate limiter. */
 double pd_monotonic_now(void);

@@ -163,7 +163,6 @@ static int check_string(const char *where, const char *option, const char *s,
 /* Replaces *out with a copy of the option's one string value. */
 static int get_string(const char *where, const oconfig_item_t *ci, char **out,
                       unsigned flags) {
-  const char *what = "the value";
   if (want_one_value(where, ci) != 0)
     return -1;
   const oconfig_value_t *v = &ci->values[0];
@@ -176,7 +175,7 @@ static int get_string(const char *where, const oconfig_item_t *ci, char **out,
                    describe_value(v, desc, sizeof(desc)));
     return -1;
   }
-  if (check_string(where, ci->key, v->value.string, flags, what) != 0)
+  if (check_string(where, ci->key, v->value.string, flags, "the value") != 0)
     return -1;
   char *copy = strdup(v->value.string);
   if (copy == NULL) {
@@ -359,23 +358,23 @@ static char *base_url_parse(const char *where, const oconfig_item_t *ci) {
   if (get_string(where, ci, &url, STR_NONEMPTY | STR_HEADER_SAFE) != 0)
     return NULL;
 
-  char shown[160], err[256];
+  char shown[160], err[256] = "control characters";
   printable(url, shown, sizeof(shown));
   url_parts_t p;
   if (has_control_char(url) || url_split(url, &p, err, sizeof(err)) != 0) {
     option_error(where, ci->key,
                  "must be an https:// URL with a host, such as "
-                 "\"https://api.pagerduty.com\" (got \"%s\"%s%s).",
-                 shown, has_control_char(url) ? "" : ": ",
-                 has_control_char(url) ? "" : err);
+                 "\"https://api.pagerduty.com\" (got \"%s\": %s).",
+                 shown, err);
     free(url);
     return NULL;
   }
 
   const char *problem = NULL;
+  bool credentials = p.user != NULL || p.password != NULL;
   if (strcmp(p.scheme, "https") != 0 && strcmp(p.scheme, "http") != 0)
     problem = "must start with https://";
-  else if (p.user != NULL || p.password != NULL)
+  else if (credentials)
     problem = "must not contain a user name or password (the token is set "
               "with Token or TokenFile)";
   else if (p.query != NULL || p.fragment != NULL)
@@ -385,7 +384,11 @@ static char *base_url_parse(const char *where, const oconfig_item_t *ci) {
               "localhost); use https://";
   url_parts_free(&p);
   if (problem != NULL) {
-    option_error(where, ci->key, "%s (got \"%s\").", problem, shown);
+    /* A URL with credentials in it is not quoted back. */
+    if (credentials)
+      option_error(where, ci->key, "%s.", problem);
+    else
+      option_error(where, ci->key, "%s (got \"%s\").", problem, shown);
     free(url);
     return NULL;
   }

@@ -123,7 +123,16 @@ void pd_config_init(pd_config_t *cfg);
  * added. On any error logs one ERROR and returns -1; cfg then holds nothing
  * of this block (earlier blocks stay) and must still be freed by the caller.
  * Cross-checks (a Notify naming an unknown Account, duplicate names) are
- * done here as well, against everything parsed so far.
+ * done here as well, against everything parsed so far: a Notify's Account
+ * must be defined in the same block (anywhere in it) or an earlier one.
+ *
+ * Option names are case-insensitive (collectd's convention); Account and
+ * Notify names are not. Errors read
+ *   pagerduty plugin: <Account "acme">: option "Interval": must be ... (got -5).
+ * naming <Plugin pagerduty>, <Account "name"> or <Notify "name">; secrets
+ * and proxy URLs are never quoted. A TokenFile is read once here (it must be
+ * readable and hold a token); group/other-readable files, VerifyPeer false
+ * and VerifyHost false draw a WARNING.
  */
 int pd_config_parse(pd_config_t *cfg, const oconfig_item_t *ci);
 

@@ -34,7 +34,8 @@ int pd_id_set(pd_id_t dst, const char *src, size_t len) {
   return 0;
 }
 
-size_t pd_utf8_cut(const char *s, size_t len, size_t max) {
+/* Largest length <= max that does not split a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t max) {
   if (len <= max)
     return len;
   /* s[max] is the first byte left out; while it continues a sequence, the
@@ -52,7 +53,7 @@ size_t pd_utf8_cut(const char *s, size_t len, size_t max) {
 size_t pd_text_copy(char *dst, size_t size, const char *src, size_t len) {
   if (size == 0)
     return 0;
-  size_t n = pd_utf8_cut(src, len, size - 1);
+  size_t n = utf8_cut(src, len, size - 1);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)src[i];
     dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;

@@ -40,16 +40,10 @@ bool pd_id_is_valid(const char *src, size_t len);
 int pd_id_set(pd_id_t dst, const char *src, size_t len);
 
 /*
- * Largest length <= max that does not split a UTF-8 sequence of s[0..len).
- * Input is expected to be valid UTF-8 (yajl validates it); for other bytes
- * the cut is still within bounds.
- */
-size_t pd_utf8_cut(const char *s, size_t len, size_t max);
-
-/*
  * Copies text into dst (size bytes, size >= 1): cut on a UTF-8 boundary to
- * fit, control characters (including NUL) replaced by spaces. Returns the
- * length written.
+ * fit, control characters (including NUL) replaced by spaces. Input is
+ * expected to be valid UTF-8, as yajl checks; for other bytes the cut is
+ * still within bounds. Returns the length written.
  */
 size_t pd_text_copy(char *dst, size_t size, const char *src, size_t len);
 

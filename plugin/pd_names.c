@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 _Static_assert(PD_INSTANCE_NAME_MAX + PD_TYPE_INSTANCE_AFFIX_MAX <
                    DATA_MAX_NAME_LEN,

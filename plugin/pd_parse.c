@@ -561,10 +561,11 @@ static int set_page_integer(pd_parser_t *p, long long *dst,
                             const pd_json_value_t *v) {
   if (v->type == PD_JSON_NULL)
     return PD_JSON_CONTINUE;
-  if (v->type != PD_JSON_NUMBER || pd_json_to_integer(v, dst) != 0 ||
-      *dst < 0)
+  if (v->type != PD_JSON_NUMBER)
     return pd_json_fail(p->js, "expected a non-negative integer, got %s",
                         pd_json_type_name(v->type));
+  if (pd_json_to_integer(v, dst) != 0 || *dst < 0)
+    return pd_json_fail(p->js, "expected a non-negative integer");
   return PD_JSON_CONTINUE;
 }
 

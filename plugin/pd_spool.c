@@ -6,6 +6,8 @@
  * there only advances `head`; a removal elsewhere (another dedup key got
  * through first) shifts the shorter side by one entry.
  */
+#define _GNU_SOURCE /* syncfs() */
+
 #include "pd_spool.h"
 
 #include <dirent.h>
@@ -27,6 +29,8 @@
 #define TMP_PREFIX ".tmp-"
 #define LOCK_NAME ".lock"
 #define NAME_KEEP_MAX 64
+/* More unsynced files than this: one syncfs() instead of an fsync each. */
+#define SYNCFS_THRESHOLD 256
 /* Directory paths leave room below PATH_MAX for the file names in them. */
 #define DIR_PATH_MAX (PATH_MAX - 512)
 
@@ -538,7 +542,8 @@ static int scan(pd_spool_t *s) {
     return -1;
   }
 
-  qsort(seqs, num, sizeof(*seqs), compare_seq);
+  if (num > 0)
+    qsort(seqs, num, sizeof(*seqs), compare_seq);
   uint64_t highest = highest_failed_seq(s);
   for (size_t i = 0; i < num; i++) {
     load_found(s, seqs[i]);
@@ -728,8 +733,20 @@ int pd_spool_sync(pd_spool_t *s) {
   }
   pthread_mutex_unlock(&s->lock);
 
-  /* The fsyncs run without the lock: enqueue must never wait on the disk. */
+  /* The fsyncs run without the lock: enqueue must never wait on the disk.
+   * After a burst, one syncfs() of the spool's file system is far cheaper
+   * than an fsync per file (100,000 fsyncs take tens of seconds). */
   int status = 0;
+  if (num > SYNCFS_THRESHOLD) {
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && syncfs(fd) == 0) {
+      close(fd);
+      free(seqs);
+      return 0;
+    }
+    if (fd >= 0)
+      close(fd);
+  }
   for (size_t i = 0; i < num; i++) {
     char path[PATH_MAX];
     record_path(s, seqs[i], path, sizeof(path));
@@ -760,6 +777,74 @@ int pd_spool_next(pd_spool_t *s, uint64_t after_seq, pd_spool_entry_t *entry) {
     status = 0;
   }
   pthread_mutex_unlock(&s->lock);
+  return status;
+}
+
+/* A set of dedup key hashes, for one scan of the index. */
+typedef struct {
+  uint64_t *slots; /* 0 = empty; hashes of 0 are stored as 1 */
+  size_t mask;
+} key_set_t;
+
+static int key_set_init(key_set_t *set, size_t expected) {
+  size_t size = 64;
+  while (size < 2 * expected)
+    size *= 2;
+  set->slots = calloc(size, sizeof(*set->slots));
+  set->mask = size - 1;
+  return set->slots != NULL ? 0 : -1;
+}
+
+/* Adds key; returns true when it was there already. */
+static bool key_set_add(key_set_t *set, uint64_t key) {
+  if (key == 0)
+    key = 1;
+  for (size_t i = (size_t)key & set->mask;; i = (i + 1) & set->mask) {
+    if (set->slots[i] == key)
+      return true;
+    if (set->slots[i] == 0) {
+      set->slots[i] = key;
+      return false;
+    }
+  }
+}
+
+int pd_spool_next_due(pd_spool_t *s, cdtime_t now, pd_spool_entry_t *entry,
+                      cdtime_t *wake_at) {
+  cdtime_t wake = 0;
+  int status = -1;
+  pthread_mutex_lock(&s->lock);
+  if (index_size(s) > 0) {
+    const pd_spool_entry_t *head = &s->entries[s->head];
+    wake = head->next_attempt;
+    if (head->next_attempt <= now) {
+      *entry = *head; /* the usual case: no scan */
+      status = 0;
+    } else {
+      /* The head waits (backoff): look past it, skipping every event whose
+       * key already has an earlier one waiting. */
+      key_set_t blocked;
+      if (key_set_init(&blocked, index_size(s)) == 0) {
+        key_set_add(&blocked, head->key_hash);
+        for (size_t i = s->head + 1; i < s->end; i++) {
+          const pd_spool_entry_t *e = &s->entries[i];
+          if (key_set_add(&blocked, e->key_hash))
+            continue;
+          if (e->next_attempt <= now) {
+            *entry = *e;
+            status = 0;
+            break;
+          }
+          if (e->next_attempt < wake)
+            wake = e->next_attempt;
+        }
+        free(blocked.slots);
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (wake_at != NULL)
+    *wake_at = status == 0 ? now : wake;
   return status;
 }
 
@@ -851,6 +936,7 @@ int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
     return PD_SPOOL_ERROR;
   }
   s->entries[i].next_attempt = ev->next_attempt;
+  s->entries[i].key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key));
   s->dir_dirty = true;
   pthread_mutex_unlock(&s->lock);
   return PD_SPOOL_OK;

@@ -106,6 +106,16 @@ int pd_spool_sync(pd_spool_t *spool);
 int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
                   pd_spool_entry_t *entry);
 
+/*
+ * What to send next at time now: the oldest pending event that is the first
+ * of its dedup key (one key's events go out in order, SPEC 6) and whose
+ * next_attempt has come. Returns 0 and fills *entry; or -1 when nothing is
+ * due, with *wake_at (may be NULL) the earliest next_attempt among the
+ * first events of each key (0 when the queue is empty).
+ */
+int pd_spool_next_due(pd_spool_t *spool, cdtime_t now, pd_spool_entry_t *entry,
+                      cdtime_t *wake_at);
+
 /* A copy of the whole index in sequence order (*entries: caller frees;
  * NULL when empty). Returns the number of entries, or -1 when memory runs
  * out. For replay at start and for tests; senders iterate with _next(). */

@@ -856,7 +856,7 @@ START_TEST(test_url_refused) {
       {"ftp://example.com", "must start with https://"},
       {"api.pagerduty.com", "must be an https:// URL with a host"},
       {"https://", "must be an https:// URL with a host"},
-      {"https://user:pw@example.com", "user name or password"},
+      {"https://user:" PROXY_SECRET "@example.com", "user name or password"},
       {"https://example.com/?x=1", "query"},
       {"https://example.com/#top", "fragment"},
       {"https://example.com/\r\nX-Evil: 1", "carriage return or line feed"},

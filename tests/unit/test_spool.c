@@ -362,6 +362,51 @@ START_TEST(test_update_in_place) {
 }
 END_TEST
 
+START_TEST(test_next_due_keeps_key_order) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  pd_spool_entry_t e;
+  cdtime_t wake = 42;
+  cdtime_t now = cdtime();
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), -1);
+  ck_assert_uint_eq(wake, 0); /* empty */
+
+  uint64_t a1 = enqueue_key(spool, "a", NULL);
+  uint64_t b1 = enqueue_key(spool, "b", NULL);
+  uint64_t a2 = enqueue_key(spool, "a", NULL);
+  uint64_t c1 = enqueue_key(spool, "c", NULL);
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
+  ck_assert_uint_eq(e.seq, a1);
+
+  /* a1 backs off for a minute: b1 may go, a2 must wait behind a1. */
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, a1, &ev), PD_SPOOL_OK);
+  ev.next_attempt = now + TIME_T_TO_CDTIME_T(60);
+  ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
+  ck_assert_uint_eq(e.seq, b1);
+  ck_assert_int_eq(pd_spool_remove(spool, b1), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
+  ck_assert_uint_eq(e.seq, c1); /* not a2 */
+  ck_assert_int_eq(pd_spool_load(spool, c1, &ev), PD_SPOOL_OK);
+  ev.next_attempt = now + TIME_T_TO_CDTIME_T(30);
+  ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+
+  /* Nothing due: wake up when c1 is (the earliest of the key heads). */
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), -1);
+  ck_assert_uint_eq(wake, now + TIME_T_TO_CDTIME_T(30));
+  /* A minute later a1 is due again, still before a2. */
+  ck_assert_int_eq(
+      pd_spool_next_due(spool, now + TIME_T_TO_CDTIME_T(61), &e, &wake), 0);
+  ck_assert_uint_eq(e.seq, a1);
+  ck_assert_int_eq(pd_spool_remove(spool, a1), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
+  ck_assert_uint_eq(e.seq, a2);
+  pd_spool_close(spool);
+}
+END_TEST
+
 START_TEST(test_overflow_drops_oldest) {
   pd_spool_t *spool = pd_spool_open(root, BLOCK, 3);
   uint64_t seqs[5];
@@ -716,6 +761,7 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_dir_names);
   tcase_add_test(tc, test_persistence_across_reopen);
   tcase_add_test(tc, test_update_in_place);
+  tcase_add_test(tc, test_next_due_keeps_key_order);
   tcase_add_test(tc, test_overflow_drops_oldest);
   tcase_add_test(tc, test_move_to_failed);
   tcase_add_test(tc, test_crash_leftovers);
