@@ -61,7 +61,7 @@ pd_autoreconf() {
 # in DIR (relative to the source tree) unless it is already configured with
 # the same options.
 pd_configure() {
-  local dir="$PD_SRCDIR/$1"; shift
+  local name=$1 dir="$PD_SRCDIR/$1"; shift
   if [ -f "$PD_SRCDIR/config.status" ]; then
     pd_say "the source tree itself is configured (in-tree build); out-of-tree"
     pd_say "builds need it clean: run 'make distclean' in $PD_SRCDIR first"
@@ -73,7 +73,7 @@ pd_configure() {
      [ "$dir/Makefile" -nt "$PD_SRCDIR/configure" ]; then
     return 0
   fi
-  pd_say "configure $* (in $1)"
+  pd_say "configure $* (in $name)"
   (cd "$dir" && "$PD_SRCDIR/configure" -q "$@") || return 1
   printf '%s' "$*" > "$dir/.pd-configure-args"
 }

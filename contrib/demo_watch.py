@@ -20,6 +20,7 @@ routing key.
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -30,6 +31,9 @@ from harness import Simulator, UnixSock, UnixSockError  # noqa: E402
 
 DISK = "web01/df-root/percent_bytes-used"
 DEDUP_KEY = "web01/df-root/percent_bytes-used"   # the default DedupKey
+# How the logfile plugin logs a notification.
+NOTIFICATION_RE = re.compile(r"Notification: severity = (\w+), host = ([^,]*),"
+                             r".* message = (.*)$")
 
 
 def say(text=""):
@@ -48,6 +52,8 @@ class Demo:
         self.seen_values = False
         self.story = []          # what happened, for the final summary
         self.incident_events = set()
+        self.last_notification = None
+        self.repeats = 0
 
     # -- collectd ----------------------------------------------------------------
     def collectd_alive(self):
@@ -92,17 +98,33 @@ class Demo:
             if type_part.startswith("derive-"):
                 shown = "%.3g/s" % v if v == v else "(rate after 2 values)"
             else:
-                shown = "%g" % v
+                shown = "%.4g" % v
             say("  %-34s %-36s %s" % (host + "/" + plugin, type_part, shown))
 
-    def report_errors(self, seen):
-        """Prints new ERROR/WARNING lines of the plugin."""
-        lines = [l for l in self.log_text().splitlines()
-                 if "pagerduty plugin" in l and ("[error]" in l or
-                                                 "[warning]" in l)]
+    def report_log(self, seen):
+        """Prints the plugin's new ERROR/WARNING lines and the collectd
+        notifications the logfile plugin logged (the threshold plugin's
+        FAILURE/OKAY). Returns how many lines were considered."""
+        lines = self.log_text().splitlines()
         for line in lines[seen:]:
-            say("  log: " + line)
+            m = NOTIFICATION_RE.search(line)
+            if m and m.groups() == self.last_notification:
+                self.repeats += 1    # Persist true: the same, every interval
+            elif m:
+                self.flush_repeats()
+                self.last_notification = m.groups()
+                say("  collectd notification %s from %s: %s"
+                    % (m.group(1), m.group(2), m.group(3)))
+            elif "pagerduty plugin" in line and ("[error]" in line or
+                                                 "[warning]" in line):
+                say("  log: " + line)
         return len(lines)
+
+    def flush_repeats(self):
+        if self.repeats:
+            say("  (the same notification %d more time%s)"
+                % (self.repeats, "s" if self.repeats > 1 else ""))
+        self.repeats = 0
 
     # -- the simulator ---------------------------------------------------------------
     def reached_simulator(self):
@@ -152,7 +174,8 @@ class Demo:
         a = self.args
         start = time.monotonic()
         phase, phase_started = "normal", start
-        errors_seen = 0
+        log_seen = 0
+        last_feed = 0.0
         last_table = 0.0
         disk = 42
         while True:
@@ -161,7 +184,9 @@ class Demo:
                 say("collectd is not running any more (see %s)" % a.log)
                 return 1
             try:
-                self.feed_disk(disk)
+                if now - last_feed >= a.interval:
+                    self.feed_disk(disk)
+                    last_feed = now
                 values = self.pagerduty_values()
             except (OSError, UnixSockError) as e:
                 say("unixsock: %s" % e)
@@ -175,7 +200,7 @@ class Demo:
                     fmt_time(time.time()))
                 self.print_table(values)
                 last_table = now
-            errors_seen = self.report_errors(errors_seen)
+            log_seen = self.report_log(log_seen)
             inc = self.watch_incident()
 
             if a.once and not self.seen_values and now - start > 60:
@@ -186,7 +211,7 @@ class Demo:
             in_phase = now - phase_started
             if phase == "normal" and self.seen_values and in_phase >= 6:
                 disk, phase, phase_started = 95, "failing", now
-                self.note("web01's disk is 95 %% full (FailureMax 90): the "
+                self.note("web01's disk is 95 % full (FailureMax 90): the "
                           "threshold plugin sends FAILURE")
             elif phase == "failing":
                 noted = inc is not None and inc.get("notes")
@@ -201,8 +226,10 @@ class Demo:
                     self.note("web01's disk is back to 40 %: the threshold "
                               "plugin sends OKAY")
             elif phase == "recovering":
-                if (inc is None or inc["status"] == "resolved") or \
-                        in_phase >= 30:
+                # Give the OKAY a couple of intervals to show up.
+                settled = in_phase >= 2 * a.interval + 1
+                if (settled and (inc is None or inc["status"] == "resolved")) \
+                        or in_phase >= 30:
                     if inc is not None and inc["status"] != "resolved":
                         self.note("the incident was not resolved")
                     phase = "done"
@@ -219,6 +246,7 @@ class Demo:
 
     def verdict(self):
         """--once: did the plugin load and reach the simulator?"""
+        self.flush_repeats()
         say("\n-- summary")
         ok = True
         if self.plugin_loaded():

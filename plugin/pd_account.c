@@ -7,12 +7,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "pd_collect.h"
 #include "pd_log.h"
 #include "pd_parse.h"
+#include "pd_readmetrics.h"
 
-/* How long before the first identity check gives up waiting on the rate
- * limit: a read cycle must not stall the read thread for long. */
+/* How long a request outside a read cycle waits on the rate limit. */
 #define PD_READ_MAX_WAIT_S 5.0
+/* Share of the read interval one cycle may spend, waits included, so a
+ * cycle slowed by rate limits ends before the next one is due. */
+#define PD_CYCLE_BUDGET_SHARE 0.9
+/* The interval assumed before the glue says (collectd's default is 10 s;
+ * the plugin's documented Interval default is 60). */
+#define PD_DEFAULT_INTERVAL_S 60.0
+/* How often one GET answered 429 is repeated after waiting
+ * ratelimit-reset / Retry-After, within the cycle's budget. */
+#define PD_THROTTLE_RETRIES 3
 
 double pd_monotonic_now(void) {
   struct timespec ts;
@@ -27,7 +37,9 @@ pd_account_t *pd_account_create(const pd_account_config_t *cfg) {
     return NULL;
   }
   acct->cfg = cfg;
+  pthread_mutex_init(&acct->failures_lock, NULL);
   if (pd_token_init(&acct->token, cfg) != 0) {
+    pthread_mutex_destroy(&acct->failures_lock);
     free(acct);
     return NULL;
   }
@@ -41,9 +53,14 @@ pd_account_t *pd_account_create(const pd_account_config_t *cfg) {
       .max_requests_per_minute = cfg->max_requests_per_minute,
   };
   acct->http = pd_http_client_create(&opts);
-  if (acct->http == NULL) {
-    pd_token_free(&acct->token);
-    free(acct);
+  acct->collect = pd_collect_create(cfg);
+  if (cfg->notifications)
+    acct->alerts = pd_alerts_create();
+  if (acct->http == NULL || acct->collect == NULL ||
+      (cfg->notifications && acct->alerts == NULL)) {
+    if (acct->http != NULL)
+      PD_ACCOUNT_ERROR(cfg->name, "out of memory");
+    pd_account_destroy(acct);
     return NULL;
   }
   pd_http_client_set_token(acct->http, acct->token.value);
@@ -55,9 +72,38 @@ pd_account_t *pd_account_create(const pd_account_config_t *cfg) {
 void pd_account_destroy(pd_account_t *acct) {
   if (acct == NULL)
     return;
+  pd_alerts_destroy(acct->alerts);
+  pd_collect_destroy(acct->collect);
   pd_http_client_destroy(acct->http);
   pd_token_free(&acct->token);
+  pthread_mutex_destroy(&acct->failures_lock);
   free(acct);
+}
+
+void pd_account_set_interval(pd_account_t *acct, double interval_s) {
+  acct->interval_s = interval_s;
+}
+
+void pd_account_set_notification_sink(pd_account_t *acct,
+                                      const pd_notification_sink_t *sink) {
+  acct->notifications = sink;
+}
+
+/* The interval in effect: what the glue said, else the configured one. */
+static double effective_interval(const pd_account_t *acct) {
+  if (acct->interval_s > 0)
+    return acct->interval_s;
+  if (acct->cfg->interval_s > 0)
+    return acct->cfg->interval_s;
+  return PD_DEFAULT_INTERVAL_S;
+}
+
+/* How long the next request may wait on the rate limit. */
+static double request_max_wait(const pd_account_t *acct) {
+  if (acct->deadline <= 0)
+    return PD_READ_MAX_WAIT_S;
+  double left = acct->deadline - pd_monotonic_now();
+  return left > 0 ? left : 0;
 }
 
 /* The advice SPEC 7 gives for each kind of failure. */
@@ -78,49 +124,96 @@ static const char *failure_advice(pd_http_outcome_t outcome, const char *method,
   }
 }
 
-static void report_failure(pd_account_t *acct, const char *what,
-                           const pd_http_request_t *req,
-                           const pd_http_response_t *resp) {
-  if (acct->failing && acct->failure_outcome == resp->outcome &&
-      acct->failure_status == resp->status)
-    return; /* same failure as last time: already said */
-  acct->failing = true;
-  acct->failure_outcome = resp->outcome;
-  acct->failure_status = resp->status;
+/* The slot of a failure key, or NULL; with create, a free (or the oldest
+ * reused) slot. Under failures_lock. */
+static pd_failure_state_t *failure_slot(pd_account_t *acct, const char *key,
+                                        bool create) {
+  pd_failure_state_t *free_slot = NULL;
+  for (size_t i = 0; i < PD_FAILURE_SLOTS; i++) {
+    pd_failure_state_t *f = &acct->failures[i];
+    if (strcmp(f->what, key) == 0 && f->what[0] != '\0')
+      return f;
+    if (f->what[0] == '\0' && free_slot == NULL)
+      free_slot = f;
+  }
+  if (!create)
+    return NULL;
+  if (free_slot == NULL) {
+    /* More failing request kinds than slots: forget the last one. */
+    free_slot = &acct->failures[PD_FAILURE_SLOTS - 1];
+  }
+  snprintf(free_slot->what, sizeof(free_slot->what), "%s", key);
+  free_slot->status = -1;
+  free_slot->outcome = PD_HTTP_OK;
+  return free_slot;
+}
 
-  const char *advice = failure_advice(resp->outcome, req->method,
-                                      &acct->identity);
+/* Failures of the connection or of the token concern every request. */
+static const char *failure_key(const char *what,
+                               const pd_http_response_t *resp) {
+  if (resp->outcome == PD_HTTP_AUTH || resp->status == 0)
+    return "*";
+  return what;
+}
+
+static void report_failure(pd_account_t *acct, const char *what,
+                           const char *method,
+                           const pd_http_response_t *resp) {
+  pthread_mutex_lock(&acct->failures_lock);
+  if (resp->outcome == PD_HTTP_AUTH)
+    acct->auth_retry_at = pd_monotonic_now() + acct->cfg->slow_interval_s;
+  pd_failure_state_t *f = failure_slot(acct, failure_key(what, resp), true);
+  bool same = f->outcome == resp->outcome && f->status == resp->status;
+  f->outcome = resp->outcome;
+  f->status = resp->status;
+  pd_identity_t identity = acct->identity;
+  pthread_mutex_unlock(&acct->failures_lock);
+  if (same)
+    return; /* same failure as last time: already said */
+
+  const char *advice = failure_advice(resp->outcome, method, &identity);
   if (advice == NULL) {
     PD_ACCOUNT_ERROR(acct->cfg->name, "%s failed: %s.", what, resp->message);
   } else if (resp->outcome == PD_HTTP_PERMISSION &&
-             acct->identity.kind == PD_IDENTITY_USER &&
-             strcmp(req->method, "GET") != 0) {
+             identity.kind == PD_IDENTITY_USER &&
+             strcmp(method, "GET") != 0) {
     PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s (%s); %s (the user's role is "
                      "\"%s\").", what, "access denied", resp->message, advice,
-                     acct->identity.user.role);
+                     identity.user.role);
   } else {
     PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s; %s.", what, resp->message,
                      advice);
   }
 }
 
-static void report_recovery(pd_account_t *acct) {
-  if (!acct->failing)
-    return;
-  acct->failing = false;
-  PD_ACCOUNT_INFO(acct->cfg->name, "PagerDuty requests succeed again.");
+/* A request of this kind succeeded: clears its failure and the account's. */
+static void report_success(pd_account_t *acct, const char *what) {
+  bool account_recovered = false, what_recovered = false;
+  pthread_mutex_lock(&acct->failures_lock);
+  pd_failure_state_t *f = failure_slot(acct, "*", false);
+  if (f != NULL) {
+    f->what[0] = '\0';
+    account_recovered = true;
+  }
+  f = failure_slot(acct, what, false);
+  if (f != NULL) {
+    f->what[0] = '\0';
+    what_recovered = true;
+  }
+  pthread_mutex_unlock(&acct->failures_lock);
+  if (account_recovered)
+    PD_ACCOUNT_INFO(acct->cfg->name, "PagerDuty requests succeed again.");
+  if (what_recovered)
+    PD_ACCOUNT_INFO(acct->cfg->name, "%s succeeds again.", what);
 }
 
 int pd_account_request(pd_account_t *acct, const char *what,
                        const pd_http_request_t *req, pd_http_response_t *resp) {
   if (pd_http_perform(acct->http, req, resp) == 0) {
-    report_recovery(acct);
+    report_success(acct, what);
     return 0;
   }
-  acct->cycle_ok = false;
-  if (resp->outcome == PD_HTTP_AUTH)
-    acct->auth_retry_at = pd_monotonic_now() + acct->cfg->slow_interval_s;
-  report_failure(acct, what, req, resp);
+  report_failure(acct, what, req->method != NULL ? req->method : "GET", resp);
   return -1;
 }
 
@@ -133,41 +226,53 @@ static int feed_parser(void *parser, const unsigned char *data, size_t len) {
   return -1;
 }
 
-int pd_account_fetch(pd_account_t *acct, const char *path,
-                     pd_parse_kind_t kind, const pd_parse_callbacks_t *cb,
-                     pd_parse_result_t *result) {
-  char what[128];
-  size_t path_len = strcspn(path, "?");
-  snprintf(what, sizeof(what), "GET %.*s", (int)(path_len < 100 ? path_len : 100),
-           path);
-
-  pd_parser_t *parser = pd_parser_create(kind, cb);
-  if (parser == NULL) {
-    PD_ACCOUNT_ERROR(acct->cfg->name, "%s: out of memory.", what);
-    acct->cycle_ok = false;
-    return -1;
+int pd_account_fetch(pd_account_t *acct, const pd_fetch_t *f,
+                     pd_parse_result_t *result, pd_http_response_t *resp) {
+  pd_http_response_t local;
+  if (resp == NULL)
+    resp = &local;
+  pd_parser_t *parser = NULL;
+  int status = -1;
+  for (int attempt = 0;; attempt++) {
+    parser = pd_parser_create(f->kind, f->cb);
+    if (parser == NULL) {
+      *resp = (pd_http_response_t){.outcome = PD_HTTP_RETRY};
+      snprintf(resp->message, sizeof(resp->message), "out of memory");
+      PD_ACCOUNT_ERROR(acct->cfg->name, "%s: out of memory.", f->what);
+      return -1;
+    }
+    pd_http_request_t req = {
+        .method = "GET",
+        .path = f->path,
+        .on_body = feed_parser,
+        .ctx = parser,
+        .max_wait_s = request_max_wait(acct),
+    };
+    status = pd_http_perform(acct->http, &req, resp);
+    /* A 429 delivered no body: the HTTP client now holds every request
+     * back until ratelimit-reset / Retry-After, so asking again waits for
+     * exactly that (or gives up at the cycle's deadline). */
+    if (status != 0 && resp->status == 429 && attempt < PD_THROTTLE_RETRIES) {
+      pd_parser_destroy(parser);
+      continue;
+    }
+    break;
   }
-  pd_http_request_t req = {
-      .method = "GET",
-      .path = path,
-      .on_body = feed_parser,
-      .ctx = parser,
-      .max_wait_s = PD_READ_MAX_WAIT_S,
-  };
-  pd_http_response_t resp;
-  int status = pd_account_request(acct, what, &req, &resp);
   if (status == 0 && pd_parser_finish(parser) != 0) {
     /* A 2xx whose body ended early or was not the JSON we expect: as bad as
-     * a failed request; count it as one and say so once. */
-    resp.outcome = PD_HTTP_PERMANENT;
-    snprintf(resp.message, sizeof(resp.message), "malformed response: %s",
+     * a failed request; say so once. */
+    resp->outcome = PD_HTTP_PERMANENT;
+    snprintf(resp->message, sizeof(resp->message), "malformed response: %s",
              pd_parser_error(parser));
-    acct->cycle_ok = false;
-    report_failure(acct, what, &req, &resp);
     status = -1;
   }
-  if (status == 0 && result != NULL)
-    *result = *pd_parser_result(parser);
+  if (status == 0) {
+    report_success(acct, f->what);
+    if (result != NULL)
+      *result = *pd_parser_result(parser);
+  } else if (f->quiet_status == 0 || resp->status != f->quiet_status) {
+    report_failure(acct, f->what, "GET", resp);
+  }
   pd_parser_destroy(parser);
   return status;
 }
@@ -187,36 +292,26 @@ static int remember_user(void *ctx, const pd_user_t *user) {
 static void check_identity(pd_account_t *acct) {
   pd_identity_t identity = {.kind = PD_IDENTITY_UNKNOWN};
   pd_parse_callbacks_t cb = {.ctx = &identity, .on_user = remember_user};
-  pd_parser_t *parser = pd_parser_create(PD_PARSE_USER_ME, &cb);
-  if (parser == NULL)
-    return;
-  pd_http_request_t req = {
-      .method = "GET",
-      .path = "/users/me",
-      .on_body = feed_parser,
-      .ctx = parser,
-      .max_wait_s = PD_READ_MAX_WAIT_S,
-  };
+  pd_fetch_t f = {.what = "GET /users/me",
+                  .path = "/users/me",
+                  .kind = PD_PARSE_USER_ME,
+                  .cb = &cb,
+                  .quiet_status = 400};
   pd_http_response_t resp;
-  if (pd_http_perform(acct->http, &req, &resp) == 0) {
-    if (pd_parser_finish(parser) == 0 && identity.kind == PD_IDENTITY_USER) {
-      report_recovery(acct);
-      acct->identity = identity;
-      if (acct->cfg->from == NULL)
-        pd_http_client_set_from(acct->http, identity.user.email);
-      PD_ACCOUNT_INFO(acct->cfg->name, "connected as a user with role \"%s\".",
-                      identity.user.role);
-    } else {
-      resp.outcome = PD_HTTP_PERMANENT;
-      snprintf(resp.message, sizeof(resp.message), "malformed response: %s",
-               pd_parser_error(parser));
-      acct->cycle_ok = false;
-      report_failure(acct, "GET /users/me", &req, &resp);
-    }
+  if (pd_account_fetch(acct, &f, NULL, &resp) == 0) {
+    pthread_mutex_lock(&acct->failures_lock);
+    acct->identity = identity;
+    pthread_mutex_unlock(&acct->failures_lock);
+    if (acct->cfg->from == NULL)
+      pd_http_client_set_from(acct->http, identity.user.email);
+    PD_ACCOUNT_INFO(acct->cfg->name, "connected as a user with role \"%s\".",
+                    identity.user.role);
   } else if (resp.status == 400) {
     /* Only an account-level key is refused here with 400 (API-NOTES). */
-    report_recovery(acct);
+    report_success(acct, f.what);
+    pthread_mutex_lock(&acct->failures_lock);
     acct->identity.kind = PD_IDENTITY_ACCOUNT_KEY;
+    pthread_mutex_unlock(&acct->failures_lock);
     PD_ACCOUNT_WARNING(acct->cfg->name,
                        "the token is an account-level REST API key, not a "
                        "User API token; use a User API token of a dedicated "
@@ -226,11 +321,7 @@ static void check_identity(pd_account_t *acct) {
                            : "");
   } else {
     acct->cycle_ok = false;
-    if (resp.outcome == PD_HTTP_AUTH)
-      acct->auth_retry_at = pd_monotonic_now() + acct->cfg->slow_interval_s;
-    report_failure(acct, "GET /users/me", &req, &resp);
   }
-  pd_parser_destroy(parser);
 }
 
 static void refresh_token(pd_account_t *acct) {
@@ -238,9 +329,13 @@ static void refresh_token(pd_account_t *acct) {
   if (changed != 1)
     return; /* unchanged, or unreadable: the previous token stays in use */
   pd_http_client_set_token(acct->http, acct->token.value);
-  /* A new token may belong to another user or fix a 401: ask again now. */
+  /* A new token may belong to another user or fix a 401: ask again now,
+   * and collect afresh what the old token's user could see. */
+  pthread_mutex_lock(&acct->failures_lock);
   acct->identity.kind = PD_IDENTITY_UNKNOWN;
   acct->auth_retry_at = 0;
+  pthread_mutex_unlock(&acct->failures_lock);
+  pd_collect_invalidate(acct->collect);
   PD_ACCOUNT_INFO(acct->cfg->name, "the token file changed; using the new "
                   "token.");
 }
@@ -272,21 +367,52 @@ static void dispatch_api_metrics(pd_account_t *acct,
   pd_metric_gauge(&batch, "duration", cycle_s, "api-cycle");
 }
 
+/* Collects, computes and dispatches the SPEC 4 series (and SPEC 5
+ * notifications) of one cycle. */
+static void collect_and_dispatch(pd_account_t *acct,
+                                 const pd_metric_sink_t *sink) {
+  pd_snapshot_t snap;
+  if (pd_collect_run(acct->collect, acct, time(NULL), &snap) != 0)
+    acct->cycle_ok = false;
+
+  pd_readings_t readings;
+  if (pd_readings_compute(&snap, &readings) != 0) {
+    PD_ACCOUNT_ERROR(acct->cfg->name, "out of memory computing the metrics.");
+    acct->cycle_ok = false;
+    return;
+  }
+  pd_metric_batch_t batch;
+  pd_metric_batch_init(&batch, sink, acct->cfg->host, acct->cfg->name);
+  pd_readings_emit(&readings, &batch);
+  if (acct->alerts != NULL &&
+      pd_alerts_update(acct->alerts, &readings, acct->cfg->host,
+                       acct->cfg->name, acct->notifications) < 0)
+    PD_ACCOUNT_ERROR(acct->cfg->name,
+                     "out of memory comparing states for notifications.");
+  pd_readings_free(&readings);
+}
+
 int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink) {
   double started = pd_monotonic_now();
   acct->cycle_ok = true;
+  acct->deadline = started + PD_CYCLE_BUDGET_SHARE * effective_interval(acct);
   pd_http_client_stats(acct->http, &acct->stats_at_cycle_start);
 
   refresh_token(acct);
-  if (acct->auth_retry_at > started) {
+  pthread_mutex_lock(&acct->failures_lock);
+  bool auth_blocked = acct->auth_retry_at > started;
+  pthread_mutex_unlock(&acct->failures_lock);
+  if (auth_blocked) {
     /* The token was refused: ask again only every SlowInterval (SPEC 7),
      * unless the token file changes first. */
     acct->cycle_ok = false;
   } else {
     if (acct->identity.kind == PD_IDENTITY_UNKNOWN)
       check_identity(acct);
-    /* The collections of the read side run here (issue 3). */
+    if (acct->identity.kind != PD_IDENTITY_UNKNOWN)
+      collect_and_dispatch(acct, sink);
   }
+  acct->deadline = 0;
 
   dispatch_api_metrics(acct, sink, pd_monotonic_now() - started);
   /* Failures are reported through api-up and the log; a non-zero return

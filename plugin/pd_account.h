@@ -3,15 +3,19 @@
  *
  * An account owns its token (with rotation), its HTTP client (one request
  * budget shared by the read side and the REST notification sender), what it
- * learnt about its user from GET /users/me, and the failure state that keeps
- * the log to one line per change of state (SPEC 7). The read callback of the
- * account calls pd_account_read() once per Interval.
+ * learnt about its user from GET /users/me, and the failure states that
+ * keep the log to one line per change of state (SPEC 7). The read callback
+ * of the account calls pd_account_read() once per Interval; the
+ * collections (pd_collect), the metrics computed from them
+ * (pd_readmetrics) and the SPEC 5 notifications (pd_alerts) run from there.
  */
 #ifndef PD_ACCOUNT_H
 #define PD_ACCOUNT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
+#include "pd_alerts.h"
 #include "pd_config.h"
 #include "pd_http.h"
 #include "pd_metrics.h"
@@ -30,22 +34,46 @@ typedef struct {
   pd_user_t user; /* id, email and role when kind == PD_IDENTITY_USER */
 } pd_identity_t;
 
+/*
+ * A failure being reported, so it is logged when it starts or changes and
+ * once more when it clears. Failures of the connection or of the token
+ * (no HTTP answer, 401) are the account's; the others are per request
+ * kind ("GET /oncalls"), so a 403 on one endpoint neither floods the log
+ * nor hides another endpoint's failure.
+ */
 typedef struct {
+  char what[48]; /* "" for a free slot; "*" for the account-wide one */
+  pd_http_outcome_t outcome;
+  long status;
+} pd_failure_state_t;
+
+#define PD_FAILURE_SLOTS 16
+
+typedef struct pd_collect_s pd_collect_t;
+
+typedef struct pd_account_s {
   const pd_account_config_t *cfg; /* borrowed: owned by the plugin config */
   pd_token_t token;
   pd_http_client_t *http;
   pd_identity_t identity;
 
-  /* The last failure reported to the log, so a failure that repeats is
-   * logged once and again only when it changes (or clears). */
-  pd_http_outcome_t failure_outcome;
-  long failure_status;
-  bool failing;
+  /* The read thread and a REST notification sender may both report. */
+  pthread_mutex_t failures_lock;
+  pd_failure_state_t failures[PD_FAILURE_SLOTS];
   double auth_retry_at; /* monotonic time before which a 401 is not retried */
+
+  /* The read cycle's budget: requests do not wait on the rate limit past
+   * this monotonic time (0 = outside a read cycle: a short default). */
+  double deadline;
+  double interval_s; /* the read interval in effect (set by the glue) */
 
   pd_http_stats_t stats_at_cycle_start;
   double last_latency_s; /* mean of the last cycle that made requests */
   bool cycle_ok;
+
+  pd_collect_t *collect;
+  pd_alerts_t *alerts; /* NULL unless Notifications true */
+  const pd_notification_sink_t *notifications; /* borrowed; NULL = none */
 } pd_account_t;
 
 /* Creates the run-time account (reads the token, sets up HTTP). Returns NULL
@@ -53,29 +81,56 @@ typedef struct {
 pd_account_t *pd_account_create(const pd_account_config_t *cfg);
 void pd_account_destroy(pd_account_t *acct);
 
-/* One read cycle: token rotation, identity check, collections, and the api-*
- * self-metrics. Returns 0 when the cycle fully succeeded. */
+/* The read interval collectd runs this account at (cfg->interval_s when
+ * set, else the plugin's or global one): it bounds how long one cycle may
+ * wait on rate limits. Before it is set, cfg->interval_s or 60 s. */
+void pd_account_set_interval(pd_account_t *acct, double interval_s);
+
+/* Where SPEC 5 notifications go (borrowed; NULL = nowhere). Only used when
+ * the account has Notifications true. */
+void pd_account_set_notification_sink(pd_account_t *acct,
+                                       const pd_notification_sink_t *sink);
+
+/* One read cycle: token rotation, identity check, collections, the SPEC 4
+ * series, SPEC 5 notifications and the api-* self-metrics. Returns 0 (a
+ * failed cycle shows as api-up 0 and in the log; a non-zero return would
+ * only make collectd back off the interval). */
 int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink);
 
 /*
  * Performs one REST request for the account, with the account's logging
  * rules: failures are logged once per change of state (SPEC 7 wording for
  * 401/403), recoveries once. `what` names the request in log lines
- * ("GET /services"). Returns 0 on PD_HTTP_OK.
+ * ("GET /services", "POST /incidents"): keep it free of IDs, it is the
+ * key of the failure state. Safe from any thread. Returns 0 on
+ * PD_HTTP_OK.
  */
 int pd_account_request(pd_account_t *acct, const char *what,
                        const pd_http_request_t *req, pd_http_response_t *resp);
 
+/* One GET whose body is parsed as it streams in (pd_account_fetch). */
+typedef struct {
+  const char *what; /* for log lines and failure state: "GET /incidents" */
+  const char *path; /* path and query */
+  pd_parse_kind_t kind;
+  const pd_parse_callbacks_t *cb;
+  /* A non-2xx status the caller handles itself (e.g. 402 on GET /teams):
+   * not logged as a failure. 0 = none. */
+  long quiet_status;
+} pd_fetch_t;
+
 /*
- * GET path (with its query) and parse the body as it streams in with the
- * parser of `kind`, calling cb for each entity. Failures (HTTP or a body
- * that is not what `kind` expects) are logged per pd_account_request and
- * mark the cycle failed. Entities already handed to cb before a failure
- * must be discarded by the caller. Returns 0 on success.
+ * GET f->path and parse the body with the parser of f->kind, calling the
+ * callbacks for each entity. A 429 is waited out and the request repeated
+ * (a few times, within the cycle's deadline). Failures (HTTP, or a body
+ * that is not what the kind expects) are logged per pd_account_request;
+ * entities already handed to the callbacks before a failure must be
+ * discarded by the caller. result and resp (may be NULL) receive the
+ * pagination fields and the HTTP outcome. Does not touch cycle_ok: the
+ * caller decides what a failure means. Returns 0 on success.
  */
-int pd_account_fetch(pd_account_t *acct, const char *path,
-                     pd_parse_kind_t kind, const pd_parse_callbacks_t *cb,
-                     pd_parse_result_t *result);
+int pd_account_fetch(pd_account_t *acct, const pd_fetch_t *f,
+                     pd_parse_result_t *result, pd_http_response_t *resp);
 
 /* Monotonic seconds, for intervals and the rate limiter. */
 double pd_monotonic_now(void);

@@ -505,7 +505,9 @@ static int scan(pd_spool_t *s) {
     const char *name = de->d_name;
     uint64_t seq;
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strcmp(name, LOCK_NAME) == 0)
+        strcmp(name, LOCK_NAME) == 0 ||
+        strncmp(name, PD_SPOOL_STATE_PREFIX,
+                strlen(PD_SPOOL_STATE_PREFIX)) == 0)
       continue;
     if (parse_record_name(name, &seq)) {
       if (num == cap) {

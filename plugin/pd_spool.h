@@ -53,6 +53,9 @@
 #include "pd_event.h"
 
 #define PD_SPOOL_FAILED_DIR "failed"
+/* Files in a block's directory whose names start with this belong to the
+ * block's notification state (pd_notify.h); the spool leaves them alone. */
+#define PD_SPOOL_STATE_PREFIX ".state"
 /* Longest block directory name: 64 bytes of name + "-" + 8 hex digits. */
 #define PD_SPOOL_NAME_MAX 73
 

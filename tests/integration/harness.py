@@ -1159,6 +1159,17 @@ class Collectd:
     def getval(self, identifier):
         return self.sock.getval(identifier)
 
+    def value(self, identifier):
+        """The value of a one-data-source identifier (whatever the DS is
+        called: "value", "seconds", ...), or None when collectd has none."""
+        values = self.getval(identifier)
+        if values is None:
+            return None
+        if len(values) != 1:
+            raise HarnessError("%s has %d data sources" % (identifier,
+                                                          len(values)))
+        return next(iter(values.values()))
+
     def wait_for_value(self, identifier, predicate=None, timeout=None):
         """Waits until GETVAL identifier gives values satisfying predicate
         (called with the single value for one-DS types, else the dict);

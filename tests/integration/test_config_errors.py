@@ -27,7 +27,7 @@ import re
 import secrets
 
 import harness
-from harness import (DaemonTestCase, Raw, block, plugin_block, check_config,
+from harness import (DaemonTestCase, block, plugin_block, check_config,
                      ConnectionCounter)
 
 ROUTING_KEY = "0123456789abcdef" + secrets.token_hex(8)  # 32 characters
@@ -102,14 +102,19 @@ class ConfigErrorTest(DaemonTestCase):
             self.assertNotIn(secret, output, "a secret was printed")
         return result
 
+    @staticmethod
+    def config_time_log(result):
+        """The log up to "Initialization complete": config-time problems
+        are logged there, before any read."""
+        return "\n".join(result.log).split(harness.INIT_COMPLETE)[0]
+
     # -- the baseline -----------------------------------------------------------
     def test_00_good_config_is_accepted(self):
         result = check_config(self.good_config())
         self.assertFalse(result.refused, "the known-good configuration was "
                          "refused: %r\n%s" % (result, "\n".join(result.log)))
         self.assertFalse(result.init_failed)
-        # Config-time problems would be logged before the read loop starts.
-        before_reads = "\n".join(result.log).split(harness.INIT_COMPLETE)[0]
+        before_reads = self.config_time_log(result)
         self.assertNotIn("[error]", before_reads)
         self.assertNotIn("[warning] pagerduty plugin", before_reads)
         self.assertEqual(result.returncode, 0, "collectd did not exit 0 on "
@@ -130,7 +135,8 @@ class ConfigErrorTest(DaemonTestCase):
         result = check_config(example)
         self.assertFalse(result.refused, "conf/pagerduty.conf was refused: "
                          "%r" % result)
-        self.assertEqual(result.errors, [])
+        # (The read itself fails: nothing answers at that port.)
+        self.assertNotIn("[error]", self.config_time_log(result))
 
 
 # Each case: (name, function(test) -> (config text, block regex, option,

@@ -91,14 +91,13 @@ class LoadTest(DaemonTestCase):
             self.assertIn(daemon.identifier("demo", type_, ti), listed)
         self.assertEqual(daemon.csv_last(self.api(daemon, "api-errors")), 0)
         self.assertEqual(daemon.csv_last(self.api(daemon, "api-throttled")), 0)
-        latency = daemon.getval(self.api(daemon, "api-latency"))["value"]
+        latency = daemon.value(self.api(daemon, "api-latency"))
         self.assertGreaterEqual(latency, 0)
         self.assertLess(latency, 10)
-        cycle = daemon.getval(self.api(daemon, "api-cycle"))["value"]
+        cycle = daemon.value(self.api(daemon, "api-cycle"))
         self.assertGreaterEqual(cycle, 0)
         self.assertLess(cycle, 10)
-        remaining = daemon.getval(
-            self.api(daemon, "api-ratelimit_remaining"))["value"]
+        remaining = daemon.value(self.api(daemon, "api-ratelimit_remaining"))
         self.assertGreaterEqual(remaining, 0)
         self.assertLessEqual(remaining, 960)
 
@@ -110,9 +109,11 @@ class LoadTest(DaemonTestCase):
         self.assertEqual(me[0].get("accept"), PAGERDUTY_ACCEPT,
                          "Accept header as PagerDuty asks for")
 
-        # Counters count: more cycles, more requests.
-        first = daemon.csv_last(requests_id)
-        daemon.wait_for_csv(requests_id, lambda v: v > first)
+        # Values keep coming every cycle.
+        up_id = self.api(daemon, "api-up")
+        seen = len(daemon.csv_rows(up_id))
+        wait_until(lambda: len(daemon.csv_rows(up_id)) >= seen + 2,
+                   timeout=10, message="two more cycles")
 
         self.assertEqual(daemon.errors(), [])
         self.assertCleanShutdown(daemon)
@@ -154,58 +155,56 @@ class LoadTest(DaemonTestCase):
         self.assertSecretNowhere(daemon, self.sim.token)
 
     def test_revoked_token_is_reported_once_and_rotation_recovers(self):
-        daemon = self.start(self.account(SlowInterval=2))
-        self.wait_up(daemon)
         info = self.sim.token_info()
         self.sim.revoke()
+        daemon = self.start(self.account(SlowInterval=2))
         daemon.wait_for_log(r'^pagerduty plugin: account "demo": .*'
                             + re.escape(AUTH_FAILED), severity="error")
         self.wait_up(daemon, up=0)
-        # The plugin keeps retrying (at SlowInterval) but says it once.
+        # The plugin keeps trying (every SlowInterval) but says it once.
         self.sim.wait_for_requests(lambda r: r["auth"] == "revoked", count=3,
                                    timeout=30)
         auth_lines = [m for m in daemon.errors() if AUTH_FAILED in m]
         self.assertEqual(len(auth_lines), 1, daemon.errors())
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
 
-        # The operator rotates the token file: no restart needed.
-        last_seq = max(r["seq"] for r in self.sim.requests())
+        # The operator rotates the token file (write + rename, as one
+        # should): picked up without a restart.
         new_token = "rotated-" + secrets.token_hex(16)
         self.sim.add_token(new_token, user_id=info["user_id"])
         harness.write_secret_file(self.token_path + ".new", new_token)
         os.rename(self.token_path + ".new", self.token_path)
         self.wait_up(daemon, timeout=30)
-        after = self.sim.wait_for_requests(
-            lambda r: is_users_me(r) and r["auth"] == "ok" and
-            r["seq"] > last_seq, count=1)
-        self.assertTrue(after)
+        daemon.wait_for_log(r'account "demo": .*token file changed',
+                            severity="info")
         self.assertCleanShutdown(daemon)
         for token in (self.sim.token, new_token):
             self.assertSecretNowhere(daemon, token,
                                      exclude=[self.token_path])
 
-    def test_token_file_rotation_takes_effect(self):
+    def test_token_file_rotation_uses_the_new_token(self):
         daemon = self.start()
         self.wait_up(daemon)
         info = self.sim.token_info()
+        # From now on only the new token works: whatever the plugin sends
+        # after the rotation must carry it.
+        self.sim.revoke(self.sim.token)
+        last_seq = max(r["seq"] for r in self.sim.requests())
         new_token = "rotated-" + secrets.token_hex(16)
         self.sim.add_token(new_token, user_id=info["user_id"])
         harness.write_secret_file(self.token_path, new_token)
-        # Give the plugin a few cycles to pick the new file up, then make
-        # the old token useless: the account must not notice.
-        self.sim.clear_requests()
-        self.sim.wait_for_requests(is_users_me, count=3)
-        self.sim.revoke(self.sim.token)
-        self.sim.clear_requests()
-        ok = self.sim.wait_for_requests(is_users_me, count=3)
-        self.assertEqual({r["auth"] for r in ok}, {"ok"})
-        self.assertEqual(daemon.getval(self.api(daemon, "api-up"))["value"], 1)
+        daemon.wait_for_log(r'account "demo": .*token file changed',
+                            severity="info")
+        after = self.sim.wait_for_requests(lambda r: r["seq"] > last_seq)
+        self.assertEqual({r["auth"] for r in after}, {"ok"}, after)
+        time.sleep(2)    # a few more cycles
+        self.assertEqual(daemon.value(self.api(daemon, "api-up")), 1)
         self.assertEqual(daemon.errors(), [])
         self.assertCleanShutdown(daemon)
 
     def test_server_errors_are_reported_once_and_recover(self):
-        daemon = self.start()
-        self.wait_up(daemon)
         self.sim.add_fault("status", status=503, path="/users/me", count=-1)
+        daemon = self.start()
         self.wait_up(daemon, up=0)
         daemon.wait_for_log(r'^pagerduty plugin: account "demo": .*503',
                             severity="error")
@@ -216,17 +215,21 @@ class LoadTest(DaemonTestCase):
         self.wait_up(daemon, timeout=60)
         daemon.wait_for_log(r'^pagerduty plugin: account "demo": .*'
                             r'succeed again', severity="info")
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
         self.assertCleanShutdown(daemon)
 
-    def test_rate_limited_requests_are_counted(self):
-        daemon = self.start()
-        self.wait_up(daemon)
+    def test_rate_limited_request_is_counted_and_retried(self):
         self.sim.add_fault("ratelimit", count=1, path="/users/me",
                            headers=True, reset=1)
+        daemon = self.start()
         throttled = daemon.wait_for_csv(self.api(daemon, "api-throttled"),
                                         lambda v: v >= 1)
         self.assertEqual(throttled, 1)
         self.wait_up(daemon, timeout=30)
+        statuses = [r["status"] for r in self.sim.requests()
+                    if is_users_me(r)]
+        self.assertEqual(statuses[0], 429)
+        self.assertEqual(statuses[-1], 200)
         self.assertCleanShutdown(daemon)
 
     def test_two_accounts_and_host_option(self):
@@ -257,8 +260,10 @@ class LoadTest(DaemonTestCase):
             return rows if len(rows) >= 3 else None
         rows = wait_until(three_rows, timeout=20, message="3 api-up values")
         gaps = [b["epoch"] - a["epoch"] for a, b in zip(rows, rows[1:])]
-        for gap in gaps:
-            self.assertAlmostEqual(gap, 3, delta=0.6, msg=gaps)
+        # Not collectd's Interval 1: about 3 s apart (some slack for a
+        # busy machine).
+        self.assertAlmostEqual(sum(gaps) / len(gaps), 3, delta=0.5, msg=gaps)
+        self.assertGreater(min(gaps), 2, gaps)
         self.assertCleanShutdown(daemon)
 
     def test_load_plugin_without_config_is_idle(self):

@@ -1,0 +1,86 @@
+/*
+ * pd_collect.h - what the read side asks PagerDuty, and when.
+ *
+ * One pd_collect_t per account decides, each cycle, which requests the
+ * configured series need (Collect), makes them one at a time through the
+ * account (pd_account_fetch: streaming parse, failure logging, 429 waits),
+ * and keeps the results as the snapshot pd_readmetrics computes from.
+ *
+ * What is fetched, and how often:
+ *   every Interval      GET /services                   (services, teams)
+ *                       GET /incidents open set          (services,
+ *                           statuses[]=triggered&acknowledged,  incidents,
+ *                           date_range=all                      teams)
+ *                       GET /incidents since=now-TrendWindow    (services)
+ *   every SlowInterval  GET /teams                       (teams; and to
+ *     (cached, the          resolve Team names while any is unresolved)
+ *     series re-        GET /schedules (with include[]=final_schedule and
+ *     computed each         since=now, until=now+CoverageWindow+SlowInterval
+ *     cycle at the          + 2 Interval when schedules are collected)
+ *     current now)                                  (schedules, oncalls)
+ *                       GET /escalation_policies        (policies, oncalls)
+ *                       GET /oncalls since=now, until=now+SlowInterval
+ *                           + 2 Interval: every shift of that stretch, so
+ *                           "on call now" stays right between refreshes
+ *                                                                (oncalls)
+ * The windows reach past the next refresh, so a series re-computed from the
+ * cache later in the SlowInterval still looks at [now, now+CoverageWindow).
+ * Every list is paged with limit=100 and deduplicated by ID (on-calls by
+ * their whole content); `total` is never asked for: counting needs every
+ * item anyway, for the per-service and per-team series and for dedupe.
+ *
+ * Team scoping: with Team set, the configured values (IDs or exact names)
+ * are resolved against GET /teams at the first cycle; every listing then
+ * carries team_ids[], and GET /oncalls (which has no team filter) carries
+ * escalation_policy_ids[] of the in-scope policies, 50 per request. A
+ * value that matches no team is an ERROR naming it (retried every
+ * SlowInterval; the cycle counts as failed meanwhile).
+ *
+ * More than 10,000 incidents (offset + limit may not pass 10,000): the
+ * listing is sorted by created_at ascending; when the cap is reached it
+ * continues from the last created_at seen with since/until windows of at
+ * most 180 days (the API's 6-month limit), and within a single second that
+ * alone holds more than 10,000, it splits by status and urgency. Repeats
+ * are dropped by ID.
+ *
+ * Failure semantics: a collection is all or nothing. When any of its
+ * requests fails (HTTP error, timeout, reset, truncated or malformed body)
+ * the cycle does not offer it: the series that need it are not dispatched
+ * this cycle, a cached collection is dropped and fetched again next cycle
+ * (the next cycle starts clean). After a failure of the connection itself
+ * or of the token (no HTTP answer, 401) the cycle makes no further
+ * requests. pd_collect_run() returns -1 for any of these: api-up 0.
+ */
+#ifndef PD_COLLECT_H
+#define PD_COLLECT_H
+
+#include <time.h>
+
+#include "pd_account.h"
+#include "pd_config.h"
+#include "pd_readmetrics.h"
+
+/* Longest since..until span of one incident listing (the API allows 6
+ * months; 180 days is within every 6 months). */
+#define PD_INCIDENT_RANGE_MAX_S (180 * 86400)
+/* Escalation policy IDs per GET /oncalls when scoped by Team. */
+#define PD_ONCALL_POLICY_CHUNK 50
+
+/* pd_collect_t is declared in pd_account.h. NULL on allocation failure. */
+pd_collect_t *pd_collect_create(const pd_account_config_t *cfg);
+void pd_collect_destroy(pd_collect_t *c);
+
+/* Drops every cached collection (after a token change: another user may
+ * see other things). */
+void pd_collect_invalidate(pd_collect_t *c);
+
+/*
+ * Runs one cycle's requests through acct at wall-clock time `now` and
+ * fills snap with what is available; snap points into c and stays valid
+ * until the next call. Returns 0 when every collection the configured
+ * series need is available, -1 otherwise.
+ */
+int pd_collect_run(pd_collect_t *c, pd_account_t *acct, time_t now,
+                   pd_snapshot_t *snap);
+
+#endif /* PD_COLLECT_H */
