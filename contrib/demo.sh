@@ -49,12 +49,20 @@ PLUGIN_DIR="$PD_SRCDIR/build/plugin/.libs"
 
 # --- a temp dir, and stopping everything whatever happens ----------------------
 tmp=$(mktemp -d /tmp/pagerduty-demo.XXXXXX)   # mode 0700
-pdsim_pid= collectd_pid=
+pdsim_pid= collectd_pid= watch_pid=
+stop_pid() {  # SIGTERM, then wait for it (it is our child)
+  if [ -n "$1" ] && kill -TERM "$1" 2>/dev/null; then
+    wait "$1" 2>/dev/null
+  fi
+  return 0
+}
 cleanup() {
   local status=$?
+  set +e    # stop everything, whatever fails on the way
   trap - EXIT INT TERM
-  [ -n "$collectd_pid" ] && kill -TERM "$collectd_pid" 2>/dev/null && wait "$collectd_pid" 2>/dev/null
-  [ -n "$pdsim_pid" ] && kill -TERM "$pdsim_pid" 2>/dev/null && wait "$pdsim_pid" 2>/dev/null
+  stop_pid "$watch_pid"
+  stop_pid "$collectd_pid"
+  stop_pid "$pdsim_pid"
   if [ -n "${PD_DEMO_KEEP:-}" ]; then
     pd_say "kept $tmp"
   else
@@ -182,8 +190,13 @@ else
   pd_say "collectd is running (log: $tmp/collectd.log); Ctrl-C stops everything"
 fi
 
-status=0
+# In the background so that `wait` returns as soon as a signal arrives and
+# the trap stops everything (a foreground child would delay the trap).
 "$PYTHON3" "$PD_SRCDIR/contrib/demo_watch.py" --socket "$tmp/collectd.sock" \
   --sim "$url" --log "$tmp/collectd.log" --collectd-pid "$collectd_pid" \
-  --interval "$INTERVAL" --note-interval "$NOTE_INTERVAL" $ONCE || status=$?
+  --interval "$INTERVAL" --note-interval "$NOTE_INTERVAL" $ONCE &
+watch_pid=$!
+status=0
+wait "$watch_pid" || status=$?
+watch_pid=
 exit "$status"

@@ -89,8 +89,7 @@ void pd_account_set_notification_sink(pd_account_t *acct,
   acct->notifications = sink;
 }
 
-/* The interval in effect: what the glue said, else the configured one. */
-static double effective_interval(const pd_account_t *acct) {
+double pd_account_interval(const pd_account_t *acct) {
   if (acct->interval_s > 0)
     return acct->interval_s;
   if (acct->cfg->interval_s > 0)
@@ -207,14 +206,22 @@ static void report_success(pd_account_t *acct, const char *what) {
     PD_ACCOUNT_INFO(acct->cfg->name, "%s succeeds again.", what);
 }
 
-int pd_account_request(pd_account_t *acct, const char *what,
-                       const pd_http_request_t *req, pd_http_response_t *resp) {
+int pd_account_request_quiet(pd_account_t *acct, const char *what,
+                             const pd_http_request_t *req,
+                             pd_http_response_t *resp, long quiet_status) {
   if (pd_http_perform(acct->http, req, resp) == 0) {
     report_success(acct, what);
     return 0;
   }
-  report_failure(acct, what, req->method != NULL ? req->method : "GET", resp);
+  if (quiet_status == 0 || resp->status != quiet_status)
+    report_failure(acct, what, req->method != NULL ? req->method : "GET",
+                   resp);
   return -1;
+}
+
+int pd_account_request(pd_account_t *acct, const char *what,
+                       const pd_http_request_t *req, pd_http_response_t *resp) {
+  return pd_account_request_quiet(acct, what, req, resp, 0);
 }
 
 /* Feeds the parser and, when it refuses the data, tells the HTTP layer why
@@ -395,7 +402,7 @@ static void collect_and_dispatch(pd_account_t *acct,
 int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink) {
   double started = pd_monotonic_now();
   acct->cycle_ok = true;
-  acct->deadline = started + PD_CYCLE_BUDGET_SHARE * effective_interval(acct);
+  acct->deadline = started + PD_CYCLE_BUDGET_SHARE * pd_account_interval(acct);
   pd_http_client_stats(acct->http, &acct->stats_at_cycle_start);
 
   refresh_token(acct);

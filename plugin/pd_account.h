@@ -86,6 +86,10 @@ void pd_account_destroy(pd_account_t *acct);
  * wait on rate limits. Before it is set, cfg->interval_s or 60 s. */
 void pd_account_set_interval(pd_account_t *acct, double interval_s);
 
+/* The interval in effect: what pd_account_set_interval() said, else
+ * cfg->interval_s, else 60 s. */
+double pd_account_interval(const pd_account_t *acct);
+
 /* Where SPEC 5 notifications go (borrowed; NULL = nowhere). Only used when
  * the account has Notifications true. */
 void pd_account_set_notification_sink(pd_account_t *acct,
@@ -107,6 +111,14 @@ int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink);
  */
 int pd_account_request(pd_account_t *acct, const char *what,
                        const pd_http_request_t *req, pd_http_response_t *resp);
+
+/* pd_account_request(), except that an answer with HTTP status
+ * quiet_status (0 = none) is the caller's to handle and not logged as a
+ * failure: the notification sender expects some 400s and 404s (a
+ * duplicate open incident_key, an incident already resolved). */
+int pd_account_request_quiet(pd_account_t *acct, const char *what,
+                             const pd_http_request_t *req,
+                             pd_http_response_t *resp, long quiet_status);
 
 /* One GET whose body is parsed as it streams in (pd_account_fetch). */
 typedef struct {

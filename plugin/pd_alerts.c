@@ -94,7 +94,7 @@ static void short_name(char out[MESSAGE_NAME_MAX + 1], const char *name) {
   pd_text_copy(out, MESSAGE_NAME_MAX + 1, name, strlen(name));
 }
 
-static void rfc3339(char out[32], time_t t) {
+static void format_utc(char out[32], time_t t) {
   struct tm tm;
   if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ",
                                             &tm) == 0)
@@ -161,8 +161,8 @@ static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r,
   char name[MESSAGE_NAME_MAX + 1], from[32], to[32], msg[512];
   short_name(name, s->rec->schedule.name);
   if (bad) {
-    rfc3339(from, s->coverage.gap_start);
-    rfc3339(to, s->coverage.gap_end);
+    format_utc(from, s->coverage.gap_start);
+    format_utc(to, s->coverage.gap_end);
     snprintf(msg, sizeof(msg),
              "Schedule \"%s\" has nobody on call from %s to %s.", name, from,
              to);

@@ -28,10 +28,12 @@
  * the sender learns it, when it opened and when the last note was decided.
  * It lives in memory, guarded by the block's mutex, and is saved to
  * <block spool dir>/.state.json (0600; temporary file, fsync, rename) by the
- * sender thread within a second of a change, never by collectd's threads.
- * Events are durable before the state is saved, so at open the state file
- * is read and then every event still in the spool is replayed onto it: a
- * crash (kill -9) between the two loses nothing. The file holds no secret.
+ * sender thread about once a second, never by collectd's threads. Events
+ * are durable before the state is saved, so at open the state file is read
+ * and then every event still in the spool is replayed onto it; and the
+ * sender saves the state before it removes an event the file does not
+ * reflect yet (pd_notify_save_through). So a crash (kill -9) at any point
+ * loses no decision. The file holds no secret.
  */
 #ifndef PD_NOTIFY_H
 #define PD_NOTIFY_H
@@ -155,6 +157,11 @@ int pd_notify_close_with(pd_notify_t *nt, const char *key, cdtime_t opened,
 /* Writes the state file when it changed since the last save (sender
  * thread, and at close). 0, or -1 (logged; retried on the next call). */
 int pd_notify_save(pd_notify_t *nt);
+
+/* Makes sure the state file reflects every event up to spool sequence seq
+ * (saving when it does not yet), before the sender removes that event from
+ * the spool. 0 or -1 (logged). */
+int pd_notify_save_through(pd_notify_t *nt, uint64_t seq);
 
 /* Severity order for "raise": FAILURE > WARNING > anything else. */
 int pd_severity_rank(int severity);

@@ -214,7 +214,7 @@ class LoadTest(DaemonTestCase):
         self.sim.clear_faults()
         self.wait_up(daemon, timeout=60)
         daemon.wait_for_log(r'^pagerduty plugin: account "demo": .*'
-                            r'succeed again', severity="info")
+                            r'succeeds? again', severity="info")
         self.assertEqual(len(daemon.errors()), 1, daemon.errors())
         self.assertCleanShutdown(daemon)
 

@@ -1,0 +1,937 @@
+/*
+ * pd_collect.c - the read side's requests; see pd_collect.h for what is
+ * fetched when, and what a failure means.
+ */
+#include "pd_collect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pd_http.h"
+#include "pd_log.h"
+
+#define PAGE_LIMIT 100
+#define OFFSET_CAP 10000 /* offset + limit may not pass this (else 400) */
+/* How far past our own clock a keyset continuation of the open incidents
+ * still looks, for incidents stamped by a clock ahead of ours. */
+#define CLOCK_SLACK_S 86400
+#define ONCALL_RANGE_MAX_S (90 * 86400 - 1) /* GET /oncalls refuses more */
+
+/* What each series group needs fetched (pd_readmetrics.h). */
+#define NEED(cfg, bits) (((cfg)->collect & (bits)) != 0)
+#define NEED_SERVICES(cfg) NEED(cfg, PD_COLLECT_SERVICES | PD_COLLECT_TEAMS)
+#define NEED_OPEN(cfg)                                                         \
+  NEED(cfg, PD_COLLECT_SERVICES | PD_COLLECT_INCIDENTS | PD_COLLECT_TEAMS)
+#define NEED_CREATED(cfg) NEED(cfg, PD_COLLECT_SERVICES)
+#define NEED_TEAMS(cfg) NEED(cfg, PD_COLLECT_TEAMS)
+#define NEED_SCHEDULES(cfg) NEED(cfg, PD_COLLECT_SCHEDULES | PD_COLLECT_ONCALLS)
+#define NEED_RENDERED(cfg) NEED(cfg, PD_COLLECT_SCHEDULES)
+#define NEED_POLICIES(cfg) NEED(cfg, PD_COLLECT_POLICIES | PD_COLLECT_ONCALLS)
+#define NEED_ONCALLS(cfg) NEED(cfg, PD_COLLECT_ONCALLS)
+
+/* A collection fetched every SlowInterval and kept in between. */
+typedef struct {
+  bool valid;
+  double fetched_mono; /* when it was fetched (monotonic) */
+  time_t until;        /* end of the time window its data covers; 0 none */
+} cache_t;
+
+struct pd_collect_s {
+  const pd_account_config_t *cfg;
+
+  /* Team scope (Team set): per configured value the team IDs it resolved
+   * to (none yet: unresolved), and the union of those teams. */
+  pd_idlist_t *value_ids;
+  pd_teams_t scope;
+  bool scope_complete;   /* every configured value resolved */
+  char *unknown_logged;  /* the unresolved values last logged; NULL none */
+  bool empty_warned;     /* "nothing visible in scope" said */
+  bool no_teams_ability; /* GET /teams answered 402 (no Team set) */
+  bool said_capped[4];   /* "more than 10,000" said, per kind of list */
+
+  /* Every cycle. */
+  pd_services_t services;
+  bool services_ok;
+  pd_incident_recs_t open;
+  bool open_ok;
+  pd_incident_recs_t created;
+  bool created_ok;
+
+  /* Every SlowInterval. */
+  pd_teams_t teams;
+  cache_t teams_cache;
+  pd_schedule_recs_t schedules;
+  cache_t schedules_cache;
+  bool schedules_rendered;
+  pd_policies_t policies;
+  cache_t policies_cache;
+  pd_oncalls_t oncalls;
+  cache_t oncalls_cache;
+};
+
+/* One cycle's context. */
+typedef struct {
+  pd_collect_t *c;
+  pd_account_t *acct;
+  const pd_account_config_t *cfg;
+  time_t now;
+  double mono;
+  double interval_s;
+  bool aborted; /* the connection or the token failed: no more requests */
+} cycle_t;
+
+typedef enum { LIST_OK = 0, LIST_FAILED, LIST_CAPPED } list_status_t;
+
+/* Kinds of list for the "more than 10,000" message. */
+enum { CAPPED_TEAMS, CAPPED_SERVICES, CAPPED_SCHEDULES, CAPPED_OTHER };
+
+/* --- lifetime -------------------------------------------------------------------- */
+
+pd_collect_t *pd_collect_create(const pd_account_config_t *cfg) {
+  pd_collect_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  c->cfg = cfg;
+  if (cfg->teams_num > 0) {
+    c->value_ids = calloc(cfg->teams_num, sizeof(*c->value_ids));
+    if (c->value_ids == NULL) {
+      free(c);
+      return NULL;
+    }
+  }
+  return c;
+}
+
+static void drop_teams(pd_collect_t *c) {
+  pd_teams_free(&c->teams);
+  c->teams_cache = (cache_t){0};
+}
+static void drop_schedules(pd_collect_t *c) {
+  pd_schedule_recs_free(&c->schedules);
+  c->schedules_cache = (cache_t){0};
+  c->schedules_rendered = false;
+}
+static void drop_policies(pd_collect_t *c) {
+  pd_policies_free(&c->policies);
+  c->policies_cache = (cache_t){0};
+}
+static void drop_oncalls(pd_collect_t *c) {
+  pd_oncalls_free(&c->oncalls);
+  c->oncalls_cache = (cache_t){0};
+}
+
+void pd_collect_invalidate(pd_collect_t *c) {
+  drop_teams(c);
+  drop_schedules(c);
+  drop_policies(c);
+  drop_oncalls(c);
+}
+
+void pd_collect_destroy(pd_collect_t *c) {
+  if (c == NULL)
+    return;
+  pd_collect_invalidate(c);
+  for (size_t i = 0; c->value_ids != NULL && i < c->cfg->teams_num; i++)
+    pd_idlist_free(&c->value_ids[i]);
+  free(c->value_ids);
+  pd_teams_free(&c->scope);
+  free(c->unknown_logged);
+  pd_services_free(&c->services);
+  pd_incident_recs_free(&c->open);
+  pd_incident_recs_free(&c->created);
+  free(c);
+}
+
+/* --- small helpers ------------------------------------------------------------------- */
+
+static void format_utc(char out[32], time_t t) {
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+static int url_add_time(pd_url_t *u, const char *key, time_t t) {
+  char text[32];
+  format_utc(text, t);
+  return pd_url_add(u, key, text);
+}
+
+/* Adds team_ids[] of the resolved scope (nothing without Team). */
+static int url_add_scope(pd_url_t *u, const pd_collect_t *c) {
+  for (size_t i = 0; i < c->scope.num; i++)
+    if (pd_url_add(u, "team_ids[]", c->scope.items[i].id) != 0)
+      return -1;
+  return 0;
+}
+
+/* Is a cached collection due for a refresh? Cycles come every Interval, so
+ * "SlowInterval elapsed" is judged with half an Interval of tolerance:
+ * otherwise a cycle a millisecond early pushes the refresh a whole
+ * Interval late. */
+static bool cache_due(const cache_t *k, const cycle_t *cy) {
+  if (!k->valid)
+    return true;
+  double slow = cy->cfg->slow_interval_s;
+  double tolerance = cy->interval_s / 2;
+  if (tolerance > slow / 2)
+    tolerance = slow / 2;
+  return cy->mono - k->fetched_mono >= slow - tolerance;
+}
+
+static void cache_fresh(cache_t *k, const cycle_t *cy, time_t until) {
+  *k = (cache_t){.valid = true, .fetched_mono = cy->mono, .until = until};
+}
+
+/* How far ahead the windowed slow collections are fetched: up to the next
+ * refresh, which comes within SlowInterval + Interval, plus an Interval of
+ * room for a late cycle. */
+static time_t slow_horizon(const cycle_t *cy) {
+  return cy->now + (time_t)(cy->cfg->slow_interval_s + 2 * cy->interval_s);
+}
+
+static int out_of_memory(const cycle_t *cy, const char *what) {
+  PD_ACCOUNT_ERROR(cy->cfg->name, "%s: out of memory.", what);
+  return -1;
+}
+
+static void say_capped(cycle_t *cy, int kind, const char *what) {
+  if (cy->c->said_capped[kind])
+    return;
+  cy->c->said_capped[kind] = true;
+  PD_ACCOUNT_ERROR(cy->cfg->name,
+                   "%s: more than %d results, the most PagerDuty pages "
+                   "through; narrow the account's scope with Team.",
+                   what, OFFSET_CAP);
+}
+
+/* --- paging -------------------------------------------------------------------------- */
+
+/*
+ * Pages through one listing: base is the path with its filters; limit and
+ * offset are added here. LIST_CAPPED when the offset cap was reached with
+ * more to come. *failed_status (may be NULL) gets the HTTP status of a
+ * failure.
+ */
+static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
+                                pd_parse_kind_t kind,
+                                const pd_parse_callbacks_t *cb,
+                                long quiet_status, long *failed_status) {
+  long long offset = 0;
+  for (;;) {
+    if (cy->aborted)
+      return LIST_FAILED;
+    pd_url_t u;
+    if (pd_url_init(&u, base) != 0 ||
+        pd_url_add_int(&u, "limit", PAGE_LIMIT) != 0 ||
+        pd_url_add_int(&u, "offset", offset) != 0) {
+      pd_url_free(&u);
+      out_of_memory(cy, what);
+      return LIST_FAILED;
+    }
+    pd_fetch_t f = {.what = what,
+                    .path = u.buf,
+                    .kind = kind,
+                    .cb = cb,
+                    .quiet_status = quiet_status};
+    pd_parse_result_t res;
+    pd_http_response_t resp;
+    int rc = pd_account_fetch(cy->acct, &f, &res, &resp);
+    pd_url_free(&u);
+    if (rc != 0) {
+      /* Without an answer, or with a refused token, the next request
+       * would only fail the same way (and a timeout costs Timeout each). */
+      if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
+        cy->aborted = true;
+      if (failed_status != NULL)
+        *failed_status = resp.status;
+      return LIST_FAILED;
+    }
+    if (!res.more)
+      return LIST_OK;
+    if (res.entities == 0) {
+      /* "more" with an empty page would page on forever. */
+      PD_ACCOUNT_ERROR(cy->cfg->name, "%s: a page said more follow but was "
+                       "empty; the listing is ignored this cycle.", what);
+      return LIST_FAILED;
+    }
+    offset += res.limit > 0 ? res.limit : PAGE_LIMIT;
+    if (offset + PAGE_LIMIT > OFFSET_CAP)
+      return LIST_CAPPED;
+  }
+}
+
+/* --- dedupe ---------------------------------------------------------------------------- */
+
+#define DEFINE_DEDUPE(fn, vec_t, item_t, free_item)                            \
+  static int fn##_cmp(const void *a, const void *b) {                          \
+    return strcmp(((const item_t *)a)->id, ((const item_t *)b)->id);           \
+  }                                                                            \
+  static void fn(vec_t *v) {                                                   \
+    if (v->num < 2)                                                            \
+      return;                                                                  \
+    qsort(v->items, v->num, sizeof(*v->items), fn##_cmp);                      \
+    size_t kept = 1;                                                           \
+    for (size_t i = 1; i < v->num; i++) {                                      \
+      if (strcmp(v->items[i].id, v->items[kept - 1].id) == 0)                  \
+        free_item(&v->items[i]);                                               \
+      else                                                                     \
+        v->items[kept++] = v->items[i];                                        \
+    }                                                                          \
+    v->num = kept;                                                             \
+  }
+
+static void team_free_nothing(pd_team_t *t) { (void)t; }
+
+DEFINE_DEDUPE(dedupe_teams, pd_teams_t, pd_team_t, team_free_nothing)
+DEFINE_DEDUPE(dedupe_services, pd_services_t, pd_service_t, pd_service_free)
+DEFINE_DEDUPE(dedupe_policies, pd_policies_t, pd_policy_t, pd_policy_free)
+
+static int cmp_oncall(const void *a, const void *b) {
+  const pd_oncall_t *x = a, *y = b;
+  int c = strcmp(x->escalation_policy_id, y->escalation_policy_id);
+  if (c == 0 && x->level != y->level)
+    c = x->level < y->level ? -1 : 1;
+  if (c == 0)
+    c = strcmp(x->schedule_id, y->schedule_id);
+  if (c == 0)
+    c = strcmp(x->user_id, y->user_id);
+  if (c == 0 && x->start != y->start)
+    c = x->start < y->start ? -1 : 1;
+  if (c == 0 && x->end != y->end)
+    c = x->end < y->end ? -1 : 1;
+  return c;
+}
+
+/* On-calls have no ID: an entry repeated by a page shift is equal in
+ * every field. */
+static void dedupe_oncalls(pd_oncalls_t *v) {
+  if (v->num < 2)
+    return;
+  qsort(v->items, v->num, sizeof(*v->items), cmp_oncall);
+  size_t kept = 1;
+  for (size_t i = 1; i < v->num; i++)
+    if (cmp_oncall(&v->items[i], &v->items[kept - 1]) != 0)
+      v->items[kept++] = v->items[i];
+  v->num = kept;
+}
+
+/* --- teams and the Team scope ----------------------------------------------------------- */
+
+static int on_team(void *ctx, const pd_team_t *team) {
+  return pd_teams_push(ctx, team);
+}
+
+/* Appends `"value"` to a comma-separated list in buf. */
+static void list_append(char *buf, size_t size, const char *value) {
+  size_t len = strlen(buf);
+  if (len < size)
+    snprintf(buf + len, size - len, "%s\"%s\"", len > 0 ? ", " : "", value);
+}
+
+/*
+ * The teams configured value `value` names: the team with that ID (any
+ * case), else every team with exactly that name. Appends their IDs to ids.
+ */
+static int match_team(const pd_teams_t *all, const char *value,
+                      pd_idlist_t *ids) {
+  for (size_t i = 0; i < all->num; i++)
+    if (strcasecmp(all->items[i].id, value) == 0)
+      return pd_idlist_add(ids, all->items[i].id);
+  for (size_t i = 0; i < all->num; i++)
+    if (strcmp(all->items[i].name, value) == 0 &&
+        pd_idlist_add(ids, all->items[i].id) != 0)
+      return -1;
+  return 0;
+}
+
+static const pd_team_t *find_team(const pd_teams_t *teams, const char *id) {
+  for (size_t i = 0; i < teams->num; i++)
+    if (strcmp(teams->items[i].id, id) == 0)
+      return &teams->items[i];
+  return NULL;
+}
+
+/* Rebuilds the scope from the resolved IDs, with the names of `all` (or
+ * the ones known before, for a team the listing no longer shows). */
+static int rebuild_scope(pd_collect_t *c, const pd_teams_t *all) {
+  pd_teams_t scope = {0};
+  for (size_t v = 0; v < c->cfg->teams_num; v++)
+    for (size_t i = 0; i < c->value_ids[v].num; i++) {
+      const char *id = c->value_ids[v].ids[i];
+      const pd_team_t *t = find_team(all, id);
+      if (t == NULL)
+        t = find_team(&c->scope, id);
+      pd_team_t fallback = {0};
+      if (t == NULL) {
+        snprintf(fallback.id, sizeof(fallback.id), "%s", id);
+        snprintf(fallback.name, sizeof(fallback.name), "%s", id);
+        t = &fallback;
+      }
+      if (find_team(&scope, id) == NULL && pd_teams_push(&scope, t) != 0) {
+        pd_teams_free(&scope);
+        return -1;
+      }
+    }
+  pd_teams_free(&c->scope);
+  c->scope = scope;
+  return 0;
+}
+
+/*
+ * Resolves the configured Team values against the visible teams, once per
+ * value: a value resolved at start keeps its team IDs (a renamed team
+ * stays in scope). Values that match nothing are logged when that set
+ * changes, and tried again at the next listing.
+ */
+static int resolve_scope(cycle_t *cy, const pd_teams_t *all) {
+  pd_collect_t *c = cy->c;
+  char unknown[1024] = "";
+  for (size_t v = 0; v < cy->cfg->teams_num; v++) {
+    if (c->value_ids[v].num > 0)
+      continue;
+    if (match_team(all, cy->cfg->teams[v], &c->value_ids[v]) != 0)
+      return out_of_memory(cy, "GET /teams");
+    if (c->value_ids[v].num == 0)
+      list_append(unknown, sizeof(unknown), cy->cfg->teams[v]);
+  }
+  if (rebuild_scope(c, all) != 0)
+    return out_of_memory(cy, "GET /teams");
+  c->scope_complete = unknown[0] == '\0';
+
+  if (unknown[0] != '\0' &&
+      (c->unknown_logged == NULL || strcmp(c->unknown_logged, unknown) != 0)) {
+    PD_ACCOUNT_ERROR(cy->cfg->name,
+                     "Team %s: no team with this ID or exact name is visible "
+                     "to the user; check the spelling (names must match "
+                     "exactly, case included) and the user's team "
+                     "membership.%s",
+                     unknown,
+                     c->scope.num == 0 ? " Nothing is collected until a Team "
+                                         "resolves."
+                                       : "");
+    free(c->unknown_logged);
+    c->unknown_logged = strdup(unknown);
+  } else if (unknown[0] == '\0' && c->unknown_logged != NULL) {
+    PD_ACCOUNT_INFO(cy->cfg->name, "every Team resolves now.");
+    free(c->unknown_logged);
+    c->unknown_logged = NULL;
+  }
+  return 0;
+}
+
+/* GET /teams: the teams series' names, and the Team scope while it is not
+ * fully resolved. */
+static int collect_teams(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  bool scoped = cy->cfg->teams_num > 0;
+  pd_teams_t fresh = {0};
+  pd_parse_callbacks_t cb = {.ctx = &fresh, .on_team = on_team};
+  long status = 0;
+  list_status_t ls = list_pages(cy, "GET /teams", "/teams", PD_PARSE_TEAMS,
+                                &cb, scoped ? 0 : 402, &status);
+  drop_teams(c);
+  if (ls == LIST_FAILED && !scoped && status == 402) {
+    /* An account without the teams ability has no teams to report; that
+     * is not a failure of the cycle. Asked again every SlowInterval. */
+    if (!c->no_teams_ability)
+      PD_ACCOUNT_WARNING(cy->cfg->name,
+                         "GET /teams: the PagerDuty account lacks the teams "
+                         "ability (HTTP 402); no team series are dispatched.");
+    c->no_teams_ability = true;
+    pd_teams_free(&fresh);
+    cache_fresh(&c->teams_cache, cy, 0);
+    return 0;
+  }
+  if (ls != LIST_OK) {
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_TEAMS, "GET /teams");
+    pd_teams_free(&fresh);
+    return -1;
+  }
+  c->no_teams_ability = false;
+  dedupe_teams(&fresh);
+  if (scoped) {
+    int rc = resolve_scope(cy, &fresh);
+    pd_teams_free(&fresh);
+    if (rc != 0)
+      return -1;
+    /* The team series cover the scope, with the names just read. */
+    for (size_t i = 0; i < c->scope.num; i++)
+      if (pd_teams_push(&c->teams, &c->scope.items[i]) != 0) {
+        drop_teams(c);
+        return out_of_memory(cy, "GET /teams");
+      }
+  } else {
+    c->teams = fresh;
+  }
+  cache_fresh(&c->teams_cache, cy, 0);
+  return 0;
+}
+
+/* --- services ------------------------------------------------------------------------------ */
+
+static int on_service(void *ctx, const pd_service_t *service) {
+  return pd_services_push(ctx, service);
+}
+
+/* SPEC 7: with Team set and nothing visible, say which teams, once. */
+static void check_empty_scope(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  if (cy->cfg->teams_num == 0 || c->services.num > 0) {
+    c->empty_warned = false;
+    return;
+  }
+  if (c->empty_warned)
+    return;
+  c->empty_warned = true;
+  char teams[1024] = "";
+  for (size_t i = 0; i < cy->cfg->teams_num; i++)
+    list_append(teams, sizeof(teams), cy->cfg->teams[i]);
+  PD_ACCOUNT_WARNING(cy->cfg->name,
+                     "Nothing visible in scope: 0 services with Team %s; "
+                     "check the user's team membership and that these teams "
+                     "own services.",
+                     teams);
+}
+
+static int collect_services(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  pd_url_t u;
+  if (pd_url_init(&u, "/services") != 0 || url_add_scope(&u, c) != 0) {
+    pd_url_free(&u);
+    return out_of_memory(cy, "GET /services");
+  }
+  pd_parse_callbacks_t cb = {.ctx = &c->services, .on_service = on_service};
+  list_status_t ls = list_pages(cy, "GET /services", u.buf, PD_PARSE_SERVICES,
+                                &cb, 0, NULL);
+  pd_url_free(&u);
+  if (ls != LIST_OK) {
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_SERVICES, "GET /services");
+    pd_services_free(&c->services);
+    return -1;
+  }
+  dedupe_services(&c->services);
+  c->services_ok = true;
+  check_empty_scope(cy);
+  return 0;
+}
+
+/* --- incidents ------------------------------------------------------------------------------ */
+
+typedef struct {
+  pd_incident_recs_t *recs;
+  time_t last_created; /* the latest created_at of the current query */
+} incident_sink_t;
+
+static int on_incident(void *ctx, const pd_incident_t *inc) {
+  incident_sink_t *sink = ctx;
+  if (pd_incident_recs_push(sink->recs, inc) != 0)
+    return -1;
+  if (inc->created_at > sink->last_created)
+    sink->last_created = inc->created_at;
+  return 0;
+}
+
+typedef struct {
+  bool open_only;      /* triggered + acknowledged, else every status */
+  const char *status;  /* just this status (the per-second split) */
+  const char *urgency; /* just this urgency (the per-second split) */
+  bool all_time;       /* date_range=all, else [since, until) */
+  time_t since, until;
+} incident_query_t;
+
+static list_status_t incident_query(cycle_t *cy, const incident_query_t *q,
+                                    incident_sink_t *sink) {
+  pd_url_t u;
+  int rc = pd_url_init(&u, "/incidents");
+  if (q->status != NULL) {
+    rc |= pd_url_add(&u, "statuses[]", q->status);
+  } else if (q->open_only) {
+    rc |= pd_url_add(&u, "statuses[]", "triggered");
+    rc |= pd_url_add(&u, "statuses[]", "acknowledged");
+  }
+  if (q->urgency != NULL)
+    rc |= pd_url_add(&u, "urgencies[]", q->urgency);
+  if (q->all_time) {
+    rc |= pd_url_add(&u, "date_range", "all");
+  } else {
+    rc |= url_add_time(&u, "since", q->since);
+    rc |= url_add_time(&u, "until", q->until);
+  }
+  rc |= pd_url_add(&u, "sort_by", "created_at:asc");
+  rc |= url_add_scope(&u, cy->c);
+  if (rc != 0) {
+    pd_url_free(&u);
+    out_of_memory(cy, "GET /incidents");
+    return LIST_FAILED;
+  }
+  pd_parse_callbacks_t cb = {.ctx = sink, .on_incident = on_incident};
+  sink->last_created = 0;
+  list_status_t ls = list_pages(cy, "GET /incidents", u.buf,
+                                PD_PARSE_INCIDENTS, &cb, 0, NULL);
+  pd_url_free(&u);
+  return ls;
+}
+
+/* More than 10,000 incidents created within the one second at `second`:
+ * one listing per status and urgency. */
+static int split_second(cycle_t *cy, bool open_only, time_t second,
+                        incident_sink_t *sink) {
+  static const char *const statuses[] = {"triggered", "acknowledged",
+                                         "resolved"};
+  static const char *const urgencies[] = {"high", "low"};
+  size_t num_statuses = open_only ? 2 : 3;
+  for (size_t s = 0; s < num_statuses; s++)
+    for (size_t u = 0; u < 2; u++) {
+      incident_query_t q = {.status = statuses[s],
+                            .urgency = urgencies[u],
+                            .since = second,
+                            .until = second + 1};
+      list_status_t ls = incident_query(cy, &q, sink);
+      if (ls == LIST_CAPPED) {
+        PD_ACCOUNT_ERROR(cy->cfg->name,
+                         "GET /incidents: more than %d %s %s-urgency "
+                         "incidents created within one second; they cannot "
+                         "all be listed, so incidents are not counted this "
+                         "cycle.",
+                         OFFSET_CAP, statuses[s], urgencies[u]);
+        return -1;
+      }
+      if (ls != LIST_OK)
+        return -1;
+    }
+  return 0;
+}
+
+/*
+ * Lists incidents (the open set over all time, or everything created in
+ * [since, until)) into recs, past the 10,000 offset cap: sorted by
+ * created_at ascending, a listing that hits the cap continues from the
+ * last created_at it saw (repeats are dropped later by ID), in windows of
+ * at most PD_INCIDENT_RANGE_MAX_S.
+ */
+static int list_incidents(cycle_t *cy, bool open_only, bool all_time,
+                          time_t since, time_t until,
+                          pd_incident_recs_t *recs) {
+  incident_sink_t sink = {.recs = recs};
+  time_t cursor = since, end = until;
+  if (all_time) {
+    incident_query_t q = {.open_only = open_only, .all_time = true};
+    list_status_t ls = incident_query(cy, &q, &sink);
+    if (ls != LIST_CAPPED)
+      return ls == LIST_OK ? 0 : -1;
+    if (sink.last_created == 0) {
+      PD_ACCOUNT_ERROR(cy->cfg->name, "GET /incidents: more than %d "
+                       "incidents without creation times; they cannot all "
+                       "be listed.", OFFSET_CAP);
+      return -1;
+    }
+    cursor = sink.last_created;
+    end = cy->now + CLOCK_SLACK_S;
+  }
+  while (cursor < end) {
+    time_t window_end = end - cursor > PD_INCIDENT_RANGE_MAX_S
+                            ? cursor + PD_INCIDENT_RANGE_MAX_S
+                            : end;
+    incident_query_t q = {
+        .open_only = open_only, .since = cursor, .until = window_end};
+    list_status_t ls = incident_query(cy, &q, &sink);
+    if (ls == LIST_FAILED)
+      return -1;
+    if (ls == LIST_OK) {
+      cursor = window_end;
+    } else if (sink.last_created > cursor) {
+      cursor = sink.last_created; /* keyset: on from the last one seen */
+    } else {
+      if (split_second(cy, open_only, cursor, &sink) != 0)
+        return -1;
+      cursor++;
+    }
+  }
+  return 0;
+}
+
+static int collect_open_incidents(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  c->open.num = 0;
+  if (list_incidents(cy, true, true, 0, 0, &c->open) != 0)
+    return -1;
+  pd_incident_recs_dedupe(&c->open);
+  c->open_ok = true;
+  return 0;
+}
+
+static int collect_created_incidents(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  c->created.num = 0;
+  time_t since = cy->now - (time_t)cy->cfg->trend_window_s;
+  if (list_incidents(cy, false, false, since, cy->now, &c->created) != 0)
+    return -1;
+  pd_incident_recs_dedupe(&c->created);
+  c->created_ok = true;
+  return 0;
+}
+
+/* --- escalation policies ------------------------------------------------------------------ */
+
+static int on_policy(void *ctx, const pd_policy_t *policy) {
+  return pd_policies_push(ctx, policy);
+}
+
+static int collect_policies(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  drop_policies(c);
+  pd_url_t u;
+  if (pd_url_init(&u, "/escalation_policies") != 0 ||
+      url_add_scope(&u, c) != 0) {
+    pd_url_free(&u);
+    return out_of_memory(cy, "GET /escalation_policies");
+  }
+  pd_parse_callbacks_t cb = {.ctx = &c->policies, .on_policy = on_policy};
+  list_status_t ls = list_pages(cy, "GET /escalation_policies", u.buf,
+                                PD_PARSE_POLICIES, &cb, 0, NULL);
+  pd_url_free(&u);
+  if (ls != LIST_OK) {
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_OTHER, "GET /escalation_policies");
+    drop_policies(c);
+    return -1;
+  }
+  dedupe_policies(&c->policies);
+  cache_fresh(&c->policies_cache, cy, 0);
+  return 0;
+}
+
+/* --- schedules ------------------------------------------------------------------------------ */
+
+typedef struct {
+  pd_schedule_recs_t *recs;
+  pd_schedule_entries_t pending; /* the entries of the schedule being read */
+} schedule_sink_t;
+
+static int on_schedule_entry(void *ctx, const pd_schedule_entry_t *entry) {
+  schedule_sink_t *sink = ctx;
+  return pd_schedule_entries_push(&sink->pending, entry);
+}
+
+/* A schedule object closes after its final_schedule entries. */
+static int on_schedule(void *ctx, const pd_schedule_t *schedule) {
+  schedule_sink_t *sink = ctx;
+  int rc = pd_schedule_recs_push(sink->recs, schedule, &sink->pending);
+  sink->pending.num = 0;
+  return rc;
+}
+
+static int collect_schedules(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  drop_schedules(c);
+  bool rendered = NEED_RENDERED(cy->cfg);
+  time_t until = rendered ? slow_horizon(cy) +
+                                (time_t)cy->cfg->coverage_window_s
+                          : 0;
+  pd_url_t u;
+  int rc = pd_url_init(&u, "/schedules");
+  rc |= url_add_scope(&u, c);
+  if (rendered) {
+    rc |= pd_url_add(&u, "include[]", "final_schedule");
+    rc |= url_add_time(&u, "since", cy->now);
+    rc |= url_add_time(&u, "until", until);
+  }
+  if (rc != 0) {
+    pd_url_free(&u);
+    return out_of_memory(cy, "GET /schedules");
+  }
+  schedule_sink_t sink = {.recs = &c->schedules};
+  pd_parse_callbacks_t cb = {.ctx = &sink,
+                             .on_schedule = on_schedule,
+                             .on_schedule_entry = on_schedule_entry};
+  list_status_t ls = list_pages(cy, "GET /schedules", u.buf,
+                                PD_PARSE_SCHEDULES, &cb, 0, NULL);
+  pd_url_free(&u);
+  pd_schedule_entries_free(&sink.pending);
+  if (ls != LIST_OK) {
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_SCHEDULES, "GET /schedules");
+    drop_schedules(c);
+    return -1;
+  }
+  pd_schedule_recs_dedupe(&c->schedules);
+  c->schedules_rendered = rendered;
+  cache_fresh(&c->schedules_cache, cy, until);
+  return 0;
+}
+
+/* --- on-calls --------------------------------------------------------------------------------- */
+
+static int on_oncall(void *ctx, const pd_oncall_t *oncall) {
+  return pd_oncalls_push(ctx, oncall);
+}
+
+/* One GET /oncalls listing for [since, until), optionally for policies
+ * [first, first + num) only. */
+static list_status_t oncall_query(cycle_t *cy, time_t until, size_t first,
+                                  size_t num) {
+  pd_collect_t *c = cy->c;
+  pd_url_t u;
+  int rc = pd_url_init(&u, "/oncalls");
+  rc |= url_add_time(&u, "since", cy->now);
+  rc |= url_add_time(&u, "until", until);
+  for (size_t i = first; i < first + num; i++)
+    rc |= pd_url_add(&u, "escalation_policy_ids[]", c->policies.items[i].id);
+  if (rc != 0) {
+    pd_url_free(&u);
+    out_of_memory(cy, "GET /oncalls");
+    return LIST_FAILED;
+  }
+  pd_parse_callbacks_t cb = {.ctx = &c->oncalls, .on_oncall = on_oncall};
+  list_status_t ls =
+      list_pages(cy, "GET /oncalls", u.buf, PD_PARSE_ONCALLS, &cb, 0, NULL);
+  pd_url_free(&u);
+  return ls;
+}
+
+/* Every shift of the in-scope policies, PD_ONCALL_POLICY_CHUNK policies
+ * per listing (URLs stay short, and each listing far below the cap). */
+static int oncalls_by_policy(cycle_t *cy, time_t until) {
+  const pd_policies_t *policies = &cy->c->policies;
+  for (size_t first = 0; first < policies->num;
+       first += PD_ONCALL_POLICY_CHUNK) {
+    size_t num = policies->num - first < PD_ONCALL_POLICY_CHUNK
+                     ? policies->num - first
+                     : PD_ONCALL_POLICY_CHUNK;
+    list_status_t ls = oncall_query(cy, until, first, num);
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_OTHER, "GET /oncalls");
+    if (ls != LIST_OK)
+      return -1;
+  }
+  return 0;
+}
+
+static int collect_oncalls(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  drop_oncalls(c);
+  time_t until = slow_horizon(cy);
+  if (until - cy->now > ONCALL_RANGE_MAX_S)
+    until = cy->now + ONCALL_RANGE_MAX_S;
+  /* Scoped by Team: GET /oncalls has no team filter, so it is filtered by
+   * the in-scope policies (which must be known). */
+  bool by_policy = cy->cfg->teams_num > 0;
+  if (by_policy && !c->policies_cache.valid)
+    return -1;
+  int rc;
+  if (by_policy) {
+    rc = oncalls_by_policy(cy, until);
+  } else {
+    list_status_t ls = oncall_query(cy, until, 0, 0);
+    if (ls == LIST_CAPPED && c->policies_cache.valid) {
+      c->oncalls.num = 0; /* start over, a chunk of policies at a time */
+      rc = oncalls_by_policy(cy, until);
+    } else {
+      if (ls == LIST_CAPPED)
+        say_capped(cy, CAPPED_OTHER, "GET /oncalls");
+      rc = ls == LIST_OK ? 0 : -1;
+    }
+  }
+  if (rc != 0) {
+    drop_oncalls(c);
+    return -1;
+  }
+  dedupe_oncalls(&c->oncalls);
+  cache_fresh(&c->oncalls_cache, cy, until);
+  return 0;
+}
+
+/* --- the cycle -------------------------------------------------------------------------------- */
+
+/* Cached data whose time window no longer holds the current one is of no
+ * use: drop it so it is fetched again. */
+static void expire_windows(pd_collect_t *c, time_t now) {
+  if (c->schedules_cache.valid && c->schedules_rendered &&
+      now + (time_t)c->cfg->coverage_window_s > c->schedules_cache.until)
+    drop_schedules(c);
+  if (c->oncalls_cache.valid && now >= c->oncalls_cache.until)
+    drop_oncalls(c);
+}
+
+/* Refreshes a cached collection when due; the cache stands for the
+ * collection's availability this cycle. Returns -1 when it is needed and
+ * not available. */
+static int refresh(cycle_t *cy, cache_t *cache, int (*collect)(cycle_t *)) {
+  if (cache_due(cache, cy))
+    collect(cy);
+  return cache->valid ? 0 : -1;
+}
+
+static void fill_snapshot(const pd_collect_t *c, time_t now,
+                          pd_snapshot_t *snap) {
+  const pd_account_config_t *cfg = c->cfg;
+  *snap = (pd_snapshot_t){
+      .now = now,
+      .coverage_window_s = cfg->coverage_window_s,
+      .instance_by = cfg->instance_by,
+      .collect = cfg->collect,
+      .services = c->services_ok ? &c->services : NULL,
+      .open_incidents = c->open_ok ? &c->open : NULL,
+      .created = c->created_ok ? &c->created : NULL,
+      .teams = NEED_TEAMS(cfg) && c->teams_cache.valid ? &c->teams : NULL,
+      .schedules = c->schedules_cache.valid ? &c->schedules : NULL,
+      .schedules_rendered = c->schedules_rendered,
+      .oncalls = c->oncalls_cache.valid ? &c->oncalls : NULL,
+      .policies = c->policies_cache.valid ? &c->policies : NULL,
+  };
+}
+
+int pd_collect_run(pd_collect_t *c, pd_account_t *acct, time_t now,
+                   pd_snapshot_t *snap) {
+  const pd_account_config_t *cfg = c->cfg;
+  cycle_t cy = {.c = c,
+                .acct = acct,
+                .cfg = cfg,
+                .now = now,
+                .mono = pd_monotonic_now(),
+                .interval_s = pd_account_interval(acct)};
+  int status = 0;
+
+  /* Every-cycle collections start clean. */
+  pd_services_free(&c->services);
+  c->services_ok = c->open_ok = c->created_ok = false;
+  expire_windows(c, now);
+
+  bool scoped = cfg->teams_num > 0;
+  if (NEED_TEAMS(cfg) || (scoped && !c->scope_complete))
+    if (refresh(&cy, &c->teams_cache, collect_teams) != 0)
+      status = -1;
+  if (scoped && !c->scope_complete)
+    status = -1; /* a Team that does not resolve (logged) */
+  if (scoped && c->scope.num == 0) {
+    /* No scope yet: collecting unscoped would report on other teams. */
+    fill_snapshot(c, now, snap);
+    snap->teams = NULL;
+    return -1;
+  }
+
+  if (NEED_SERVICES(cfg) && collect_services(&cy) != 0)
+    status = -1;
+  if (NEED_OPEN(cfg) && collect_open_incidents(&cy) != 0)
+    status = -1;
+  if (NEED_CREATED(cfg) && collect_created_incidents(&cy) != 0)
+    status = -1;
+  /* Policies before on-calls: scoped on-calls are filtered by them. */
+  if (NEED_POLICIES(cfg) &&
+      refresh(&cy, &c->policies_cache, collect_policies) != 0)
+    status = -1;
+  if (NEED_SCHEDULES(cfg) &&
+      refresh(&cy, &c->schedules_cache, collect_schedules) != 0)
+    status = -1;
+  if (NEED_ONCALLS(cfg) &&
+      refresh(&cy, &c->oncalls_cache, collect_oncalls) != 0)
+    status = -1;
+
+  fill_snapshot(c, now, snap);
+  return status;
+}

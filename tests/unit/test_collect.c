@@ -1,0 +1,1570 @@
+/*
+ * test_collect.c - the read side end to end against the PagerDuty
+ * simulator: pd_account_read() with a recording sink, the requests it
+ * makes (from the simulator's request log), the series it dispatches
+ * compared with the simulator's own state, failures, rate limits, the
+ * SPEC 7 messages and the SPEC 5 notifications.
+ */
+#include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/plugin.h"
+
+#include <check.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "daemon_stubs.h"
+#include "pd_account.h"
+#include "pd_collect.h"
+#include "pdsim_fixture.h"
+
+static pdsim_t sim;
+
+#define DAY 86400.0
+
+/* ---- recording sinks ------------------------------------------------------- */
+
+typedef struct {
+  char type[64], type_instance[128];
+  pd_ds_kind_t kind;
+  double value;
+} rec_metric_t;
+
+typedef struct {
+  rec_metric_t *items;
+  size_t num, cap;
+  bool sorted;
+} recorder_t;
+
+static int record_metric(void *ctx, const pd_metric_t *m) {
+  recorder_t *r = ctx;
+  if (r->num == r->cap) {
+    r->cap = r->cap ? r->cap * 2 : 256;
+    r->items = realloc(r->items, r->cap * sizeof(*r->items));
+    ck_assert_ptr_nonnull(r->items);
+  }
+  rec_metric_t *x = &r->items[r->num++];
+  ck_assert_str_eq(m->plugin_instance, "acme");
+  ck_assert_str_eq(m->host, "pdhost");
+  snprintf(x->type, sizeof(x->type), "%s", m->type);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
+           m->type_instance);
+  x->kind = m->kind;
+  x->value = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
+  r->sorted = false;
+  return 0;
+}
+
+static int cmp_metric(const void *a, const void *b) {
+  return strcmp(((const rec_metric_t *)a)->type_instance,
+                ((const rec_metric_t *)b)->type_instance);
+}
+
+static const rec_metric_t *find_metric(recorder_t *r, const char *ti) {
+  if (!r->sorted) {
+    if (r->num > 1)
+      qsort(r->items, r->num, sizeof(*r->items), cmp_metric);
+    for (size_t i = 1; i < r->num; i++)
+      ck_assert_msg(strcmp(r->items[i - 1].type_instance,
+                           r->items[i].type_instance) != 0,
+                    "%s dispatched twice", r->items[i].type_instance);
+    r->sorted = true;
+  }
+  rec_metric_t key;
+  snprintf(key.type_instance, sizeof(key.type_instance), "%s", ti);
+  return r->num ? bsearch(&key, r->items, r->num, sizeof(*r->items),
+                          cmp_metric)
+                : NULL;
+}
+
+static bool has_series(recorder_t *r, const char *ti) {
+  return find_metric(r, ti) != NULL;
+}
+
+static double value_of(recorder_t *r, const char *type, const char *ti) {
+  const rec_metric_t *m = find_metric(r, ti);
+  ck_assert_msg(m != NULL, "series %s missing", ti);
+  ck_assert_msg(strcmp(m->type, type) == 0, "%s has type %s, not %s", ti,
+                m->type, type);
+  return m->value;
+}
+
+static size_t count_prefix(const recorder_t *r, const char *prefix) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->num; i++)
+    n += strncmp(r->items[i].type_instance, prefix, strlen(prefix)) == 0;
+  return n;
+}
+
+static size_t count_suffix(const recorder_t *r, const char *suffix) {
+  size_t n = 0, len = strlen(suffix);
+  for (size_t i = 0; i < r->num; i++) {
+    size_t l = strlen(r->items[i].type_instance);
+    n += l >= len &&
+         strcmp(r->items[i].type_instance + l - len, suffix) == 0;
+  }
+  return n;
+}
+
+typedef struct {
+  pd_notif_severity_t severity;
+  char host[64], plugin_instance[64], type[64], type_instance[128];
+  char message[PD_NOTIF_MESSAGE_MAX];
+} rec_notif_t;
+
+typedef struct {
+  rec_notif_t items[256];
+  size_t num;
+} notif_recorder_t;
+
+static int record_notif(void *ctx, const pd_notification_t *n) {
+  notif_recorder_t *r = ctx;
+  ck_assert_uint_lt(r->num, 256);
+  rec_notif_t *x = &r->items[r->num++];
+  x->severity = n->severity;
+  snprintf(x->host, sizeof(x->host), "%s", n->host);
+  snprintf(x->plugin_instance, sizeof(x->plugin_instance), "%s",
+           n->plugin_instance);
+  snprintf(x->type, sizeof(x->type), "%s", n->type);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
+           n->type_instance);
+  snprintf(x->message, sizeof(x->message), "%s", n->message);
+  return 0;
+}
+
+static const rec_notif_t *find_notif(const notif_recorder_t *r,
+                                     const char *ti) {
+  for (size_t i = 0; i < r->num; i++)
+    if (strcmp(r->items[i].type_instance, ti) == 0)
+      return &r->items[i];
+  return NULL;
+}
+
+/* ---- an account against the simulator --------------------------------------- */
+
+typedef struct {
+  pd_account_config_t cfg;
+  char token[256];
+  char *teams[4];
+  pd_account_t *acct;
+  recorder_t rec;
+  notif_recorder_t notifs;
+  pd_metric_sink_t sink;
+  pd_notification_sink_t nsink;
+} fixture_t;
+
+static fixture_t fx;
+
+/* A configuration like SPEC 3's defaults, for the simulator. */
+static void configure(const char *token) {
+  memset(&fx, 0, sizeof(fx));
+  snprintf(fx.token, sizeof(fx.token), "%s", token);
+  fx.cfg = (pd_account_config_t){
+      .name = "acme",
+      .token_source = PD_TOKEN_FROM_CONFIG,
+      .token = fx.token,
+      .url = sim.url,
+      .teams = fx.teams,
+      .host = "pdhost",
+      .interval_s = 60,
+      .slow_interval_s = 300,
+      .coverage_window_s = 604800,
+      .trend_window_s = 86400,
+      .collect = PD_COLLECT_ALL,
+      .instance_by = PD_INSTANCE_BY_NAME,
+      .max_requests_per_minute = 600,
+      .transport = {.timeout_ms = 10000, .verify_peer = true,
+                    .verify_host = true},
+  };
+}
+
+static void add_team_option(const char *team) {
+  fx.teams[fx.cfg.teams_num++] = (char *)team;
+}
+
+static void start_account(void) {
+  fx.acct = pd_account_create(&fx.cfg);
+  ck_assert_msg(fx.acct != NULL, "%s", stub_log_dump());
+  fx.sink = (pd_metric_sink_t){.emit = record_metric, .ctx = &fx.rec};
+  fx.nsink = (pd_notification_sink_t){.emit = record_notif, .ctx = &fx.notifs};
+  pd_account_set_notification_sink(fx.acct, &fx.nsink);
+  pd_account_set_interval(fx.acct, fx.cfg.interval_s);
+}
+
+static void cycle(void) {
+  free(fx.rec.items);
+  fx.rec = (recorder_t){0};
+  fx.notifs.num = 0;
+  ck_assert_int_eq(pd_account_read(fx.acct, &fx.sink), 0);
+}
+
+static void stop_account(void) {
+  pd_account_destroy(fx.acct);
+  fx.acct = NULL;
+  free(fx.rec.items);
+  fx.rec = (recorder_t){0};
+}
+
+static double api_up(void) { return value_of(&fx.rec, "gauge", "api-up"); }
+
+/* ---- the simulator's request log and state ------------------------------------ */
+
+static void reset_sim(const char *scenario) {
+  char json[128];
+  snprintf(json, sizeof(json), "{\"scenario\":\"%s\",\"seed\":1}", scenario);
+  ck_assert_int_eq(pdsim_reset(&sim, json), 0);
+  stub_log_reset();
+}
+
+static void clear_requests(void) {
+  ck_assert_int_eq(pdsim_call(&sim, "DELETE", "/_sim/requests", NULL, NULL),
+                   200);
+}
+
+static yajl_val requests(void) {
+  yajl_val log = pdsim_get_json(&sim, "/_sim/requests");
+  ck_assert_ptr_nonnull(log);
+  const char *path[] = {"requests", NULL};
+  yajl_val list = pdsim_json_get(log, path);
+  ck_assert(YAJL_IS_ARRAY(list));
+  return log;
+}
+
+static yajl_val request_list(yajl_val log) {
+  const char *path[] = {"requests", NULL};
+  return pdsim_json_get(log, path);
+}
+
+static size_t discard_body(char *data, size_t size, size_t nmemb,
+                           void *userdata) {
+  (void)data;
+  (void)userdata;
+  return size * nmemb;
+}
+
+static const char *req_path(yajl_val req) {
+  return pdsim_json_string(req, "path");
+}
+
+static size_t count_path(yajl_val log, const char *path) {
+  yajl_val list = request_list(log);
+  size_t n = 0;
+  for (size_t i = 0; i < list->u.array.len; i++)
+    n += strcmp(req_path(list->u.array.values[i]), path) == 0;
+  return n;
+}
+
+/* The values of a query parameter of a logged request (a JSON array). */
+static yajl_val query_values(yajl_val req, const char *key) {
+  const char *path[] = {"query", key, NULL};
+  yajl_val v = pdsim_json_get(req, path);
+  return YAJL_IS_ARRAY(v) ? v : NULL;
+}
+
+static const char *query_one(yajl_val req, const char *key) {
+  yajl_val v = query_values(req, key);
+  if (v == NULL || v->u.array.len != 1 || !YAJL_IS_STRING(v->u.array.values[0]))
+    return NULL;
+  return v->u.array.values[0]->u.string;
+}
+
+static bool query_has(yajl_val req, const char *key, const char *value) {
+  yajl_val v = query_values(req, key);
+  for (size_t i = 0; v != NULL && i < v->u.array.len; i++)
+    if (strcmp(v->u.array.values[i]->u.string, value) == 0)
+      return true;
+  return false;
+}
+
+static size_t query_count(yajl_val req, const char *key) {
+  yajl_val v = query_values(req, key);
+  return v != NULL ? v->u.array.len : 0;
+}
+
+static yajl_val state(void) {
+  yajl_val s = pdsim_get_json(&sim, "/_sim/state");
+  ck_assert_ptr_nonnull(s);
+  return s;
+}
+
+static yajl_val member(yajl_val obj, const char *key) {
+  const char *path[] = {key, NULL};
+  return pdsim_json_get(obj, path);
+}
+
+static double number(yajl_val obj, const char *key) {
+  yajl_val v = member(obj, key);
+  ck_assert_msg(YAJL_IS_NUMBER(v), "%s is not a number", key);
+  return YAJL_GET_DOUBLE(v);
+}
+
+static const char *string(yajl_val obj, const char *key) {
+  const char *s = pdsim_json_string(obj, key);
+  ck_assert_msg(s != NULL, "%s is not a string", key);
+  return s;
+}
+
+static bool list_has(yajl_val list, const char *value) {
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++)
+    if (YAJL_IS_STRING(list->u.array.values[i]) &&
+        strcmp(list->u.array.values[i]->u.string, value) == 0)
+      return true;
+  return false;
+}
+
+static bool is_open(yajl_val inc) {
+  const char *s = string(inc, "status");
+  return strcmp(s, "triggered") == 0 || strcmp(s, "acknowledged") == 0;
+}
+
+static void lower(char *out, size_t size, const char *id) {
+  size_t i = 0;
+  for (; id[i] != '\0' && i + 1 < size; i++)
+    out[i] = (char)(id[i] >= 'A' && id[i] <= 'Z' ? id[i] + 32 : id[i]);
+  out[i] = '\0';
+}
+
+static double series(const char *type, const char *fmt, const char *id) {
+  char lid[64], ti[128];
+  lower(lid, sizeof(lid), id);
+  snprintf(ti, sizeof(ti), fmt, lid);
+  return value_of(&fx.rec, type, ti);
+}
+
+static const char *const service_states[] = {"active", "warning", "critical",
+                                             "maintenance", "disabled"};
+
+static int service_state_index(const char *s) {
+  for (int i = 0; i < 5; i++)
+    if (strcmp(service_states[i], s) == 0)
+      return i;
+  ck_abort_msg("unknown service status %s", s);
+  return -1;
+}
+
+/* What the state says about one service. */
+typedef struct {
+  const char *id;
+  yajl_val team_ids;
+  int status;
+  long triggered, acknowledged, high, created_lo, created_hi;
+} expect_service_t;
+
+static int cmp_expect(const void *a, const void *b) {
+  return strcmp(((const expect_service_t *)a)->id,
+                ((const expect_service_t *)b)->id);
+}
+
+/*
+ * Every service, team and incident series (InstanceBy "id") must equal what
+ * the simulator's state says. The TrendWindow count is bracketed by t0 and
+ * t1, taken before and after the cycle.
+ */
+static void check_against_state(yajl_val st, time_t t0, time_t t1,
+                                bool with_teams) {
+  yajl_val services = member(st, "services");
+  yajl_val incidents = member(st, "incidents");
+  yajl_val teams = member(st, "teams");
+  double now = number(st, "now");
+  size_t num = services->u.array.len;
+  expect_service_t *exp = calloc(num ? num : 1, sizeof(*exp));
+  for (size_t i = 0; i < num; i++) {
+    yajl_val svc = services->u.array.values[i];
+    exp[i].id = string(svc, "id");
+    exp[i].team_ids = member(svc, "team_ids");
+    exp[i].status = service_state_index(string(svc, "status"));
+  }
+  qsort(exp, num, sizeof(*exp), cmp_expect);
+
+  long inc[2][2] = {{0, 0}, {0, 0}};
+  double oldest[2] = {0, 0};
+  size_t open_total = 0;
+  for (size_t i = 0; i < incidents->u.array.len; i++) {
+    yajl_val x = incidents->u.array.values[i];
+    expect_service_t key = {.id = string(x, "service_id")};
+    expect_service_t *svc = bsearch(&key, exp, num, sizeof(*exp), cmp_expect);
+    double created = number(x, "created_at");
+    if (svc != NULL) {
+      svc->created_lo += created >= (double)t1 - DAY && created < (double)t0;
+      svc->created_hi +=
+          created >= (double)t0 - DAY - 1 && created < (double)t1;
+    }
+    if (!is_open(x))
+      continue;
+    open_total++;
+    int s = strcmp(string(x, "status"), "triggered") == 0 ? 0 : 1;
+    int u = strcmp(string(x, "urgency"), "high") == 0 ? 0 : 1;
+    inc[s][u]++;
+    if (oldest[s] == 0 || created < oldest[s])
+      oldest[s] = created;
+    if (svc != NULL) {
+      if (s == 0)
+        svc->triggered++;
+      else
+        svc->acknowledged++;
+      svc->high += u == 0;
+    }
+  }
+  ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-triggered-high"),
+                      inc[0][0]);
+  ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-triggered-low"),
+                      inc[0][1]);
+  ck_assert_double_eq(
+      value_of(&fx.rec, "count", "incidents-acknowledged-high"), inc[1][0]);
+  ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-acknowledged-low"),
+                      inc[1][1]);
+  ck_assert_double_eq_tol(
+      value_of(&fx.rec, "duration", "incidents-oldest_triggered"),
+      now - oldest[0], 10);
+  ck_assert_double_eq_tol(
+      value_of(&fx.rec, "duration", "incidents-oldest_acknowledged"),
+      now - oldest[1], 10);
+
+  long by_status[5] = {0};
+  double sum_open = 0;
+  for (size_t i = 0; i < num; i++) {
+    const expect_service_t *e = &exp[i];
+    by_status[e->status]++;
+    ck_assert_double_eq(series("gauge", "service-%s-status", e->id),
+                        e->status);
+    ck_assert_double_eq(series("count", "service-%s-triggered", e->id),
+                        e->triggered);
+    ck_assert_double_eq(series("count", "service-%s-acknowledged", e->id),
+                        e->acknowledged);
+    ck_assert_double_eq(series("count", "service-%s-high_urgency", e->id),
+                        e->high);
+    double created = series("count", "service-%s-created", e->id);
+    ck_assert_msg(created >= e->created_lo && created <= e->created_hi,
+                  "service %s created %.0f, expected %ld..%ld", e->id,
+                  created, e->created_lo, e->created_hi);
+    sum_open += e->triggered + e->acknowledged;
+  }
+  ck_assert_double_eq(sum_open, (double)open_total);
+  for (int s = 0; s < 5; s++) {
+    char ti[64];
+    snprintf(ti, sizeof(ti), "services-%s", service_states[s]);
+    ck_assert_double_eq(value_of(&fx.rec, "count", ti), by_status[s]);
+  }
+
+  for (size_t t = 0; with_teams && t < teams->u.array.len; t++) {
+    const char *team = string(teams->u.array.values[t], "id");
+    long trig = 0, ack = 0;
+    for (size_t i = 0; i < num; i++)
+      if (list_has(exp[i].team_ids, team)) {
+        trig += exp[i].triggered;
+        ack += exp[i].acknowledged;
+      }
+    ck_assert_double_eq(series("count", "team-%s-triggered", team), trig);
+    ck_assert_double_eq(series("count", "team-%s-acknowledged", team), ack);
+  }
+  free(exp);
+}
+
+/* Seeds incidents through the control interface, SEED_PARALLEL at a time:
+ * the simulator answers a POST only after a delayed ACK (about 40 ms), so
+ * thousands of them one after another would take minutes. */
+#define SEED_PARALLEL 48
+
+typedef struct {
+  CURL *h;
+  char body[256];
+} seed_slot_t;
+
+static void seed_body(seed_slot_t *slot, const char *service_id, size_t i,
+                      double created_at, bool mixed) {
+  static const char *const statuses[] = {"triggered", "acknowledged"};
+  static const char *const urgencies[] = {"high", "low"};
+  snprintf(slot->body, sizeof(slot->body),
+           "{\"service_id\":\"%s\",\"status\":\"%s\",\"urgency\":"
+           "\"%s\",\"created_at\":%.3f}",
+           service_id, mixed ? statuses[i % 2] : "triggered",
+           mixed ? urgencies[(i / 2) % 2] : "high", created_at);
+  curl_easy_setopt(slot->h, CURLOPT_POSTFIELDS, slot->body);
+}
+
+static void seed_incidents(const char *service_id, size_t num,
+                           double created_at, bool mixed) {
+  char url[512];
+  snprintf(url, sizeof(url), "%s/_sim/incidents", sim.url);
+  struct curl_slist *headers =
+      curl_slist_append(NULL, "Content-Type: application/json");
+  CURLM *multi = curl_multi_init();
+  ck_assert_ptr_nonnull(multi);
+  seed_slot_t slots[SEED_PARALLEL];
+  size_t started = 0, done = 0;
+  for (size_t k = 0; k < SEED_PARALLEL; k++) {
+    slots[k].h = curl_easy_init();
+    ck_assert_ptr_nonnull(slots[k].h);
+    curl_easy_setopt(slots[k].h, CURLOPT_URL, url);
+    curl_easy_setopt(slots[k].h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(slots[k].h, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(slots[k].h, CURLOPT_PRIVATE, &slots[k]);
+    if (started < num) {
+      seed_body(&slots[k], service_id, started++, created_at, mixed);
+      curl_multi_add_handle(multi, slots[k].h);
+    }
+  }
+  while (done < num) {
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      long status = 0;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+      ck_assert_int_eq(msg->data.result, CURLE_OK);
+      ck_assert_int_eq(status, 200);
+      done++;
+      seed_slot_t *slot;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&slot);
+      curl_multi_remove_handle(multi, msg->easy_handle);
+      if (started < num) {
+        seed_body(slot, service_id, started++, created_at, mixed);
+        curl_multi_add_handle(multi, slot->h);
+      }
+    }
+    if (done < num)
+      curl_multi_poll(multi, NULL, 0, 100, NULL);
+  }
+  for (size_t k = 0; k < SEED_PARALLEL; k++)
+    curl_easy_cleanup(slots[k].h);
+  curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
+}
+
+/* The ID of the first service in the state. */
+static void any_service(yajl_val st, char *out, size_t size) {
+  yajl_val services = member(st, "services");
+  ck_assert_uint_gt(services->u.array.len, 0);
+  snprintf(out, size, "%s", string(services->u.array.values[0], "id"));
+}
+
+/* The token of a scenario's token with that label. */
+static void token_by_label(const char *label, char *out, size_t size) {
+  yajl_val t = pdsim_get_json(&sim, "/_sim/tokens");
+  ck_assert_ptr_nonnull(t);
+  yajl_val list = member(t, "tokens");
+  out[0] = '\0';
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val x = list->u.array.values[i];
+    const char *l = pdsim_json_string(x, "label");
+    if (l != NULL && strcmp(l, label) == 0)
+      snprintf(out, size, "%s", string(x, "token"));
+  }
+  yajl_tree_free(t);
+  ck_assert_msg(out[0] != '\0', "no token labelled %s", label);
+}
+
+/* The ID of the demo team with this name. */
+static void team_id(const char *name, char *out, size_t size) {
+  yajl_val st = state();
+  yajl_val teams = member(st, "teams");
+  out[0] = '\0';
+  for (size_t i = 0; i < teams->u.array.len; i++)
+    if (strcmp(string(teams->u.array.values[i], "name"), name) == 0)
+      snprintf(out, size, "%s", string(teams->u.array.values[i], "id"));
+  yajl_tree_free(st);
+  ck_assert_msg(out[0] != '\0', "no team %s", name);
+}
+
+static void no_secret_in_log(void) {
+  ck_assert_msg(strstr(stub_log_dump(), fx.token) == NULL,
+                "the token reached the log");
+}
+
+/* ---- fixtures ---------------------------------------------------------------------- */
+
+static void sim_up(void) {
+  ck_assert_msg(pdsim_start(&sim, "demo", NULL) == 0, "simulator start");
+}
+
+static void sim_down(void) { pdsim_stop(&sim); }
+
+/* ---- demo: what one cycle asks and dispatches ------------------------------------------- */
+
+START_TEST(test_demo_requests_and_series) {
+  reset_sim("demo");
+  configure(sim.token);
+  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
+  start_account();
+  clear_requests();
+  time_t t0 = time(NULL);
+  cycle();
+  time_t t1 = time(NULL);
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+
+  /* exactly these requests, in this order, one page each */
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  static const char *const expected[] = {
+      "/users/me",    "/teams",     "/services",           "/incidents",
+      "/incidents",   "/escalation_policies", "/schedules", "/oncalls"};
+  ck_assert_uint_eq(list->u.array.len, 8);
+  for (size_t i = 0; i < 8; i++) {
+    yajl_val req = list->u.array.values[i];
+    ck_assert_str_eq(req_path(req), expected[i]);
+    ck_assert_str_eq(string(req, "method"), "GET");
+    ck_assert_str_eq(string(req, "auth"), "ok");
+    if (i > 0) {
+      ck_assert_str_eq(query_one(req, "limit"), "100");
+      ck_assert_str_eq(query_one(req, "offset"), "0");
+    }
+  }
+  /* the open set: both open statuses over all time */
+  yajl_val open = list->u.array.values[3];
+  ck_assert_uint_eq(query_count(open, "statuses[]"), 2);
+  ck_assert(query_has(open, "statuses[]", "triggered"));
+  ck_assert(query_has(open, "statuses[]", "acknowledged"));
+  ck_assert_str_eq(query_one(open, "date_range"), "all");
+  /* created in TrendWindow: every status, one day */
+  yajl_val created = list->u.array.values[4];
+  ck_assert_uint_eq(query_count(created, "statuses[]"), 0);
+  ck_assert_ptr_null(query_values(created, "date_range"));
+  ck_assert_ptr_nonnull(query_one(created, "since"));
+  ck_assert_ptr_nonnull(query_one(created, "until"));
+  /* the final schedule, far enough ahead for the cache */
+  yajl_val sched = list->u.array.values[6];
+  ck_assert(query_has(sched, "include[]", "final_schedule"));
+  ck_assert_ptr_nonnull(query_one(sched, "since"));
+  ck_assert_ptr_nonnull(query_one(sched, "until"));
+  /* no team filter without Team */
+  for (size_t i = 0; i < 8; i++)
+    ck_assert_uint_eq(query_count(list->u.array.values[i], "team_ids[]"), 0);
+  yajl_tree_free(log);
+
+  /* the values are the simulator's */
+  yajl_val st = state();
+  check_against_state(st, t0, t1, true);
+  yajl_tree_free(st);
+
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-requests"), 8);
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-errors"), 0);
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-throttled"), 0);
+  ck_assert(value_of(&fx.rec, "response_time", "api-latency") > 0);
+  ck_assert(value_of(&fx.rec, "gauge", "api-ratelimit_remaining") > 0);
+  ck_assert(value_of(&fx.rec, "duration", "api-cycle") > 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 0);
+  no_secret_in_log();
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_demo_named_series) {
+  reset_sim("demo");
+  configure(sim.token);
+  start_account();
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  recorder_t *r = &fx.rec;
+  /* Kubernetes Platform's incident is 40 days old: only date_range=all
+   * finds it */
+  ck_assert_double_eq(value_of(r, "count", "service-kubernetes_platform-"
+                                           "triggered"), 1);
+  ck_assert(value_of(r, "duration", "incidents-oldest_triggered") >=
+            40 * DAY - 60);
+  ck_assert_double_eq(value_of(r, "gauge", "service-checkout_api-status"), 2);
+  ck_assert_double_eq(value_of(r, "count", "service-checkout_api-triggered"),
+                      2);
+  ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"),
+                      4);
+  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"),
+                      3);
+  ck_assert_double_eq(value_of(r, "count", "service-internal_tools-created"),
+                      0);
+  ck_assert_double_eq(value_of(r, "count", "team-payments-triggered"), 2);
+  ck_assert_double_eq(value_of(r, "count", "team-payments-acknowledged"), 1);
+
+  /* Web Secondary starts in the next hour or two: nobody on call now */
+  ck_assert_double_eq(value_of(r, "count", "schedule-web_secondary-oncall"),
+                      0);
+  ck_assert_double_eq(value_of(r, "duration", "schedule-web_secondary-"
+                                              "next_gap"), 0);
+  ck_assert_double_eq(value_of(r, "duration", "schedule-web_secondary-"
+                                              "next_handoff"), 0);
+  double gap = value_of(r, "duration", "schedule-web_secondary-gap");
+  ck_assert_msg(gap > 3600 && gap <= 2 * 3600 + 60, "gap %.0f", gap);
+  /* Payments Primary: a 6-hour gap within the week, covered now */
+  ck_assert_double_eq(value_of(r, "duration", "schedule-payments_primary-gap"),
+                      6 * 3600);
+  double next_gap = value_of(r, "duration", "schedule-payments_primary-"
+                                            "next_gap");
+  ck_assert(next_gap > DAY && next_gap < 4 * DAY);
+  ck_assert_double_eq_tol(value_of(r, "percent", "schedule-payments_primary-"
+                                                 "coverage"),
+                          100.0 * (604800 - 6 * 3600) / 604800, 1e-6);
+  ck_assert_double_eq(value_of(r, "count", "schedule-payments_primary-oncall"),
+                      1);
+  double handoff = value_of(r, "duration", "schedule-payments_primary-"
+                                           "next_handoff");
+  ck_assert(handoff > 0 && handoff <= DAY);
+  /* Platform Primary never has a gap */
+  ck_assert_double_eq(value_of(r, "percent", "schedule-platform_primary-"
+                                             "coverage"), 100);
+  ck_assert_double_eq(value_of(r, "duration", "schedule-platform_primary-"
+                                              "next_gap"), 604800);
+  ck_assert(value_of(r, "count", "schedule-platform_primary-oncall") >= 1);
+
+  /* policies */
+  ck_assert_double_eq(value_of(r, "count", "policy-platform_escalation-rules"),
+                      2);
+  ck_assert_double_eq(value_of(r, "count", "policy-platform_escalation-loops"),
+                      2);
+  ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-loops"), 0);
+  ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-oncall"), 0);
+  ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-"
+                                           "uncovered_levels"), 1);
+  ck_assert(value_of(r, "count", "policy-platform_escalation-oncall") >= 1);
+  ck_assert_double_eq(value_of(r, "count", "policy-platform_escalation-"
+                                           "uncovered_levels"), 0);
+  /* every entity has all of its series */
+  ck_assert_uint_eq(count_prefix(r, "service-"), 10 * 5);
+  ck_assert_uint_eq(count_prefix(r, "team-"), 3 * 2);
+  ck_assert_uint_eq(count_prefix(r, "schedule-"), 5 * 5);
+  ck_assert_uint_eq(count_prefix(r, "policy-"), 4 * 4);
+  ck_assert_uint_eq(count_prefix(r, "incidents-"), 6);
+  ck_assert_uint_eq(count_prefix(r, "services-"), 5);
+  stop_account();
+}
+END_TEST
+
+/* Slow collections are cached, re-dispatched every cycle, refreshed every
+ * SlowInterval. */
+START_TEST(test_cache_and_slow_interval) {
+  reset_sim("demo");
+  configure(sim.token);
+  fx.cfg.interval_s = 1;
+  fx.cfg.slow_interval_s = 3;
+  start_account();
+  cycle();
+  size_t series_first = fx.rec.num;
+  ck_assert_double_eq(api_up(), 1);
+
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  ck_assert_uint_eq(list->u.array.len, 3);
+  ck_assert_str_eq(req_path(list->u.array.values[0]), "/services");
+  ck_assert_str_eq(req_path(list->u.array.values[1]), "/incidents");
+  ck_assert_str_eq(req_path(list->u.array.values[2]), "/incidents");
+  yajl_tree_free(log);
+  /* the same series, none missing */
+  ck_assert_uint_eq(fx.rec.num, series_first);
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
+  ck_assert(has_series(&fx.rec, "policy-web_escalation-oncall"));
+  ck_assert(has_series(&fx.rec, "team-web-triggered"));
+
+  sleep(3);
+  clear_requests();
+  cycle();
+  log = requests();
+  ck_assert_uint_eq(request_list(log)->u.array.len, 7);
+  ck_assert_uint_eq(count_path(log, "/teams"), 1);
+  ck_assert_uint_eq(count_path(log, "/schedules"), 1);
+  ck_assert_uint_eq(count_path(log, "/escalation_policies"), 1);
+  ck_assert_uint_eq(count_path(log, "/oncalls"), 1);
+  ck_assert_uint_eq(count_path(log, "/users/me"), 0);
+  yajl_tree_free(log);
+  ck_assert_uint_eq(fx.rec.num, series_first);
+  stop_account();
+}
+END_TEST
+
+/* Collect excludes: nothing is fetched that no collected series needs. */
+START_TEST(test_collect_fetches_only_what_is_needed) {
+  static const struct {
+    unsigned collect;
+    const char *paths[8];
+  } cases[] = {
+      {PD_COLLECT_INCIDENTS, {"/users/me", "/incidents", NULL}},
+      {PD_COLLECT_SERVICES,
+       {"/users/me", "/services", "/incidents", "/incidents", NULL}},
+      {PD_COLLECT_TEAMS,
+       {"/users/me", "/teams", "/services", "/incidents", NULL}},
+      {PD_COLLECT_POLICIES, {"/users/me", "/escalation_policies", NULL}},
+      {PD_COLLECT_SCHEDULES, {"/users/me", "/schedules", NULL}},
+      {PD_COLLECT_ONCALLS,
+       {"/users/me", "/escalation_policies", "/schedules", "/oncalls", NULL}},
+  };
+  reset_sim("demo");
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    configure(sim.token);
+    fx.cfg.collect = cases[c].collect;
+    start_account();
+    clear_requests();
+    cycle();
+    ck_assert_double_eq(api_up(), 1);
+    yajl_val log = requests();
+    yajl_val list = request_list(log);
+    size_t n = 0;
+    for (; cases[c].paths[n] != NULL; n++) {
+      ck_assert_uint_gt(list->u.array.len, n);
+      ck_assert_str_eq(req_path(list->u.array.values[n]), cases[c].paths[n]);
+    }
+    ck_assert_uint_eq(list->u.array.len, n);
+    if (cases[c].collect == PD_COLLECT_ONCALLS)
+      /* names only: no final schedule */
+      ck_assert_uint_eq(query_count(list->u.array.values[2], "include[]"), 0);
+    yajl_tree_free(log);
+    stop_account();
+  }
+}
+END_TEST
+
+/* ---- large: more than 10,000 open incidents ---------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The created_at of the open incident at sorted position `index`. */
+static double open_created_at(size_t index) {
+  yajl_val st = state();
+  yajl_val incidents = member(st, "incidents");
+  double *created = malloc(incidents->u.array.len * sizeof(double));
+  size_t open = 0;
+  for (size_t i = 0; i < incidents->u.array.len; i++)
+    if (is_open(incidents->u.array.values[i]))
+      created[open++] = number(incidents->u.array.values[i], "created_at");
+  ck_assert_uint_gt(open, index);
+  qsort(created, open, sizeof(double), cmp_double);
+  double at = created[index];
+  free(created);
+  yajl_tree_free(st);
+  return at;
+}
+
+START_TEST(test_large_more_than_10000_open) {
+  reset_sim("large");
+  /* 150 more in the second of the 10,000th: the cap falls inside a second
+   * that holds incidents on both sides of it */
+  char service[64];
+  yajl_val st0 = state();
+  any_service(st0, service, sizeof(service));
+  yajl_tree_free(st0);
+  seed_incidents(service, 150, open_created_at(9999), false);
+  configure(sim.token);
+  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
+  fx.cfg.interval_s = 300;
+  start_account();
+  clear_requests();
+  time_t t0 = time(NULL);
+  cycle();
+  time_t t1 = time(NULL);
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+
+  yajl_val st = state();
+  yajl_val incidents = member(st, "incidents");
+  yajl_val services = member(st, "services");
+  size_t open = 0;
+  double *created = malloc(incidents->u.array.len * sizeof(double));
+  for (size_t i = 0; i < incidents->u.array.len; i++)
+    if (is_open(incidents->u.array.values[i]))
+      created[open++] = number(incidents->u.array.values[i], "created_at");
+  ck_assert_uint_gt(open, 10000);
+  double total = value_of(&fx.rec, "count", "incidents-triggered-high") +
+                 value_of(&fx.rec, "count", "incidents-triggered-low") +
+                 value_of(&fx.rec, "count", "incidents-acknowledged-high") +
+                 value_of(&fx.rec, "count", "incidents-acknowledged-low");
+  ck_assert_double_eq(total, (double)open);
+  check_against_state(st, t0, t1, true);
+
+  /* The requests: services and the open set paged, the open set continued
+   * past the cap from the 10,000th one's creation second. */
+  qsort(created, open, sizeof(double), cmp_double);
+  double last = floor(created[9999]);
+  size_t rest = 0;
+  for (size_t i = 0; i < open; i++)
+    rest += created[i] >= last;
+  free(created);
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  size_t open_requests = 0, continued = 0, offsets_ok = 0;
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val req = list->u.array.values[i];
+    if (strcmp(req_path(req), "/incidents") != 0 ||
+        query_count(req, "statuses[]") != 2)
+      continue;
+    open_requests++;
+    ck_assert_int_eq((int)number(req, "status"), 200);
+    long offset = atol(query_one(req, "offset"));
+    ck_assert(offset + 100 <= 10000);
+    ck_assert_str_eq(query_one(req, "sort_by"), "created_at:asc");
+    if (query_values(req, "since") != NULL) {
+      continued++;
+      offsets_ok += offset == (long)(continued - 1) * 100;
+    }
+  }
+  ck_assert_uint_eq(open_requests, 100 + (rest + 99) / 100);
+  ck_assert_uint_eq(continued, (rest + 99) / 100);
+  ck_assert_uint_eq(offsets_ok, continued);
+  ck_assert_uint_eq(count_path(log, "/services"),
+                    (services->u.array.len + 99) / 100);
+  /* 300 schedules: 3 pages with their final schedules, not 300 requests */
+  ck_assert_uint_eq(count_path(log, "/schedules"), 3);
+  ck_assert_uint_eq(count_path(log, "/escalation_policies"), 3);
+  ck_assert_uint_eq(count_path(log, "/teams"), 1);
+  yajl_tree_free(log);
+  yajl_tree_free(st);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  stop_account();
+}
+END_TEST
+
+/* More than 10,000 open incidents created within one second: the keyset
+ * cannot advance, the second is split by status and urgency. */
+START_TEST(test_more_than_10000_in_one_second) {
+  reset_sim("demo");
+  char service[64];
+  yajl_val st = state();
+  any_service(st, service, sizeof(service));
+  double second = floor(number(st, "now")) - 300 * DAY;
+  yajl_tree_free(st);
+  seed_incidents(service, 10050, second, true);
+  configure(sim.token);
+  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
+  fx.cfg.collect = PD_COLLECT_INCIDENTS | PD_COLLECT_SERVICES;
+  fx.cfg.interval_s = 300;
+  start_account();
+  clear_requests();
+  time_t t0 = time(NULL);
+  cycle();
+  time_t t1 = time(NULL);
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  st = state();
+  check_against_state(st, t0, t1, false);
+  yajl_tree_free(st);
+  ck_assert_double_eq(value_of(&fx.rec, "duration",
+                               "incidents-oldest_acknowledged"),
+                      value_of(&fx.rec, "duration",
+                               "incidents-oldest_triggered"));
+
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  size_t split = 0, split_pages[4] = {0};
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val req = list->u.array.values[i];
+    if (strcmp(req_path(req), "/incidents") != 0 ||
+        query_values(req, "urgencies[]") == NULL)
+      continue;
+    split++;
+    ck_assert_uint_eq(query_count(req, "statuses[]"), 1);
+    int s = query_has(req, "statuses[]", "triggered") ? 0 : 1;
+    int u = query_has(req, "urgencies[]", "high") ? 0 : 1;
+    split_pages[s * 2 + u]++;
+  }
+  yajl_tree_free(log);
+  /* 10,050 / 4 = 2,512 or 2,513 each: 26 pages per status and urgency */
+  ck_assert_uint_eq(split, 4 * 26);
+  for (int i = 0; i < 4; i++)
+    ck_assert_uint_eq(split_pages[i], 26);
+  stop_account();
+}
+END_TEST
+
+/* ---- Team scoping ------------------------------------------------------------------ */
+
+START_TEST(test_team_scope) {
+  reset_sim("demo");
+  char web[64];
+  team_id("Web", web, sizeof(web));
+  configure(sim.token);
+  add_team_option("Payments"); /* by exact name */
+  add_team_option(web);         /* by ID */
+  fx.cfg.instance_by = PD_INSTANCE_BY_NAME;
+  start_account();
+  clear_requests();
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+
+  char payments[64];
+  team_id("Payments", payments, sizeof(payments));
+  yajl_val st = state();
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val req = list->u.array.values[i];
+    const char *path = req_path(req);
+    if (strcmp(path, "/services") == 0 || strcmp(path, "/incidents") == 0 ||
+        strcmp(path, "/schedules") == 0 ||
+        strcmp(path, "/escalation_policies") == 0) {
+      ck_assert_uint_eq(query_count(req, "team_ids[]"), 2);
+      ck_assert(query_has(req, "team_ids[]", payments));
+      ck_assert(query_has(req, "team_ids[]", web));
+    }
+  }
+  /* /oncalls: scoped by the in-scope policies, all of them, nothing else */
+  ck_assert_uint_eq(count_path(log, "/oncalls"), 1);
+  yajl_val policies = member(st, "escalation_policies");
+  size_t in_scope = 0;
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val req = list->u.array.values[i];
+    if (strcmp(req_path(req), "/oncalls") != 0)
+      continue;
+    for (size_t p = 0; p < policies->u.array.len; p++) {
+      yajl_val pol = policies->u.array.values[p];
+      bool scoped = list_has(member(pol, "team_ids"), payments) ||
+                    list_has(member(pol, "team_ids"), web);
+      in_scope += scoped;
+      ck_assert(query_has(req, "escalation_policy_ids[]", string(pol, "id")) ==
+                scoped);
+    }
+    ck_assert_uint_eq(query_count(req, "escalation_policy_ids[]"), in_scope);
+  }
+  ck_assert_uint_eq(in_scope, 2);
+  yajl_tree_free(log);
+  yajl_tree_free(st);
+
+  recorder_t *r = &fx.rec;
+  /* Payments: 3 services, Web: 3 */
+  ck_assert_uint_eq(count_prefix(r, "service-"), 6 * 5);
+  ck_assert(has_series(r, "service-checkout_api-status"));
+  ck_assert(has_series(r, "service-auth_service-status"));
+  ck_assert(!has_series(r, "service-kubernetes_platform-status"));
+  ck_assert(!has_series(r, "service-internal_tools-status"));
+  ck_assert_uint_eq(count_prefix(r, "team-"), 2 * 2);
+  ck_assert(!has_series(r, "team-platform-triggered"));
+  /* Kubernetes Platform's old incident is outside the scope */
+  ck_assert_double_eq(value_of(r, "count", "incidents-triggered-high"), 2);
+  ck_assert_double_eq(value_of(r, "count", "incidents-triggered-low"), 1);
+  ck_assert(!has_series(r, "policy-platform_escalation-rules"));
+  ck_assert(has_series(r, "policy-web_escalation-uncovered_levels"));
+  ck_assert(!has_series(r, "schedule-platform_primary-coverage"));
+  ck_assert(has_series(r, "schedule-web_secondary-coverage"));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_team_unknown) {
+  reset_sim("demo");
+  configure(sim.token);
+  add_team_option("Payments");
+  add_team_option("Nope Team");
+  start_account();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "\"Nope Team\""));
+  ck_assert(!stub_log_contains(LOG_ERR, "\"Payments\""));
+  /* the part of the scope that resolved is collected */
+  ck_assert(has_series(&fx.rec, "service-checkout_api-status"));
+  ck_assert(!has_series(&fx.rec, "service-web_frontend-status"));
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  stop_account();
+
+  /* nothing resolves: nothing is collected, nothing unscoped is asked */
+  stub_log_reset();
+  configure(sim.token);
+  add_team_option("payments"); /* names are exact */
+  start_account();
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert(stub_log_contains(LOG_ERR, "\"payments\""));
+  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  yajl_val log = requests();
+  ck_assert_uint_eq(request_list(log)->u.array.len, 2); /* users/me, teams */
+  yajl_tree_free(log);
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_team_empty_scope_warns) {
+  reset_sim("demo");
+  char platform[64], id_path[128];
+  team_id("Platform", platform, sizeof(platform));
+  /* move every Web service to Platform: Web owns nothing */
+  yajl_val st = state();
+  yajl_val services = member(st, "services");
+  char web[64];
+  team_id("Web", web, sizeof(web));
+  for (size_t i = 0; i < services->u.array.len; i++) {
+    yajl_val svc = services->u.array.values[i];
+    if (!list_has(member(svc, "team_ids"), web))
+      continue;
+    char body[128];
+    snprintf(body, sizeof(body), "{\"team_ids\":[\"%s\"]}", platform);
+    snprintf(id_path, sizeof(id_path), "/_sim/services/%s", string(svc, "id"));
+    ck_assert_int_eq(pdsim_call(&sim, "POST", id_path, body, NULL), 200);
+  }
+  yajl_tree_free(st);
+  stub_log_reset();
+
+  configure(sim.token);
+  add_team_option("Web");
+  start_account();
+  cycle();
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  ck_assert(stub_log_contains(LOG_WARNING, "Nothing visible in scope"));
+  ck_assert(stub_log_contains(LOG_WARNING, "\"Web\""));
+  ck_assert(stub_log_contains(LOG_WARNING, "account \"acme\""));
+  ck_assert_double_eq(value_of(&fx.rec, "count", "services-active"), 0);
+  ck_assert_double_eq(value_of(&fx.rec, "count", "team-web-triggered"), 0);
+  cycle();
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  stop_account();
+}
+END_TEST
+
+/* ---- failures -------------------------------------------------------------------------- */
+
+/* Arms a fault on /incidents once the open listing is a few pages in. */
+typedef struct {
+  atomic_bool stop;
+  atomic_bool armed;
+} arm_ctx_t;
+
+static void *arm_when_paging(void *arg) {
+  arm_ctx_t *ctx = arg;
+  while (!atomic_load(&ctx->stop) && !atomic_load(&ctx->armed)) {
+    yajl_val log = pdsim_get_json(&sim, "/_sim/requests");
+    if (log != NULL && count_path(log, "/incidents") >= 3) {
+      pdsim_fault(&sim, "{\"kind\":\"truncate\",\"path\":\"/incidents\","
+                        "\"count\":1}");
+      atomic_store(&ctx->armed, true);
+    }
+    yajl_tree_free(log);
+    usleep(20000);
+  }
+  return NULL;
+}
+
+START_TEST(test_failure_part_way_dispatches_nothing) {
+  reset_sim("large");
+  configure(sim.token);
+  fx.cfg.interval_s = 300;
+  fx.cfg.collect = PD_COLLECT_SERVICES | PD_COLLECT_INCIDENTS;
+  start_account();
+  clear_requests();
+  arm_ctx_t ctx = {0};
+  pthread_t arm;
+  ck_assert_int_eq(pthread_create(&arm, NULL, arm_when_paging, &ctx), 0);
+  cycle();
+  atomic_store(&ctx.stop, true);
+  pthread_join(arm, NULL);
+  ck_assert(atomic_load(&ctx.armed));
+
+  /* the truncated page was not the first one */
+  yajl_val log = requests();
+  yajl_val list = request_list(log);
+  long faulted_offset = -1;
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    yajl_val req = list->u.array.values[i];
+    const char *fault = pdsim_json_string(req, "fault");
+    if (fault != NULL && strcmp(fault, "truncate") == 0) {
+      /* in the open listing */
+      ck_assert_uint_eq(query_count(req, "statuses[]"), 2);
+      faulted_offset = atol(query_one(req, "offset"));
+    }
+  }
+  yajl_tree_free(log);
+  ck_assert_int_gt(faulted_offset, 0);
+
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
+  ck_assert_uint_gt(count_prefix(&fx.rec, "service-"), 0);
+  ck_assert_uint_eq(count_suffix(&fx.rec, "-triggered"), 0);
+  ck_assert_uint_eq(count_suffix(&fx.rec, "-high_urgency"), 0);
+  ck_assert_uint_gt(count_suffix(&fx.rec, "-created"), 0);
+  /* services themselves are fine, and created came after the failure */
+  ck_assert_uint_gt(count_prefix(&fx.rec, "services-"), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "GET /incidents"));
+
+  /* the next cycle starts clean and counts everything */
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  yajl_val st = state();
+  size_t open = 0;
+  yajl_val incidents = member(st, "incidents");
+  for (size_t i = 0; i < incidents->u.array.len; i++)
+    open += is_open(incidents->u.array.values[i]);
+  double total = value_of(&fx.rec, "count", "incidents-triggered-high") +
+                 value_of(&fx.rec, "count", "incidents-triggered-low") +
+                 value_of(&fx.rec, "count", "incidents-acknowledged-high") +
+                 value_of(&fx.rec, "count", "incidents-acknowledged-low");
+  ck_assert_double_eq(total, (double)open);
+  yajl_tree_free(st);
+  ck_assert(stub_log_contains(LOG_INFO, "GET /incidents succeeds again"));
+  stop_account();
+}
+END_TEST
+
+static void fault(const char *json) {
+  ck_assert_int_eq(pdsim_fault(&sim, json), 0);
+}
+
+START_TEST(test_failures_of_each_kind) {
+  static const char *const faults[] = {
+      "{\"kind\":\"status\",\"status\":503,\"path\":\"/incidents\"}",
+      "{\"kind\":\"garbage\",\"path\":\"/incidents\"}",
+      "{\"kind\":\"html\",\"status\":502,\"path\":\"/incidents\"}",
+      "{\"kind\":\"truncate\",\"path\":\"/incidents\"}",
+  };
+  for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+    reset_sim("demo");
+    configure(sim.token);
+    start_account();
+    fault(faults[i]);
+    cycle();
+    ck_assert_double_eq(api_up(), 0);
+    ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
+    ck_assert(!has_series(&fx.rec, "team-web-triggered"));
+    ck_assert(!has_series(&fx.rec, "service-web_frontend-triggered"));
+    /* other collections went on */
+    ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+    ck_assert(has_series(&fx.rec, "service-web_frontend-created"));
+    ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
+    ck_assert_double_eq(value_of(&fx.rec, "derive", "api-errors"), 1);
+    ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+    cycle();
+    ck_assert_double_eq(api_up(), 1);
+    ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-triggered-low"),
+                        2);
+    stop_account();
+  }
+}
+END_TEST
+
+START_TEST(test_slow_failure_retried_next_cycle) {
+  reset_sim("demo");
+  configure(sim.token);
+  start_account();
+  fault("{\"kind\":\"status\",\"status\":500,\"path\":\"/schedules\"}");
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(count_prefix(&fx.rec, "schedule-"), 0);
+  ck_assert(has_series(&fx.rec, "policy-web_escalation-oncall"));
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-oncall"));
+  yajl_val log = requests();
+  ck_assert_uint_eq(count_path(log, "/schedules"), 1);
+  ck_assert_uint_eq(count_path(log, "/oncalls"), 0); /* still cached */
+  yajl_tree_free(log);
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_timeout_stops_the_cycle) {
+  reset_sim("demo");
+  configure(sim.token);
+  fx.cfg.transport.timeout_ms = 500;
+  start_account();
+  fault("{\"kind\":\"hang\",\"seconds\":3,\"path\":\"/services\"}");
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  /* the connection failed: no more requests in this cycle */
+  yajl_val log = requests();
+  ck_assert_uint_eq(count_path(log, "/incidents"), 0);
+  ck_assert_uint_eq(count_path(log, "/schedules"), 0);
+  yajl_tree_free(log);
+  ck_assert(value_of(&fx.rec, "duration", "api-cycle") < 3);
+  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  pdsim_clear_faults(&sim);
+
+  fault("{\"kind\":\"reset\",\"path\":\"/services\"}");
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  /* a connection failure again: logged once for the account */
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+  ck_assert(stub_log_contains(LOG_INFO, "PagerDuty requests succeed again"));
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_429_is_waited_out) {
+  reset_sim("demo");
+  configure(sim.token);
+  start_account();
+  cycle();
+  fault("{\"kind\":\"ratelimit\",\"reset\":1,\"path\":\"/services\"}");
+  clear_requests();
+  double started = pd_monotonic_now();
+  cycle();
+  double took = pd_monotonic_now() - started;
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-throttled"), 1);
+  ck_assert(took >= 0.9);
+  yajl_val log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 2);
+  yajl_tree_free(log);
+  ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+
+  /* without rate-limit headers, with Retry-After */
+  fault("{\"kind\":\"ratelimit\",\"headers\":false,\"retry_after\":1,"
+        "\"path\":\"/incidents\"}");
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-throttled"), 2);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_429_past_the_budget) {
+  reset_sim("demo");
+  configure(sim.token);
+  fx.cfg.interval_s = 2; /* a budget of 1.8 s */
+  start_account();
+  cycle();
+  fault("{\"kind\":\"ratelimit\",\"reset\":5,\"count\":-1,"
+        "\"path\":\"/services\"}");
+  double started = pd_monotonic_now();
+  cycle();
+  ck_assert(pd_monotonic_now() - started < 4);
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert(!has_series(&fx.rec, "service-web_frontend-status"));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  pdsim_clear_faults(&sim);
+  sleep(5); /* the 429 said 5 s */
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  stop_account();
+}
+END_TEST
+
+/* ---- SPEC 7 messages --------------------------------------------------------------- */
+
+START_TEST(test_401_logged_once_retried_slowly) {
+  reset_sim("demo");
+  char revoked[256];
+  token_by_label("revoked", revoked, sizeof(revoked));
+  configure(revoked);
+  start_account();
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "authentication failed; check the "
+                                       "User API token"));
+  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  cycle();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  yajl_val log = requests();
+  /* one request, then nothing until SlowInterval */
+  ck_assert_uint_eq(request_list(log)->u.array.len, 1);
+  yajl_tree_free(log);
+  no_secret_in_log();
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_account_key_warns_and_collects) {
+  reset_sim("demo");
+  char key[256];
+  token_by_label("account", key, sizeof(key));
+  configure(key);
+  start_account();
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  ck_assert(stub_log_contains(LOG_WARNING, "account-level"));
+  ck_assert(stub_log_contains(LOG_WARNING, "User API token"));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+  cycle();
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  no_secret_in_log();
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_403_logged_once) {
+  reset_sim("demo");
+  configure(sim.token);
+  start_account();
+  fault("{\"kind\":\"status\",\"status\":403,\"count\":-1,"
+        "\"path\":\"/oncalls\"}");
+  cycle();
+  cycle();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "GET /oncalls"));
+  ck_assert(stub_log_contains(LOG_ERR, "the user's role or team access does "
+                                       "not allow it"));
+  /* only the series that need on-calls are missing */
+  ck_assert(!has_series(&fx.rec, "schedule-web_primary-oncall"));
+  ck_assert(!has_series(&fx.rec, "policy-web_escalation-uncovered_levels"));
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
+  ck_assert(has_series(&fx.rec, "policy-web_escalation-rules"));
+  pdsim_clear_faults(&sim);
+  cycle();
+  ck_assert_double_eq(api_up(), 1);
+  ck_assert(has_series(&fx.rec, "policy-web_escalation-uncovered_levels"));
+  ck_assert(stub_log_contains(LOG_INFO, "GET /oncalls succeeds again"));
+  stop_account();
+}
+END_TEST
+
+START_TEST(test_token_file_rotation) {
+  reset_sim("demo");
+  char revoked[256];
+  token_by_label("revoked", revoked, sizeof(revoked));
+  char path[] = "/tmp/pd-collect-token-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  fchmod(fd, 0600);
+  ck_assert(write(fd, revoked, strlen(revoked)) == (ssize_t)strlen(revoked));
+  close(fd);
+
+  configure("");
+  fx.cfg.token_source = PD_TOKEN_FROM_FILE;
+  fx.cfg.token = NULL;
+  fx.cfg.token_file = path;
+  start_account();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert(stub_log_contains(LOG_ERR, "authentication failed"));
+
+  /* rotate: the new token is used at once, metrics flow */
+  sleep(1);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "%s\n", sim.token);
+  fclose(f);
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
+  ck_assert(stub_log_contains(LOG_INFO, "token file changed"));
+  ck_assert(strstr(stub_log_dump(), sim.token) == NULL);
+  ck_assert(strstr(stub_log_dump(), revoked) == NULL);
+  unlink(path);
+  stop_account();
+}
+END_TEST
+
+/* ---- SPEC 5 notifications --------------------------------------------------------------- */
+
+START_TEST(test_notifications) {
+  reset_sim("demo");
+  configure(sim.token);
+  fx.cfg.notifications = true;
+  start_account();
+  cycle();
+  const notif_recorder_t *n = &fx.notifs;
+  const rec_notif_t *x = find_notif(n, "service-checkout_api-status");
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(x->severity, PD_NOTIF_FAILURE);
+  ck_assert_str_eq(x->type, "gauge");
+  ck_assert_str_eq(x->host, "pdhost");
+  ck_assert_str_eq(x->plugin_instance, "acme");
+  ck_assert_ptr_nonnull(find_notif(n, "service-web_frontend-status"));
+  ck_assert_ptr_nonnull(find_notif(n, "service-kubernetes_platform-status"));
+  ck_assert_ptr_null(find_notif(n, "service-cdn_edge-status"));
+  x = find_notif(n, "schedule-payments_primary-gap");
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(x->severity, PD_NOTIF_WARNING);
+  ck_assert_ptr_nonnull(strstr(x->message, "Payments Primary"));
+  ck_assert_msg(strstr(x->message, "T06:00:00Z") != NULL &&
+                    strstr(x->message, "T12:00:00Z") != NULL,
+                "%s", x->message);
+  ck_assert_ptr_null(find_notif(n, "schedule-platform_primary-gap"));
+  x = find_notif(n, "policy-web_escalation-oncall");
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(x->severity, PD_NOTIF_FAILURE);
+  for (size_t i = 0; i < n->num; i++)
+    ck_assert_int_ne(n->items[i].severity, PD_NOTIF_OKAY);
+
+  /* nothing changed: nothing sent */
+  cycle();
+  ck_assert_uint_eq(fx.notifs.num, 0);
+
+  /* Checkout API goes into maintenance: no longer critical */
+  yajl_val st = state();
+  yajl_val services = member(st, "services");
+  char path[128] = "";
+  for (size_t i = 0; i < services->u.array.len; i++)
+    if (strcmp(string(services->u.array.values[i], "name"), "Checkout API") ==
+        0)
+      snprintf(path, sizeof(path), "/_sim/services/%s",
+               string(services->u.array.values[i], "id"));
+  yajl_tree_free(st);
+  ck_assert_int_eq(
+      pdsim_call(&sim, "POST", path, "{\"status\":\"maintenance\"}", NULL),
+      200);
+  cycle();
+  ck_assert_uint_eq(fx.notifs.num, 1);
+  ck_assert_str_eq(fx.notifs.items[0].type_instance,
+                   "service-checkout_api-status");
+  ck_assert_int_eq(fx.notifs.items[0].severity, PD_NOTIF_OKAY);
+  ck_assert_ptr_nonnull(strstr(fx.notifs.items[0].message, "maintenance"));
+  stop_account();
+
+  /* Notifications false: none */
+  configure(sim.token);
+  start_account();
+  cycle();
+  ck_assert_uint_eq(fx.notifs.num, 0);
+  stop_account();
+}
+END_TEST
+
+static Suite *collect_suite(void) {
+  Suite *s = suite_create("collect");
+  TCase *tc = tcase_create("simulator");
+  tcase_set_timeout(tc, 300);
+  tcase_add_unchecked_fixture(tc, sim_up, sim_down);
+  tcase_add_test(tc, test_demo_requests_and_series);
+  tcase_add_test(tc, test_demo_named_series);
+  tcase_add_test(tc, test_cache_and_slow_interval);
+  tcase_add_test(tc, test_collect_fetches_only_what_is_needed);
+  tcase_add_test(tc, test_large_more_than_10000_open);
+  tcase_add_test(tc, test_more_than_10000_in_one_second);
+  tcase_add_test(tc, test_team_scope);
+  tcase_add_test(tc, test_team_unknown);
+  tcase_add_test(tc, test_team_empty_scope_warns);
+  tcase_add_test(tc, test_failure_part_way_dispatches_nothing);
+  tcase_add_test(tc, test_failures_of_each_kind);
+  tcase_add_test(tc, test_slow_failure_retried_next_cycle);
+  tcase_add_test(tc, test_timeout_stops_the_cycle);
+  tcase_add_test(tc, test_429_is_waited_out);
+  tcase_add_test(tc, test_429_past_the_budget);
+  tcase_add_test(tc, test_401_logged_once_retried_slowly);
+  tcase_add_test(tc, test_account_key_warns_and_collects);
+  tcase_add_test(tc, test_403_logged_once);
+  tcase_add_test(tc, test_token_file_rotation);
+  tcase_add_test(tc, test_notifications);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  if (pd_http_global_init() != 0)
+    return EXIT_FAILURE;
+  SRunner *sr = srunner_create(collect_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  pd_http_global_cleanup();
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
