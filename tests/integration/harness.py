@@ -409,6 +409,13 @@ class Simulator:
                 status, rhdrs, raw = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             status, rhdrs, raw = e.code, e.headers, e.read()
+        except (urllib.error.URLError, OSError) as e:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise HarnessError("pdsim is gone (exit status %s; a "
+                                   "negative status is the signal that "
+                                   "stopped it): %s %s failed: %s"
+                                   % (self.proc.returncode, method, path, e))
+            raise
         text = raw.decode("utf-8", "replace")
         try:
             payload = json.loads(text) if text.strip() else None
