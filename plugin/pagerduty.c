@@ -293,6 +293,16 @@ static int register_reads(void) {
   return 0;
 }
 
+/* collectd keeps running after a failed init and only unregisters a read
+ * callback named like the plugin: take down everything this plugin started
+ * so nothing half-built runs. */
+static int init_failed(void) {
+  plugin_unregister_read_group("pagerduty");
+  plugin_unregister_notification("pagerduty");
+  runtime_free();
+  return -1;
+}
+
 static int pd_init(void) {
   if (!plugin_config_ready)
     return 0; /* LoadPlugin without a <Plugin pagerduty> block: idle */
@@ -305,12 +315,11 @@ static int pd_init(void) {
     runtime_free();
     return -1;
   }
-  /* From here on, what is registered is torn down by pd_shutdown(). */
   if (register_reads() != 0)
-    return -1;
+    return init_failed();
   for (size_t i = 0; i < runtime.blocks_num; i++)
     if (pd_sender_start(runtime.blocks[i].sender) != 0)
-      return -1;
+      return init_failed();
   if (runtime.blocks_num > 0) {
     pthread_rwlock_wrlock(&runtime_lock);
     notifications_open = true;
@@ -318,7 +327,7 @@ static int pd_init(void) {
     if (plugin_register_notification("pagerduty", pd_notification, NULL) !=
         0) {
       PD_ERROR("could not register the notification callback.");
-      return -1;
+      return init_failed();
     }
   }
   return 0;

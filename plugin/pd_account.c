@@ -123,8 +123,8 @@ static const char *failure_advice(pd_http_outcome_t outcome, const char *method,
   }
 }
 
-/* The slot of a failure key, or NULL; with create, a free (or the oldest
- * reused) slot. Under failures_lock. */
+/* The slot of a failure key, or NULL; with create, a free slot (or, when
+ * all are taken, the last one, reused). Under failures_lock. */
 static pd_failure_state_t *failure_slot(pd_account_t *acct, const char *key,
                                         bool create) {
   pd_failure_state_t *free_slot = NULL;

@@ -96,8 +96,8 @@ static void short_name(char out[MESSAGE_NAME_MAX + 1], const char *name) {
 
 static void format_utc(char out[32], time_t t) {
   struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ",
-                                            &tm) == 0)
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     snprintf(out, 32, "@%lld", (long long)t);
 }
 
@@ -111,8 +111,7 @@ typedef struct {
  * notify() sends the notification for its new state. */
 typedef struct {
   void (*observe)(const pd_readings_t *r, size_t i, observation_t *obs);
-  void (*notify)(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
-                 bool bad);
+  void (*notify)(notify_ctx_t *ctx, const pd_readings_t *r, size_t i, bool bad);
 } condition_t;
 
 /*
@@ -147,7 +146,7 @@ static int watch_run(watch_t *w, const condition_t *cond,
   return 0;
 }
 
-/* --- schedule: a gap inside CoverageWindow ---------------------------------- */
+/* --- schedule: a gap inside CoverageWindow -------------------------------- */
 
 static void schedule_observe(const pd_readings_t *r, size_t i,
                              observation_t *obs) {
@@ -155,8 +154,8 @@ static void schedule_observe(const pd_readings_t *r, size_t i,
                          .bad = r->schedules[i].coverage.gap_s > 0};
 }
 
-static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r,
-                            size_t i, bool bad) {
+static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
+                            bool bad) {
   const pd_schedule_reading_t *s = &r->schedules[i];
   char name[MESSAGE_NAME_MAX + 1], from[32], to[32], msg[512];
   short_name(name, s->rec->schedule.name);
@@ -172,20 +171,20 @@ static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r,
              r->coverage_window_s);
   }
   notify_send(ctx, bad ? PD_NOTIF_WARNING : PD_NOTIF_OKAY, "duration",
-       "schedule-", s->instance, "-gap", msg);
+              "schedule-", s->instance, "-gap", msg);
 }
 
-/* --- service: critical -------------------------------------------------------- */
+/* --- service: critical ---------------------------------------------------- */
 
 static void service_observe(const pd_readings_t *r, size_t i,
                             observation_t *obs) {
-  *obs = (observation_t){
-      .id = r->services[i].service->id,
-      .bad = r->services[i].service->status == PD_SERVICE_CRITICAL};
+  *obs = (observation_t){.id = r->services[i].service->id,
+                         .bad = r->services[i].service->status ==
+                                PD_SERVICE_CRITICAL};
 }
 
-static void service_notify(notify_ctx_t *ctx, const pd_readings_t *r,
-                           size_t i, bool bad) {
+static void service_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
+                           bool bad) {
   const pd_service_t *svc = r->services[i].service;
   char name[MESSAGE_NAME_MAX + 1], msg[512];
   short_name(name, svc->name);
@@ -198,18 +197,18 @@ static void service_notify(notify_ctx_t *ctx, const pd_readings_t *r,
              svc->status < PD_SERVICE_STATUS_NUM
                  ? pd_service_status_name(svc->status)
                  : "status unknown");
-  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "gauge",
-       "service-", r->services[i].instance, "-status", msg);
+  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "gauge", "service-",
+              r->services[i].instance, "-status", msg);
 }
 
-/* --- policy: nobody on call at level 1 ------------------------------------------- */
+/* --- policy: nobody on call at level 1 ------------------------------------ */
 
 static void policy_observe(const pd_readings_t *r, size_t i,
                            observation_t *obs) {
   const pd_policy_reading_t *p = &r->policies[i];
-  *obs = (observation_t){
-      .id = p->policy->id,
-      .bad = p->policy->rules_num > 0 && p->oncall_level1 == 0};
+  *obs =
+      (observation_t){.id = p->policy->id,
+                      .bad = p->policy->rules_num > 0 && p->oncall_level1 == 0};
 }
 
 static void policy_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
@@ -222,8 +221,8 @@ static void policy_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
                : "Escalation policy \"%s\" has somebody on call at level 1 "
                  "again.",
            name);
-  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "count",
-       "policy-", p->instance, "-oncall", msg);
+  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "count", "policy-",
+              p->instance, "-oncall", msg);
 }
 
 static const condition_t schedule_gap = {schedule_observe, schedule_notify};
@@ -235,17 +234,14 @@ int pd_alerts_update(pd_alerts_t *a, const pd_readings_t *r, const char *host,
   notify_ctx_t ctx = {
       .host = host, .account = account, .sink = sink, .now = r->now};
   int status = 0;
-  if (r->has.schedule_coverage &&
-      watch_run(&a->schedule_gap, &schedule_gap, r, r->schedules_num,
-                &ctx) != 0)
+  if (r->has.schedule_coverage && watch_run(&a->schedule_gap, &schedule_gap, r,
+                                            r->schedules_num, &ctx) != 0)
     status = -1;
-  if (r->has.services &&
-      watch_run(&a->service_critical, &service_critical, r, r->services_num,
-                &ctx) != 0)
+  if (r->has.services && watch_run(&a->service_critical, &service_critical, r,
+                                   r->services_num, &ctx) != 0)
     status = -1;
-  if (r->has.policy_oncall &&
-      watch_run(&a->policy_uncovered, &policy_uncovered, r, r->policies_num,
-                &ctx) != 0)
+  if (r->has.policy_oncall && watch_run(&a->policy_uncovered, &policy_uncovered,
+                                        r, r->policies_num, &ctx) != 0)
     status = -1;
   return status != 0 ? -1 : ctx.sent;
 }

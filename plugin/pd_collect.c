@@ -50,6 +50,7 @@ struct pd_collect_s {
   bool empty_warned;     /* "nothing visible in scope" said */
   bool no_teams_ability; /* GET /teams answered 402 (no Team set) */
   bool said_capped[4];   /* "more than 10,000" said, per kind of list */
+  bool said_empty_more;  /* "a page said more but was empty" said */
 
   /* Every cycle. */
   pd_services_t services;
@@ -87,7 +88,7 @@ typedef enum { LIST_OK = 0, LIST_FAILED, LIST_CAPPED } list_status_t;
 /* Kinds of list for the "more than 10,000" message. */
 enum { CAPPED_TEAMS, CAPPED_SERVICES, CAPPED_SCHEDULES, CAPPED_OTHER };
 
-/* --- lifetime -------------------------------------------------------------------- */
+/* --- lifetime ------------------------------------------------------------- */
 
 pd_collect_t *pd_collect_create(const pd_account_config_t *cfg) {
   pd_collect_t *c = calloc(1, sizeof(*c));
@@ -144,7 +145,7 @@ void pd_collect_destroy(pd_collect_t *c) {
   free(c);
 }
 
-/* --- small helpers ------------------------------------------------------------------- */
+/* --- small helpers -------------------------------------------------------- */
 
 static void format_utc(char out[32], time_t t) {
   struct tm tm;
@@ -207,7 +208,7 @@ static void say_capped(cycle_t *cy, int kind, const char *what) {
                    what, OFFSET_CAP);
 }
 
-/* --- paging -------------------------------------------------------------------------- */
+/* --- paging --------------------------------------------------------------- */
 
 /*
  * Pages through one listing: base is the path with its filters; limit and
@@ -253,8 +254,12 @@ static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
       return LIST_OK;
     if (res.entities == 0) {
       /* "more" with an empty page would page on forever. */
-      PD_ACCOUNT_ERROR(cy->cfg->name, "%s: a page said more follow but was "
-                       "empty; the listing is ignored this cycle.", what);
+      if (!cy->c->said_empty_more)
+        PD_ACCOUNT_ERROR(cy->cfg->name,
+                         "%s: a page said more follow but "
+                         "was empty; the listing is ignored.",
+                         what);
+      cy->c->said_empty_more = true;
       return LIST_FAILED;
     }
     offset += res.limit > 0 ? res.limit : PAGE_LIMIT;
@@ -263,7 +268,7 @@ static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
   }
 }
 
-/* --- dedupe ---------------------------------------------------------------------------- */
+/* --- dedupe --------------------------------------------------------------- */
 
 #define DEFINE_DEDUPE(fn, vec_t, item_t, free_item)                            \
   static int fn##_cmp(const void *a, const void *b) {                          \
@@ -318,7 +323,7 @@ static void dedupe_oncalls(pd_oncalls_t *v) {
   v->num = kept;
 }
 
-/* --- teams and the Team scope ----------------------------------------------------------- */
+/* --- teams and the Team scope --------------------------------------------- */
 
 static int on_team(void *ctx, const pd_team_t *team) {
   return pd_teams_push(ctx, team);
@@ -430,8 +435,8 @@ static int collect_teams(cycle_t *cy) {
   pd_teams_t fresh = {0};
   pd_parse_callbacks_t cb = {.ctx = &fresh, .on_team = on_team};
   long status = 0;
-  list_status_t ls = list_pages(cy, "GET /teams", "/teams", PD_PARSE_TEAMS,
-                                &cb, scoped ? 0 : 402, &status);
+  list_status_t ls = list_pages(cy, "GET /teams", "/teams", PD_PARSE_TEAMS, &cb,
+                                scoped ? 0 : 402, &status);
   drop_teams(c);
   if (ls == LIST_FAILED && !scoped && status == 402) {
     /* An account without the teams ability has no teams to report; that
@@ -471,7 +476,7 @@ static int collect_teams(cycle_t *cy) {
   return 0;
 }
 
-/* --- services ------------------------------------------------------------------------------ */
+/* --- services ------------------------------------------------------------- */
 
 static int on_service(void *ctx, const pd_service_t *service) {
   return pd_services_push(ctx, service);
@@ -505,8 +510,8 @@ static int collect_services(cycle_t *cy) {
     return out_of_memory(cy, "GET /services");
   }
   pd_parse_callbacks_t cb = {.ctx = &c->services, .on_service = on_service};
-  list_status_t ls = list_pages(cy, "GET /services", u.buf, PD_PARSE_SERVICES,
-                                &cb, 0, NULL);
+  list_status_t ls =
+      list_pages(cy, "GET /services", u.buf, PD_PARSE_SERVICES, &cb, 0, NULL);
   pd_url_free(&u);
   if (ls != LIST_OK) {
     if (ls == LIST_CAPPED)
@@ -520,7 +525,7 @@ static int collect_services(cycle_t *cy) {
   return 0;
 }
 
-/* --- incidents ------------------------------------------------------------------------------ */
+/* --- incidents ------------------------------------------------------------ */
 
 typedef struct {
   pd_incident_recs_t *recs;
@@ -571,8 +576,8 @@ static list_status_t incident_query(cycle_t *cy, const incident_query_t *q,
   }
   pd_parse_callbacks_t cb = {.ctx = sink, .on_incident = on_incident};
   sink->last_created = 0;
-  list_status_t ls = list_pages(cy, "GET /incidents", u.buf,
-                                PD_PARSE_INCIDENTS, &cb, 0, NULL);
+  list_status_t ls =
+      list_pages(cy, "GET /incidents", u.buf, PD_PARSE_INCIDENTS, &cb, 0, NULL);
   pd_url_free(&u);
   return ls;
 }
@@ -625,9 +630,11 @@ static int list_incidents(cycle_t *cy, bool open_only, bool all_time,
     if (ls != LIST_CAPPED)
       return ls == LIST_OK ? 0 : -1;
     if (sink.last_created == 0) {
-      PD_ACCOUNT_ERROR(cy->cfg->name, "GET /incidents: more than %d "
+      PD_ACCOUNT_ERROR(cy->cfg->name,
+                       "GET /incidents: more than %d "
                        "incidents without creation times; they cannot all "
-                       "be listed.", OFFSET_CAP);
+                       "be listed.",
+                       OFFSET_CAP);
       return -1;
     }
     cursor = sink.last_created;
@@ -676,7 +683,7 @@ static int collect_created_incidents(cycle_t *cy) {
   return 0;
 }
 
-/* --- escalation policies ------------------------------------------------------------------ */
+/* --- escalation policies -------------------------------------------------- */
 
 static int on_policy(void *ctx, const pd_policy_t *policy) {
   return pd_policies_push(ctx, policy);
@@ -706,7 +713,7 @@ static int collect_policies(cycle_t *cy) {
   return 0;
 }
 
-/* --- schedules ------------------------------------------------------------------------------ */
+/* --- schedules ------------------------------------------------------------ */
 
 typedef struct {
   pd_schedule_recs_t *recs;
@@ -730,9 +737,8 @@ static int collect_schedules(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   drop_schedules(c);
   bool rendered = NEED_RENDERED(cy->cfg);
-  time_t until = rendered ? slow_horizon(cy) +
-                                (time_t)cy->cfg->coverage_window_s
-                          : 0;
+  time_t until =
+      rendered ? slow_horizon(cy) + (time_t)cy->cfg->coverage_window_s : 0;
   pd_url_t u;
   int rc = pd_url_init(&u, "/schedules");
   rc |= url_add_scope(&u, c);
@@ -749,8 +755,8 @@ static int collect_schedules(cycle_t *cy) {
   pd_parse_callbacks_t cb = {.ctx = &sink,
                              .on_schedule = on_schedule,
                              .on_schedule_entry = on_schedule_entry};
-  list_status_t ls = list_pages(cy, "GET /schedules", u.buf,
-                                PD_PARSE_SCHEDULES, &cb, 0, NULL);
+  list_status_t ls =
+      list_pages(cy, "GET /schedules", u.buf, PD_PARSE_SCHEDULES, &cb, 0, NULL);
   pd_url_free(&u);
   pd_schedule_entries_free(&sink.pending);
   if (ls != LIST_OK) {
@@ -765,7 +771,7 @@ static int collect_schedules(cycle_t *cy) {
   return 0;
 }
 
-/* --- on-calls --------------------------------------------------------------------------------- */
+/* --- on-calls ------------------------------------------------------------- */
 
 static int on_oncall(void *ctx, const pd_oncall_t *oncall) {
   return pd_oncalls_push(ctx, oncall);
@@ -846,7 +852,7 @@ static int collect_oncalls(cycle_t *cy) {
   return 0;
 }
 
-/* --- the cycle -------------------------------------------------------------------------------- */
+/* --- the cycle ------------------------------------------------------------ */
 
 /* Cached data whose time window no longer holds the current one is of no
  * use: drop it so it is fetched again. */

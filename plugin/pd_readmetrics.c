@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- compact incident records ---------------------------------------------- */
+/* --- compact incident records --------------------------------------------- */
 
 static void *grow(void *items, size_t *cap, size_t num, size_t size) {
   if (num < *cap)
@@ -60,7 +60,7 @@ void pd_incident_recs_free(pd_incident_recs_t *v) {
   *v = (pd_incident_recs_t){0};
 }
 
-/* --- schedule records ------------------------------------------------------------ */
+/* --- schedule records ----------------------------------------------------- */
 
 int pd_schedule_recs_push(pd_schedule_recs_t *v, const pd_schedule_t *s,
                           pd_schedule_entries_t *entries) {
@@ -108,7 +108,7 @@ void pd_schedule_recs_free(pd_schedule_recs_t *v) {
   *v = (pd_schedule_recs_t){0};
 }
 
-/* --- coverage of a final schedule ------------------------------------------------- */
+/* --- coverage of a final schedule ----------------------------------------- */
 
 typedef struct {
   time_t start, end;
@@ -166,8 +166,8 @@ void pd_coverage_compute(const pd_schedule_entry_t *entries, size_t num,
   for (size_t i = 0; i < num; i++)
     users += entries[i].user_id[0] != '\0' && entries[i].end > entries[i].start;
   span_t *spans = users ? malloc(users * sizeof(*spans)) : NULL;
-  pd_schedule_entry_t *by_user = users ? malloc(users * sizeof(*by_user))
-                                       : NULL;
+  pd_schedule_entry_t *by_user =
+      users ? malloc(users * sizeof(*by_user)) : NULL;
   if (users > 0 && (spans == NULL || by_user == NULL)) {
     /* Out of memory: report no coverage rather than invent any. */
     users = 0;
@@ -232,7 +232,7 @@ bool pd_oncall_is_now(const pd_oncall_t *oncall, time_t now) {
          (oncall->end == 0 || now < oncall->end);
 }
 
-/* --- lookups ------------------------------------------------------------------------- */
+/* --- lookups -------------------------------------------------------------- */
 
 static int cmp_service_ptr(const void *a, const void *b) {
   return strcmp((*(const pd_service_t *const *)a)->id,
@@ -276,7 +276,7 @@ static int cmp_policy_ptr(const void *a, const void *b) {
 DEFINE_FIND(find_service, pd_service_reading_t, x->service->id)
 DEFINE_FIND(find_team, pd_team_reading_t, x->team->id)
 
-/* --- instance names ------------------------------------------------------------------ */
+/* --- instance names ------------------------------------------------------- */
 
 /* Assigns names for one kind: ids[i]/names[i] in, instance i out. */
 static int assign_names(size_t num, const char *(*id_of)(const void *, size_t),
@@ -326,7 +326,7 @@ static char *schedule_instance(void *r, size_t i) {
   return ((pd_schedule_reading_t *)r)[i].instance;
 }
 
-/* --- the readings, group by group ------------------------------------------------ */
+/* --- the readings, group by group ----------------------------------------- */
 
 static bool is_open(unsigned char status) {
   return status == PD_INCIDENT_TRIGGERED || status == PD_INCIDENT_ACKNOWLEDGED;
@@ -385,8 +385,8 @@ static int compute_services(const pd_snapshot_t *snap, pd_readings_t *r) {
     }
   if (r->has.service_created)
     for (size_t i = 0; i < snap->created->num; i++) {
-      long at = find_service(r->services, num,
-                             snap->created->items[i].service_id);
+      long at =
+          find_service(r->services, num, snap->created->items[i].service_id);
       if (at >= 0)
         r->services[at].created++;
     }
@@ -432,8 +432,7 @@ static int compute_teams(const pd_snapshot_t *snap, pd_readings_t *r) {
 }
 
 /* On-call entries that count now (a user, on call at now). */
-static const pd_oncall_t **oncalls_now(const pd_snapshot_t *snap,
-                                       size_t *num) {
+static const pd_oncall_t **oncalls_now(const pd_snapshot_t *snap, size_t *num) {
   const pd_oncalls_t *all = snap->oncalls;
   const pd_oncall_t **now = malloc((all->num ? all->num : 1) * sizeof(*now));
   *num = 0;
@@ -536,8 +535,8 @@ static int compute_schedules(const pd_snapshot_t *snap, pd_readings_t *r) {
     pd_schedule_reading_t *s = &r->schedules[i];
     s->rec = sorted[i];
     if (r->has.schedule_coverage)
-      pd_coverage_compute(s->rec->entries.items, s->rec->entries.num,
-                          snap->now, snap->coverage_window_s, &s->coverage);
+      pd_coverage_compute(s->rec->entries.items, s->rec->entries.num, snap->now,
+                          snap->coverage_window_s, &s->coverage);
     if (r->has.schedule_oncall)
       s->oncall = schedule_oncall(now, now_num, s->rec->schedule.id);
   }
@@ -576,8 +575,7 @@ static int compute_policies(const pd_snapshot_t *snap, pd_readings_t *r) {
     if (!r->has.policy_oncall)
       continue;
     for (size_t level = 1; level <= p->policy->rules_num; level++) {
-      long users = policy_level_oncall(now, now_num, p->policy->id,
-                                       (int)level);
+      long users = policy_level_oncall(now, now_num, p->policy->id, (int)level);
       if (level == 1)
         p->oncall_level1 = users;
       if (users == 0)
@@ -586,8 +584,8 @@ static int compute_policies(const pd_snapshot_t *snap, pd_readings_t *r) {
   }
   free(now);
   free(sorted);
-  return assign_names(num, policy_id, policy_name, policy_instance,
-                      r->policies, snap->instance_by);
+  return assign_names(num, policy_id, policy_name, policy_instance, r->policies,
+                      snap->instance_by);
 }
 
 static void decide_groups(const pd_snapshot_t *snap, pd_reading_groups_t *has) {
@@ -603,8 +601,8 @@ static void decide_groups(const pd_snapshot_t *snap, pd_reading_groups_t *has) {
       .schedule_oncall = (want & PD_COLLECT_ONCALLS) &&
                          snap->schedules != NULL && snap->oncalls != NULL,
       .policies = (want & PD_COLLECT_POLICIES) && snap->policies != NULL,
-      .policy_oncall = (want & PD_COLLECT_ONCALLS) &&
-                       snap->policies != NULL && snap->oncalls != NULL,
+      .policy_oncall = (want & PD_COLLECT_ONCALLS) && snap->policies != NULL &&
+                       snap->oncalls != NULL,
   };
   has->service_incidents = has->services && open;
   has->service_created = has->services && snap->created != NULL;
@@ -626,8 +624,7 @@ int pd_readings_compute(const pd_snapshot_t *snap, pd_readings_t *out) {
   if ((has->schedule_coverage || has->schedule_oncall) &&
       compute_schedules(snap, out) != 0)
     goto fail;
-  if ((has->policies || has->policy_oncall) &&
-      compute_policies(snap, out) != 0)
+  if ((has->policies || has->policy_oncall) && compute_policies(snap, out) != 0)
     goto fail;
   return 0;
 fail:
@@ -635,7 +632,7 @@ fail:
   return -1;
 }
 
-/* --- emitting ---------------------------------------------------------------------- */
+/* --- emitting ------------------------------------------------------------- */
 
 static const char *const status_names[] = {"triggered", "acknowledged"};
 static const char *const urgency_names[] = {"high", "low"};
@@ -643,8 +640,8 @@ static const char *const urgency_names[] = {"high", "low"};
 static void emit_incidents(const pd_readings_t *r, pd_metric_batch_t *b) {
   for (int s = 0; s < 2; s++)
     for (int u = 0; u < 2; u++)
-      pd_metric_gauge(b, "count", (double)r->incidents[s][u],
-                      "incidents-%s-%s", status_names[s], urgency_names[u]);
+      pd_metric_gauge(b, "count", (double)r->incidents[s][u], "incidents-%s-%s",
+                      status_names[s], urgency_names[u]);
   for (int s = 0; s < 2; s++)
     pd_metric_gauge(b, "duration", r->oldest_s[s], "incidents-oldest_%s",
                     status_names[s]);
@@ -652,8 +649,7 @@ static void emit_incidents(const pd_readings_t *r, pd_metric_batch_t *b) {
 
 static void emit_services(const pd_readings_t *r, pd_metric_batch_t *b) {
   for (int s = 0; s < PD_SERVICE_STATUS_NUM; s++)
-    pd_metric_gauge(b, "count", (double)r->services_by_status[s],
-                    "services-%s",
+    pd_metric_gauge(b, "count", (double)r->services_by_status[s], "services-%s",
                     pd_service_status_name((pd_service_status_t)s));
   for (size_t i = 0; i < r->services_num; i++) {
     const pd_service_reading_t *s = &r->services[i];
@@ -679,8 +675,8 @@ static void emit_teams(const pd_readings_t *r, pd_metric_batch_t *b) {
     const pd_team_reading_t *t = &r->teams[i];
     pd_metric_gauge(b, "count", (double)t->triggered, "team-%s-triggered",
                     t->instance);
-    pd_metric_gauge(b, "count", (double)t->acknowledged,
-                    "team-%s-acknowledged", t->instance);
+    pd_metric_gauge(b, "count", (double)t->acknowledged, "team-%s-acknowledged",
+                    t->instance);
   }
 }
 

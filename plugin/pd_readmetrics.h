@@ -167,15 +167,15 @@ typedef struct {
 
 /* Which groups of series the readings hold (see the table above). */
 typedef struct {
-  bool incidents;          /* incidents-* */
-  bool services;           /* services-<status>, service-<svc>-status */
-  bool service_incidents;  /* service-<svc>-triggered/... */
-  bool service_created;    /* service-<svc>-created */
-  bool teams;              /* team-* */
-  bool schedule_coverage;  /* schedule-<sched>-coverage/gap/... */
-  bool schedule_oncall;    /* schedule-<sched>-oncall */
-  bool policies;           /* policy-<policy>-rules/loops */
-  bool policy_oncall;      /* policy-<policy>-oncall/uncovered_levels */
+  bool incidents;         /* incidents-* */
+  bool services;          /* services-<status>, service-<svc>-status */
+  bool service_incidents; /* service-<svc>-triggered/... */
+  bool service_created;   /* service-<svc>-created */
+  bool teams;             /* team-* */
+  bool schedule_coverage; /* schedule-<sched>-coverage/gap/... */
+  bool schedule_oncall;   /* schedule-<sched>-oncall */
+  bool policies;          /* policy-<policy>-rules/loops */
+  bool policy_oncall;     /* policy-<policy>-oncall/uncovered_levels */
 } pd_reading_groups_t;
 
 /*

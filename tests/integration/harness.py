@@ -1480,3 +1480,275 @@ def main():
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
                                      resultclass=_ReportingResult)
     unittest.main(testRunner=runner, verbosity=2)
+
+
+# --------------------------------------------------------------------------
+# Notification tests (SPEC 6): tests/integration/test_notify_*.py and
+# tests/bench/bench_notify.py.
+
+# The demo service the notification tests open incidents on: active, in no
+# team, no maintenance window, nothing open at start.
+NOTIFY_SERVICE = "Internal Tools"
+# PUTVAL interval of the values a threshold watches: collectd drops a value
+# (and the threshold plugin sends a FAILURE "has not been updated") after
+# 2 intervals without an update, which a test must never trip over.
+WATCHED_INTERVAL = 3600
+
+
+def service_id(sim, name=NOTIFY_SERVICE):
+    """The id of the simulator's service called name."""
+    for service in sim.state()["services"]:
+        if service["name"] == name:
+            return service["id"]
+    raise HarnessError("pdsim has no service %r" % name)
+
+
+def routing_key(sim, name=NOTIFY_SERVICE):
+    """The Events API v2 routing key of the service called name (registered
+    as a secret: it must never show up in anything collectd writes)."""
+    for entry in sim.control("GET", "/tokens")["routing_keys"]:
+        if entry["service_name"] == name:
+            return register_secret(entry["routing_key"])
+    raise HarnessError("pdsim has no routing key for %r" % name)
+
+
+def incidents(sim, key=None, service=None):
+    """The simulator's incidents (with notes), optionally only those with
+    incident_key `key` and/or on service id `service`."""
+    return [i for i in sim.state()["incidents"]
+            if (key is None or i.get("incident_key") == key)
+            and (service is None or i.get("service_id") == service)]
+
+
+def is_notify_request(r):
+    """Whether a logged pdsim request delivers a notification (Events API,
+    or a REST write or incident lookup), as opposed to the read side's
+    polling (GET /users/me, /services, incident lists)."""
+    path = r["path"]
+    if path == "/v2/enqueue" or r["method"] in ("POST", "PUT"):
+        return True
+    if r["method"] != "GET" or not path.startswith("/incidents"):
+        return False
+    return path != "/incidents" or "incident_key" in (r.get("query") or {})
+
+
+def threshold_config(host="web01", plugin="app", type_="gauge", **options):
+    """The body of a <Plugin threshold> block watching host/plugin/type,
+    e.g. threshold_config(FailureMax=90, Persist=True)."""
+    lines = ['<Host %s>' % quote(host), '  <Plugin %s>' % quote(plugin),
+             '    <Type %s>' % quote(type_)]
+    lines += option_lines(options, indent="      ")
+    lines += ['    </Type>', '  </Plugin>', '</Host>']
+    return "\n".join(lines)
+
+
+class TcpProxy:
+    """A TCP forwarder on 127.0.0.1 in front of the simulator, to take
+    PagerDuty "down" (connections refused, open ones reset) and bring it
+    back on the same port with the simulator's state intact.
+
+        with TcpProxy(sim.port) as proxy:
+            url = proxy.url        # give this to the plugin
+            proxy.down(); ...; proxy.up()
+    """
+
+    def __init__(self, target_port, target_host="127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.port = None
+        self._listener = None
+        self._thread = None
+        self._conns = set()
+        self._lock = threading.Lock()
+        self.up()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def is_up(self):
+        return self._listener is not None
+
+    def up(self):
+        if self._listener is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self.port or 0))
+        except OSError as e:
+            sock.close()
+            raise HarnessError("proxy cannot listen on port %s again: %s"
+                               % (self.port, e))
+        sock.listen(64)
+        sock.settimeout(0.1)
+        self.port = sock.getsockname()[1]
+        self._listener = sock
+        self._thread = threading.Thread(target=self._accept, args=(sock,),
+                                         daemon=True)
+        self._thread.start()
+
+    def down(self):
+        """Stops listening (new connections are refused) and resets every
+        open connection."""
+        sock, self._listener = self._listener, None
+        if sock is None:
+            return
+        self._thread.join(timeout=5)
+        sock.close()
+        with self._lock:
+            conns, self._conns = self._conns, set()
+        for c in conns:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.down()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _accept(self, listener):
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream),
+                             daemon=True).start()
+
+    def _pump(self, a, b):
+        peers = {a: b, b: a}
+        try:
+            while True:
+                ready, _, _ = select.select([a, b], [], [], 1.0)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    peers[s].sendall(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._lock:
+                self._conns.discard(a)
+                self._conns.discard(b)
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class NotifyTestCase(DaemonTestCase):
+    """Base of the notification tests: a demo simulator, the routing key
+    and id of NOTIFY_SERVICE, a token file of the manager, and builders for
+    Account / Notify blocks."""
+
+    def setUp(self):
+        super().setUp()
+        self.sim = self.start_simulator(scenario="demo")
+        self.service = service_id(self.sim)
+        self.routing_key = routing_key(self.sim)
+        self.token_path = self.token_file(self.sim.token)
+
+    # -- configuration -----------------------------------------------------
+    def account(self, name="acme", url=None, **options):
+        """An Account polling little (Collect "services") every second, so
+        that a TokenFile change is seen within a second."""
+        opts = {"TokenFile": self.token_path, "URL": url or self.sim.url,
+                "Interval": 1, "Collect": "services"}
+        opts.update(options)
+        return block("Account", name, [(k, v) for k, v in opts.items()
+                                       if v is not None])
+
+    def events_notify(self, name="ev", url=None, **options):
+        """A Notify block on the Events API (RoutingKey)."""
+        opts = {"RoutingKey": self.routing_key,
+                "EventsURL": url or self.sim.url}
+        opts.update(options)
+        return block("Notify", name, [(k, v) for k, v in opts.items()
+                                      if v is not None])
+
+    def rest_notify(self, name="rest", account="acme", **options):
+        """A Notify block on the REST API (Service + Account)."""
+        opts = {"Service": self.service, "Account": account}
+        opts.update(options)
+        return block("Notify", name, [(k, v) for k, v in opts.items()
+                                      if v is not None])
+
+    def start_notify(self, *blocks, options=(), **collectd_kwargs):
+        return self.start_collectd(plugin_block(*blocks, options=options),
+                                   **collectd_kwargs)
+
+    # -- the simulator's side --------------------------------------------------
+    def incidents(self, key=None, service=None):
+        return incidents(self.sim, key, service)
+
+    def wait_incidents(self, key=None, count=1, status=None, service=None,
+                       timeout=30, check=None):
+        """Waits until at least `count` incidents with incident_key `key`
+        (and `status`, and satisfying check(incident)) exist; returns all
+        incidents with that key."""
+        def found():
+            all_ = self.incidents(key, service)
+            ok = [i for i in all_ if (status is None or i["status"] == status)
+                  and (check is None or check(i))]
+            return all_ if len(ok) >= count else None
+        return wait_until(found, timeout, interval=0.2,
+                          message="%d incident(s) key=%r status=%s"
+                          % (count, key, status))
+
+    def notify_requests(self, since=None):
+        return [r for r in self.sim.requests(since) if is_notify_request(r)]
+
+    # -- the daemon's side -------------------------------------------------------
+    @staticmethod
+    def notify_id(daemon, name, type_, type_instance):
+        """<Hostname>/pagerduty-notify-<name>/<type>-<type_instance>."""
+        return daemon.identifier("notify-" + name, type_, type_instance)
+
+    def wait_counter(self, daemon, name, counter, predicate, timeout=30):
+        """Waits for the raw derive-<counter> (sent, retried, failed) of
+        Notify `name` (csv: GETVAL answers rates) to satisfy predicate."""
+        return daemon.wait_for_csv(
+            self.notify_id(daemon, name, "derive", counter), predicate,
+            timeout=timeout)
+
+    def putval(self, daemon, identifier, value):
+        """PUTVAL of a watched value (see WATCHED_INTERVAL)."""
+        return daemon.sock.putval(identifier, value,
+                                  interval=WATCHED_INTERVAL)
+
+    def wait_notifications(self, daemon, severity, count, contains="",
+                           timeout=20):
+        """Waits until collectd's logfile plugin logged `count`
+        notifications of `severity` (FAILURE, WARNING, OKAY) whose line
+        contains `contains`: they were dispatched (the notification
+        callbacks run one after the other in the dispatching thread)."""
+        head = "Notification: severity = %s," % severity
+
+        def seen():
+            hits = [m for m in daemon.messages(None, contains=head)
+                    if contains in m]
+            return hits if len(hits) >= count else None
+        return wait_until(seen, timeout, interval=0.1,
+                          message="%d %s notification(s) %r"
+                          % (count, severity, contains))

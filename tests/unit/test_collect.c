@@ -30,7 +30,7 @@ static pdsim_t sim;
 
 #define DAY 86400.0
 
-/* ---- recording sinks ------------------------------------------------------- */
+/* --- recording sinks ------------------------------------------------------ */
 
 typedef struct {
   char type[64], type_instance[128];
@@ -55,8 +55,7 @@ static int record_metric(void *ctx, const pd_metric_t *m) {
   ck_assert_str_eq(m->plugin_instance, "acme");
   ck_assert_str_eq(m->host, "pdhost");
   snprintf(x->type, sizeof(x->type), "%s", m->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
-           m->type_instance);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s", m->type_instance);
   x->kind = m->kind;
   x->value = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
   r->sorted = false;
@@ -73,15 +72,14 @@ static const rec_metric_t *find_metric(recorder_t *r, const char *ti) {
     if (r->num > 1)
       qsort(r->items, r->num, sizeof(*r->items), cmp_metric);
     for (size_t i = 1; i < r->num; i++)
-      ck_assert_msg(strcmp(r->items[i - 1].type_instance,
-                           r->items[i].type_instance) != 0,
-                    "%s dispatched twice", r->items[i].type_instance);
+      ck_assert_msg(
+          strcmp(r->items[i - 1].type_instance, r->items[i].type_instance) != 0,
+          "%s dispatched twice", r->items[i].type_instance);
     r->sorted = true;
   }
   rec_metric_t key;
   snprintf(key.type_instance, sizeof(key.type_instance), "%s", ti);
-  return r->num ? bsearch(&key, r->items, r->num, sizeof(*r->items),
-                          cmp_metric)
+  return r->num ? bsearch(&key, r->items, r->num, sizeof(*r->items), cmp_metric)
                 : NULL;
 }
 
@@ -108,8 +106,7 @@ static size_t count_suffix(const recorder_t *r, const char *suffix) {
   size_t n = 0, len = strlen(suffix);
   for (size_t i = 0; i < r->num; i++) {
     size_t l = strlen(r->items[i].type_instance);
-    n += l >= len &&
-         strcmp(r->items[i].type_instance + l - len, suffix) == 0;
+    n += l >= len && strcmp(r->items[i].type_instance + l - len, suffix) == 0;
   }
   return n;
 }
@@ -134,8 +131,7 @@ static int record_notif(void *ctx, const pd_notification_t *n) {
   snprintf(x->plugin_instance, sizeof(x->plugin_instance), "%s",
            n->plugin_instance);
   snprintf(x->type, sizeof(x->type), "%s", n->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
-           n->type_instance);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s", n->type_instance);
   snprintf(x->message, sizeof(x->message), "%s", n->message);
   return 0;
 }
@@ -148,7 +144,7 @@ static const rec_notif_t *find_notif(const notif_recorder_t *r,
   return NULL;
 }
 
-/* ---- an account against the simulator --------------------------------------- */
+/* --- an account against the simulator ------------------------------------- */
 
 typedef struct {
   pd_account_config_t cfg;
@@ -181,7 +177,8 @@ static void configure(const char *token) {
       .collect = PD_COLLECT_ALL,
       .instance_by = PD_INSTANCE_BY_NAME,
       .max_requests_per_minute = 600,
-      .transport = {.timeout_ms = 10000, .verify_peer = true,
+      .transport = {.timeout_ms = 10000,
+                    .verify_peer = true,
                     .verify_host = true},
   };
 }
@@ -215,7 +212,7 @@ static void stop_account(void) {
 
 static double api_up(void) { return value_of(&fx.rec, "gauge", "api-up"); }
 
-/* ---- the simulator's request log and state ------------------------------------ */
+/* --- the simulator's request log and state -------------------------------- */
 
 static void reset_sim(const char *scenario) {
   char json[128];
@@ -416,8 +413,8 @@ static void check_against_state(yajl_val st, time_t t0, time_t t1,
                       inc[0][0]);
   ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-triggered-low"),
                       inc[0][1]);
-  ck_assert_double_eq(
-      value_of(&fx.rec, "count", "incidents-acknowledged-high"), inc[1][0]);
+  ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-acknowledged-high"),
+                      inc[1][0]);
   ck_assert_double_eq(value_of(&fx.rec, "count", "incidents-acknowledged-low"),
                       inc[1][1]);
   /* ages at the cycle's now, somewhere in [t0, t1]; created_at is cut to
@@ -437,8 +434,7 @@ static void check_against_state(yajl_val st, time_t t0, time_t t1,
   for (size_t i = 0; i < num; i++) {
     const expect_service_t *e = &exp[i];
     by_status[e->status]++;
-    ck_assert_double_eq(series("gauge", "service-%s-status", e->id),
-                        e->status);
+    ck_assert_double_eq(series("gauge", "service-%s-status", e->id), e->status);
     ck_assert_double_eq(series("count", "service-%s-triggered", e->id),
                         e->triggered);
     ck_assert_double_eq(series("count", "service-%s-acknowledged", e->id),
@@ -447,8 +443,8 @@ static void check_against_state(yajl_val st, time_t t0, time_t t1,
                         e->high);
     double created = series("count", "service-%s-created", e->id);
     ck_assert_msg(created >= e->created_lo && created <= e->created_hi,
-                  "service %s created %.0f, expected %ld..%ld", e->id,
-                  created, e->created_lo, e->created_hi);
+                  "service %s created %.0f, expected %ld..%ld", e->id, created,
+                  e->created_lo, e->created_hi);
     sum_open += e->triggered + e->acknowledged;
   }
   ck_assert_double_eq(sum_open, (double)open_total);
@@ -586,7 +582,7 @@ static void no_secret_in_log(void) {
                 "the token reached the log");
 }
 
-/* ---- fixtures ---------------------------------------------------------------------- */
+/* --- fixtures ------------------------------------------------------------- */
 
 static void sim_up(void) {
   ck_assert_msg(pdsim_start(&sim, "demo", NULL) == 0, "simulator start");
@@ -594,7 +590,7 @@ static void sim_up(void) {
 
 static void sim_down(void) { pdsim_stop(&sim); }
 
-/* ---- demo: what one cycle asks and dispatches ------------------------------------------- */
+/* --- demo: what one cycle asks and dispatches ----------------------------- */
 
 START_TEST(test_demo_requests_and_series) {
   reset_sim("demo");
@@ -610,9 +606,10 @@ START_TEST(test_demo_requests_and_series) {
   /* exactly these requests, in this order, one page each */
   yajl_val log = requests();
   yajl_val list = request_list(log);
-  static const char *const expected[] = {
-      "/users/me",    "/teams",     "/services",           "/incidents",
-      "/incidents",   "/escalation_policies", "/schedules", "/oncalls"};
+  static const char *const expected[] = {"/users/me",  "/teams",
+                                         "/services",  "/incidents",
+                                         "/incidents", "/escalation_policies",
+                                         "/schedules", "/oncalls"};
   ck_assert_uint_eq(list->u.array.len, 8);
   for (size_t i = 0; i < 8; i++) {
     yajl_val req = list->u.array.values[i];
@@ -673,50 +670,60 @@ START_TEST(test_demo_named_series) {
   recorder_t *r = &fx.rec;
   /* Kubernetes Platform's incident is 40 days old: only date_range=all
    * finds it */
-  ck_assert_double_eq(value_of(r, "count", "service-kubernetes_platform-"
-                                           "triggered"), 1);
+  ck_assert_double_eq(value_of(r, "count",
+                               "service-kubernetes_platform-"
+                               "triggered"),
+                      1);
   ck_assert(value_of(r, "duration", "incidents-oldest_triggered") >=
             40 * DAY - 60);
   ck_assert_double_eq(value_of(r, "gauge", "service-checkout_api-status"), 2);
   ck_assert_double_eq(value_of(r, "count", "service-checkout_api-triggered"),
                       2);
-  ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"),
-                      4);
-  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"),
-                      3);
+  ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"), 4);
+  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"), 3);
   ck_assert_double_eq(value_of(r, "count", "service-internal_tools-created"),
                       0);
   ck_assert_double_eq(value_of(r, "count", "team-payments-triggered"), 2);
   ck_assert_double_eq(value_of(r, "count", "team-payments-acknowledged"), 1);
 
   /* Web Secondary starts in the next hour or two: nobody on call now */
-  ck_assert_double_eq(value_of(r, "count", "schedule-web_secondary-oncall"),
+  ck_assert_double_eq(value_of(r, "count", "schedule-web_secondary-oncall"), 0);
+  ck_assert_double_eq(value_of(r, "duration",
+                               "schedule-web_secondary-"
+                               "next_gap"),
                       0);
-  ck_assert_double_eq(value_of(r, "duration", "schedule-web_secondary-"
-                                              "next_gap"), 0);
-  ck_assert_double_eq(value_of(r, "duration", "schedule-web_secondary-"
-                                              "next_handoff"), 0);
+  ck_assert_double_eq(value_of(r, "duration",
+                               "schedule-web_secondary-"
+                               "next_handoff"),
+                      0);
   double gap = value_of(r, "duration", "schedule-web_secondary-gap");
   ck_assert_msg(gap > 3600 && gap <= 2 * 3600 + 60, "gap %.0f", gap);
   /* Payments Primary: a 6-hour gap within the week, covered now */
   ck_assert_double_eq(value_of(r, "duration", "schedule-payments_primary-gap"),
                       6 * 3600);
-  double next_gap = value_of(r, "duration", "schedule-payments_primary-"
-                                            "next_gap");
+  double next_gap = value_of(r, "duration",
+                             "schedule-payments_primary-"
+                             "next_gap");
   ck_assert(next_gap > DAY && next_gap < 4 * DAY);
-  ck_assert_double_eq_tol(value_of(r, "percent", "schedule-payments_primary-"
-                                                 "coverage"),
+  ck_assert_double_eq_tol(value_of(r, "percent",
+                                   "schedule-payments_primary-"
+                                   "coverage"),
                           100.0 * (604800 - 6 * 3600) / 604800, 1e-6);
   ck_assert_double_eq(value_of(r, "count", "schedule-payments_primary-oncall"),
                       1);
-  double handoff = value_of(r, "duration", "schedule-payments_primary-"
-                                           "next_handoff");
+  double handoff = value_of(r, "duration",
+                            "schedule-payments_primary-"
+                            "next_handoff");
   ck_assert(handoff > 0 && handoff <= DAY);
   /* Platform Primary never has a gap */
-  ck_assert_double_eq(value_of(r, "percent", "schedule-platform_primary-"
-                                             "coverage"), 100);
-  ck_assert_double_eq(value_of(r, "duration", "schedule-platform_primary-"
-                                              "next_gap"), 604800);
+  ck_assert_double_eq(value_of(r, "percent",
+                               "schedule-platform_primary-"
+                               "coverage"),
+                      100);
+  ck_assert_double_eq(value_of(r, "duration",
+                               "schedule-platform_primary-"
+                               "next_gap"),
+                      604800);
   ck_assert(value_of(r, "count", "schedule-platform_primary-oncall") >= 1);
 
   /* policies */
@@ -726,11 +733,15 @@ START_TEST(test_demo_named_series) {
                       2);
   ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-loops"), 0);
   ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-oncall"), 0);
-  ck_assert_double_eq(value_of(r, "count", "policy-web_escalation-"
-                                           "uncovered_levels"), 1);
+  ck_assert_double_eq(value_of(r, "count",
+                               "policy-web_escalation-"
+                               "uncovered_levels"),
+                      1);
   ck_assert(value_of(r, "count", "policy-platform_escalation-oncall") >= 1);
-  ck_assert_double_eq(value_of(r, "count", "policy-platform_escalation-"
-                                           "uncovered_levels"), 0);
+  ck_assert_double_eq(value_of(r, "count",
+                               "policy-platform_escalation-"
+                               "uncovered_levels"),
+                      0);
   /* every entity has all of its series */
   ck_assert_uint_eq(count_prefix(r, "service-"), 10 * 5);
   ck_assert_uint_eq(count_prefix(r, "team-"), 3 * 2);
@@ -827,7 +838,7 @@ START_TEST(test_collect_fetches_only_what_is_needed) {
 }
 END_TEST
 
-/* ---- large: more than 10,000 open incidents ---------------------------------- */
+/* --- large: more than 10,000 open incidents ------------------------------- */
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -921,6 +932,17 @@ START_TEST(test_large_more_than_10000_open) {
   ck_assert_uint_eq(count_path(log, "/schedules"), 3);
   ck_assert_uint_eq(count_path(log, "/escalation_policies"), 3);
   ck_assert_uint_eq(count_path(log, "/teams"), 1);
+  if (getenv("PD_TEST_VERBOSE") != NULL)
+    fprintf(stderr,
+            "large: %zu requests: services %zu, incidents %zu (open %zu), "
+            "schedules %zu, policies %zu, oncalls %zu, teams %zu; "
+            "cycle %.1f s\n",
+            list->u.array.len, count_path(log, "/services"),
+            count_path(log, "/incidents"), open_requests,
+            count_path(log, "/schedules"),
+            count_path(log, "/escalation_policies"),
+            count_path(log, "/oncalls"), count_path(log, "/teams"),
+            value_of(&fx.rec, "duration", "api-cycle"));
   yajl_tree_free(log);
   yajl_tree_free(st);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
@@ -951,10 +973,9 @@ START_TEST(test_more_than_10000_in_one_second) {
   st = state();
   check_against_state(st, t0, t1, false);
   yajl_tree_free(st);
-  ck_assert_double_eq(value_of(&fx.rec, "duration",
-                               "incidents-oldest_acknowledged"),
-                      value_of(&fx.rec, "duration",
-                               "incidents-oldest_triggered"));
+  ck_assert_double_eq(
+      value_of(&fx.rec, "duration", "incidents-oldest_acknowledged"),
+      value_of(&fx.rec, "duration", "incidents-oldest_triggered"));
 
   yajl_val log = requests();
   yajl_val list = request_list(log);
@@ -979,7 +1000,7 @@ START_TEST(test_more_than_10000_in_one_second) {
 }
 END_TEST
 
-/* ---- Team scoping ------------------------------------------------------------------ */
+/* --- Team scoping --------------------------------------------------------- */
 
 START_TEST(test_team_scope) {
   reset_sim("demo");
@@ -987,7 +1008,7 @@ START_TEST(test_team_scope) {
   team_id("Web", web, sizeof(web));
   configure(sim.token);
   add_team_option("Payments"); /* by exact name */
-  add_team_option(web);         /* by ID */
+  add_team_option(web);        /* by ID */
   fx.cfg.instance_by = PD_INSTANCE_BY_NAME;
   start_account();
   clear_requests();
@@ -1126,7 +1147,46 @@ START_TEST(test_team_empty_scope_warns) {
 }
 END_TEST
 
-/* ---- failures -------------------------------------------------------------------------- */
+/* An account without the teams ability: GET /teams answers 402. */
+START_TEST(test_no_teams_ability) {
+  reset_sim("demo");
+  ck_assert_int_eq(pdsim_call(&sim, "POST", "/_sim/abilities",
+                              "{\"abilities\":[\"urgencies\"]}", NULL),
+                   200);
+  configure(sim.token);
+  start_account();
+  cycle();
+  /* no team series, but nothing else lost and the cycle is fine */
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  ck_assert_uint_eq(count_prefix(&fx.rec, "team-"), 0);
+  ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  ck_assert(stub_log_contains(LOG_WARNING, "teams ability"));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  cycle();
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  stop_account();
+
+  /* with Team set the scope cannot be resolved: an error, nothing else */
+  stub_log_reset();
+  configure(sim.token);
+  add_team_option("Web");
+  start_account();
+  clear_requests();
+  cycle();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "GET /teams"));
+  yajl_val log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 0);
+  yajl_tree_free(log);
+  stop_account();
+}
+END_TEST
+
+/* --- failures ------------------------------------------------------------- */
 
 /* Arms a fault on /incidents once the open listing is a few pages in. */
 typedef struct {
@@ -1353,7 +1413,7 @@ START_TEST(test_429_past_the_budget) {
 }
 END_TEST
 
-/* ---- SPEC 7 messages --------------------------------------------------------------- */
+/* --- SPEC 7 messages ------------------------------------------------------ */
 
 START_TEST(test_401_logged_once_retried_slowly) {
   reset_sim("demo");
@@ -1467,7 +1527,7 @@ START_TEST(test_token_file_rotation) {
 }
 END_TEST
 
-/* ---- SPEC 5 notifications --------------------------------------------------------------- */
+/* --- SPEC 5 notifications ------------------------------------------------- */
 
 START_TEST(test_notifications) {
   reset_sim("demo");
@@ -1547,6 +1607,7 @@ static Suite *collect_suite(void) {
   tcase_add_test(tc, test_team_scope);
   tcase_add_test(tc, test_team_unknown);
   tcase_add_test(tc, test_team_empty_scope_warns);
+  tcase_add_test(tc, test_no_teams_ability);
   tcase_add_test(tc, test_failure_part_way_dispatches_nothing);
   tcase_add_test(tc, test_failures_of_each_kind);
   tcase_add_test(tc, test_slow_failure_retried_next_cycle);

@@ -21,7 +21,7 @@
 #define DAY 86400L
 #define WEEK (7 * DAY)
 
-/* ---- a recording metric sink ------------------------------------------- */
+/* --- a recording metric sink ---------------------------------------------- */
 
 typedef struct {
   char host[64], plugin_instance[64], type[64], type_instance[128];
@@ -46,8 +46,7 @@ static int record_metric(void *ctx, const pd_metric_t *m) {
   snprintf(x->plugin_instance, sizeof(x->plugin_instance), "%s",
            m->plugin_instance);
   snprintf(x->type, sizeof(x->type), "%s", m->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
-           m->type_instance);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s", m->type_instance);
   x->kind = m->kind;
   x->value = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
   return 0;
@@ -93,7 +92,7 @@ static size_t count_prefix(const recorder_t *r, const char *prefix) {
 #define ck_assert_value(r, type, ti, expected)                                 \
   ck_assert_double_eq_tol(value_of((r), (type), (ti)), (expected), 1e-9)
 
-/* ---- snapshot builders ---------------------------------------------------- */
+/* --- snapshot builders ---------------------------------------------------- */
 
 typedef struct {
   pd_services_t services;
@@ -235,7 +234,7 @@ static void run(const pd_snapshot_t *snap, recorder_t *rec) {
   }
 }
 
-/* ---- incidents -------------------------------------------------------------- */
+/* --- incidents ------------------------------------------------------------ */
 
 START_TEST(test_incident_counts_and_oldest) {
   world_t w = {0};
@@ -246,10 +245,10 @@ START_TEST(test_incident_counts_and_oldest) {
                NOW - 40 * DAY); /* older than a month: still counted */
   add_incident(&w.open, "Q3", "PSVC1", PD_INCIDENT_TRIGGERED, PD_URGENCY_LOW,
                NOW - 5);
-  add_incident(&w.open, "Q4", "PSVC1", PD_INCIDENT_ACKNOWLEDGED,
-               PD_URGENCY_LOW, NOW - 300);
-  add_incident(&w.open, "Q5", "PSVC1", PD_INCIDENT_ACKNOWLEDGED,
-               PD_URGENCY_LOW, NOW - 200);
+  add_incident(&w.open, "Q4", "PSVC1", PD_INCIDENT_ACKNOWLEDGED, PD_URGENCY_LOW,
+               NOW - 300);
+  add_incident(&w.open, "Q5", "PSVC1", PD_INCIDENT_ACKNOWLEDGED, PD_URGENCY_LOW,
+               NOW - 200);
   /* a resolved one in the open set (a race) counts nowhere */
   add_incident(&w.open, "Q6", "PSVC1", PD_INCIDENT_RESOLVED, PD_URGENCY_HIGH,
                NOW - 50 * DAY);
@@ -306,7 +305,7 @@ START_TEST(test_dedupe_incident_recs) {
 }
 END_TEST
 
-/* ---- services --------------------------------------------------------------- */
+/* --- services ------------------------------------------------------------- */
 
 START_TEST(test_services_every_series) {
   world_t w = {0};
@@ -487,7 +486,7 @@ START_TEST(test_collect_selects_series) {
 }
 END_TEST
 
-/* ---- teams -------------------------------------------------------------------- */
+/* --- teams ---------------------------------------------------------------- */
 
 START_TEST(test_team_counts) {
   world_t w = {0};
@@ -525,7 +524,7 @@ START_TEST(test_team_counts) {
 }
 END_TEST
 
-/* ---- schedules: coverage ------------------------------------------------------- */
+/* --- schedules: coverage -------------------------------------------------- */
 
 static pd_coverage_t coverage_of(const pd_schedule_entry_t *e, size_t n,
                                  double window) {
@@ -534,7 +533,8 @@ static pd_coverage_t coverage_of(const pd_schedule_entry_t *e, size_t n,
   return c;
 }
 
-#define ENTRY(user, from, to) {user, NOW + (from), NOW + (to)}
+#define ENTRY(user, from, to)                                                  \
+  { user, NOW + (from), NOW + (to) }
 
 START_TEST(test_coverage_full) {
   pd_schedule_entry_t e[] = {ENTRY("PU1", -DAY, 2 * DAY),
@@ -555,8 +555,8 @@ START_TEST(test_coverage_gap_inside) {
                              ENTRY("PU2", 3 * DAY + 6 * HOUR, 8 * DAY)};
   pd_coverage_t c = coverage_of(e, 2, WEEK);
   ck_assert_double_eq(c.gap_s, 6 * HOUR);
-  ck_assert_double_eq_tol(c.coverage_pct,
-                          100.0 * (WEEK - 6 * HOUR) / WEEK, 1e-9);
+  ck_assert_double_eq_tol(c.coverage_pct, 100.0 * (WEEK - 6 * HOUR) / WEEK,
+                          1e-9);
   ck_assert_double_eq(c.next_gap_s, 3 * DAY);
   ck_assert_int_eq(c.gap_start, NOW + 3 * DAY);
   ck_assert_int_eq(c.gap_end, NOW + 3 * DAY + 6 * HOUR);
@@ -608,8 +608,8 @@ END_TEST
 
 START_TEST(test_coverage_trailing_gap_and_userless) {
   /* an entry without a user covers nothing */
-  pd_schedule_entry_t e[] = {ENTRY("PU1", 0, 4 * DAY), ENTRY("", 4 * DAY,
-                                                              WEEK)};
+  pd_schedule_entry_t e[] = {ENTRY("PU1", 0, 4 * DAY),
+                             ENTRY("", 4 * DAY, WEEK)};
   pd_coverage_t c = coverage_of(e, 2, WEEK);
   ck_assert_double_eq(c.gap_s, 3 * DAY);
   ck_assert_double_eq(c.next_gap_s, 4 * DAY);
@@ -656,8 +656,7 @@ START_TEST(test_schedule_series) {
   pd_snapshot_t snap = full_snapshot(&w);
   recorder_t rec;
   run(&snap, &rec);
-  ck_assert_value(&rec, "duration", "schedule-payments_primary-gap",
-                  6 * HOUR);
+  ck_assert_value(&rec, "duration", "schedule-payments_primary-gap", 6 * HOUR);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-next_gap",
                   3 * DAY);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-next_handoff",
@@ -687,7 +686,7 @@ START_TEST(test_schedule_series) {
 }
 END_TEST
 
-/* ---- on-calls and policies ------------------------------------------------------ */
+/* --- on-calls and policies ------------------------------------------------ */
 
 START_TEST(test_oncall_counts) {
   world_t w = {0};
@@ -753,7 +752,7 @@ START_TEST(test_oncall_is_now) {
 }
 END_TEST
 
-/* ---- names ------------------------------------------------------------------------ */
+/* --- names ---------------------------------------------------------------- */
 
 START_TEST(test_names_collisions_and_ids) {
   world_t w = {0};
@@ -815,7 +814,7 @@ START_TEST(test_long_names_fit) {
 }
 END_TEST
 
-/* ---- notifications (pd_alerts) ---------------------------------------------------- */
+/* --- notifications (pd_alerts) -------------------------------------------- */
 
 typedef struct {
   pd_notif_severity_t severity;
@@ -840,8 +839,7 @@ static int record_notif(void *ctx, const pd_notification_t *n) {
   snprintf(x->plugin_instance, sizeof(x->plugin_instance), "%s",
            n->plugin_instance);
   snprintf(x->type, sizeof(x->type), "%s", n->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s",
-           n->type_instance);
+  snprintf(x->type_instance, sizeof(x->type_instance), "%s", n->type_instance);
   snprintf(x->message, sizeof(x->message), "%s", n->message);
   return 0;
 }
