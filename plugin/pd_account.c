@@ -105,19 +105,18 @@ static double request_max_wait(const pd_account_t *acct) {
   return left > 0 ? left : 0;
 }
 
-/* The advice SPEC 7 gives for each kind of failure. */
-static const char *failure_advice(pd_http_outcome_t outcome, const char *method,
-                                  const pd_identity_t *identity) {
+/* What SPEC 7 tells the user for each kind of failure, or NULL. */
+static const char *failure_advice(pd_http_outcome_t outcome,
+                                  const char *method) {
   switch (outcome) {
   case PD_HTTP_AUTH:
     return "authentication failed; check the User API token is correct and "
            "not revoked, and that it is a User Token, not a REST API key";
   case PD_HTTP_PERMISSION:
     if (strcmp(method, "GET") == 0)
-      return "the user's role or team access does not allow it";
-    return identity->kind == PD_IDENTITY_USER
-               ? "the user needs the Responder or Manager role"
-               : "the token needs the Responder or Manager role";
+      return "access denied; the user's role or team access does not allow "
+             "it";
+    return "access denied; the user needs the Responder or Manager role";
   default:
     return NULL;
   }
@@ -158,6 +157,8 @@ static const char *failure_key(const char *what,
 static void report_failure(pd_account_t *acct, const char *what,
                            const char *method,
                            const pd_http_response_t *resp) {
+  if (resp->cancelled)
+    return; /* collectd is shutting down: nothing failed */
   pthread_mutex_lock(&acct->failures_lock);
   if (resp->outcome == PD_HTTP_AUTH)
     acct->auth_retry_at = pd_monotonic_now() + acct->cfg->slow_interval_s;
@@ -170,18 +171,16 @@ static void report_failure(pd_account_t *acct, const char *what,
   if (same)
     return; /* same failure as last time: already said */
 
-  const char *advice = failure_advice(resp->outcome, method, &identity);
+  const char *advice = failure_advice(resp->outcome, method);
   if (advice == NULL) {
     PD_ACCOUNT_ERROR(acct->cfg->name, "%s failed: %s.", what, resp->message);
   } else if (resp->outcome == PD_HTTP_PERMISSION &&
-             identity.kind == PD_IDENTITY_USER &&
-             strcmp(method, "GET") != 0) {
-    PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s (%s); %s (the user's role is "
-                     "\"%s\").", what, "access denied", resp->message, advice,
-                     identity.user.role);
+             identity.kind == PD_IDENTITY_USER && strcmp(method, "GET") != 0) {
+    PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s (%s; the user's role is \"%s\").",
+                     what, advice, resp->message, identity.user.role);
   } else {
-    PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s; %s.", what, resp->message,
-                     advice);
+    PD_ACCOUNT_ERROR(acct->cfg->name, "%s: %s (%s).", what, advice,
+                     resp->message);
   }
 }
 
@@ -343,8 +342,7 @@ static void refresh_token(pd_account_t *acct) {
   acct->auth_retry_at = 0;
   pthread_mutex_unlock(&acct->failures_lock);
   pd_collect_invalidate(acct->collect);
-  PD_ACCOUNT_INFO(acct->cfg->name, "the token file changed; using the new "
-                  "token.");
+  /* pd_token_refresh() has said that the file changed. */
 }
 
 /* The api-* self-metrics of SPEC 4, from the HTTP client's counters. */

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <yajl/yajl_tree.h>
 
+#include "pd_utf8.h"
+
 /* How deep an `errors` object may nest before we stop looking. */
 #define DETAILS_MAX_DEPTH 4
 #define ELLIPSIS "..."
@@ -37,38 +39,6 @@ static void msg_init(msg_t *m, char *out) {
   memset(m, 0, sizeof(*m));
   m->out = out;
   m->out[0] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid
- * (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut). */
-static size_t utf8_sequence_length(const unsigned char *s, size_t n) {
-  unsigned char c = s[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0)
-      lo = 0xA0;
-    else if (c == 0xED)
-      hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0)
-      lo = 0x90;
-    else if (c == 0xF4)
-      hi = 0x8F;
-  } else
-    return 0;
-  if (n < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for (size_t i = 2; i < len; i++)
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-  return len;
 }
 
 /* Appends k bytes as one unit (a character or a literal); false when full. */
@@ -99,7 +69,7 @@ static void msg_put(msg_t *m, const char *text, size_t n) {
       i++;
       continue;
     }
-    size_t k = utf8_sequence_length(s + i, n - i);
+    size_t k = pd_utf8_sequence_length(text + i, n - i);
     if (k == 0) {
       msg_emit(m, "?", 1);
       i++;

@@ -102,12 +102,8 @@ int pd_event_set_text(char **field, const char *text) {
   char *copy = NULL;
   if (text != NULL) {
     size_t len = pd_utf8_cut(text, strlen(text), PD_EVENT_TEXT_MAX);
-    copy = malloc(len + 1);
-    if (copy == NULL)
+    if ((copy = pd_utf8_dup(text, len)) == NULL)
       return -1;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    pd_utf8_sanitize(copy, len);
   }
   free(*field);
   *field = copy;
@@ -351,19 +347,19 @@ static int detail_from_meta(pd_detail_t *d, const notification_meta_t *m) {
   if (pd_event_set_text(&d->name, m->name) != 0)
     return -1;
   switch (m->type) {
-  case NM_TYPE_STRING:
+  case NM_TYPE_STRING: {
     d->type = PD_DETAIL_STRING;
     /* Bounded later as a whole (PD_DETAILS_MAX_BYTES), so copy it all. */
-    d->value.string = strdup(m->nm_value.nm_string != NULL
-                                 ? m->nm_value.nm_string
-                                 : "");
+    const char *text =
+        m->nm_value.nm_string != NULL ? m->nm_value.nm_string : "";
+    d->value.string = pd_utf8_dup(text, strlen(text));
     if (d->value.string == NULL) {
       free(d->name);
       d->name = NULL;
       return -1;
     }
-    pd_utf8_sanitize(d->value.string, strlen(d->value.string));
     return 0;
+  }
   case NM_TYPE_SIGNED_INT:
     d->type = PD_DETAIL_SIGNED;
     d->value.signed_int = m->nm_value.nm_signed_int;
@@ -699,12 +695,7 @@ static int record_string(record_t *r, const char *key, const char **out) {
   if (!YAJL_IS_STRING(v))
     return record_fail(r, "\"%s\" is missing or not a string", key);
   *out = YAJL_GET_STRING(v);
-  char *check = strdup(*out);
-  if (check == NULL)
-    return record_fail(r, "out of memory reading \"%s\"", key);
-  size_t bad = pd_utf8_sanitize(check, strlen(check));
-  free(check);
-  if (bad != 0)
+  if (!pd_utf8_is_valid(*out, strlen(*out)))
     return record_fail(r, "\"%s\" is not valid UTF-8", key);
   return 0;
 }
@@ -788,10 +779,9 @@ static int record_detail(record_t *r, yajl_val triple, pd_detail_t *d) {
   memset(d, 0, sizeof(*d));
   if (strcmp(code, "s") == 0) {
     d->type = PD_DETAIL_STRING;
-    d->value.string = strdup(text);
+    d->value.string = pd_utf8_dup(text, strlen(text));
     if (d->value.string == NULL)
       return record_fail(r, "out of memory");
-    pd_utf8_sanitize(d->value.string, strlen(d->value.string));
   } else if (strcmp(code, "i") == 0) {
     d->type = PD_DETAIL_SIGNED;
     d->value.signed_int = strtoll(text, &end, 10);
@@ -814,13 +804,12 @@ static int record_detail(record_t *r, yajl_val triple, pd_detail_t *d) {
   if (end != NULL && (end == text || *end != '\0' || errno == ERANGE)) {
     return record_fail(r, "detail \"%s\" has a malformed value", name);
   }
-  d->name = strdup(name);
+  d->name = pd_utf8_dup(name, strlen(name));
   if (d->name == NULL) {
     if (d->type == PD_DETAIL_STRING)
       free(d->value.string);
     return record_fail(r, "out of memory");
   }
-  pd_utf8_sanitize(d->name, strlen(d->name));
   return 0;
 }
 

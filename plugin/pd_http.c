@@ -28,6 +28,7 @@
 #include "pd_error.h"
 #include "pd_log.h"
 #include "pd_ratelimit.h"
+#include "pd_utf8.h"
 
 #ifndef PD_VERSION
 #define PD_VERSION "unknown"
@@ -120,31 +121,18 @@ static void wipe_free_headers(struct curl_slist *headers) {
   curl_slist_free_all(headers);
 }
 
-/* After a bounded snprintf, drop a UTF-8 character the cut left partial. */
-static void trim_partial_utf8(char *s) {
-  size_t len = strlen(s);
-  size_t i = len;
-  while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-    i--; /* back over continuation bytes to the lead byte */
-  if (i == 0 || (unsigned char)s[i - 1] < 0xC0)
-    return; /* ASCII end: nothing partial */
-  unsigned char lead = (unsigned char)s[i - 1];
-  size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-  if (len - (i - 1) < want)
-    s[i - 1] = '\0';
-}
-
 static void set_message(pd_http_response_t *resp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_message(pd_http_response_t *resp, const char *fmt, ...) {
+  char text[sizeof(resp->message)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(resp->message, sizeof(resp->message), fmt, ap);
+  vsnprintf(text, sizeof(text), fmt, ap);
   va_end(ap);
-  trim_partial_utf8(resp->message);
-  for (char *p = resp->message; *p != '\0'; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7F)
-      *p = ' '; /* one log line, whatever libcurl or a parser said */
+  /* One log line, whatever libcurl or a parser said, and no character
+   * half cut by vsnprintf (or by the parser's own bounded message). */
+  pd_utf8_copy_blanked(resp->message, sizeof(resp->message), text,
+                       pd_utf8_trim_partial(text, strlen(text)));
 }
 
 /* Belt and braces: a server echoing the token must not get it logged. */
@@ -451,6 +439,7 @@ static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
     if (atomic_load(&c->cancelled)) {
       pthread_mutex_unlock(&c->state_lock);
       set_message(resp, "request cancelled (shutting down)");
+      resp->cancelled = true;
       refuse(c, resp);
       return -1;
     }
@@ -638,6 +627,7 @@ static void classify_curl_error(const pd_http_client_t *c, CURLcode rc,
   case CURLE_ABORTED_BY_CALLBACK:
     resp->outcome = PD_HTTP_RETRY;
     set_message(resp, "request cancelled (shutting down)");
+    resp->cancelled = true;
     return;
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:

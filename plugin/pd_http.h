@@ -105,6 +105,7 @@ typedef struct {
   long ratelimit_limit, ratelimit_remaining, ratelimit_reset; /* -1 absent */
   double latency_s;     /* time on the wire */
   bool sent;            /* false when refused locally (ceiling, cancel) */
+  bool cancelled;       /* pd_http_client_cancel() stopped it: shutting down */
 } pd_http_response_t;
 
 /*

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_utf8.h"
+
 /* --- bounded copies ------------------------------------------------------ */
 
 static bool is_alnum_ascii(unsigned char c) {
@@ -34,32 +36,8 @@ int pd_id_set(pd_id_t dst, const char *src, size_t len) {
   return 0;
 }
 
-/* Largest length <= max that does not split a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t len, size_t max) {
-  if (len <= max)
-    return len;
-  /* s[max] is the first byte left out; while it continues a sequence, the
-   * sequence started inside the kept part and must go as a whole. The walk
-   * back is bounded: a UTF-8 sequence has at most 3 continuation bytes. */
-  size_t n = max;
-  for (int back = 0; n > 0 && back < 4; back++) {
-    if (((unsigned char)s[n] & 0xC0) != 0x80)
-      break;
-    n--;
-  }
-  return n;
-}
-
 size_t pd_text_copy(char *dst, size_t size, const char *src, size_t len) {
-  if (size == 0)
-    return 0;
-  size_t n = utf8_cut(src, len, size - 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)src[i];
-    dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-  }
-  dst[n] = '\0';
-  return n;
+  return pd_utf8_copy_blanked(dst, size, src, len);
 }
 
 /* --- time --------------------------------------------------------------- */

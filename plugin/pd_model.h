@@ -41,7 +41,8 @@ int pd_id_set(pd_id_t dst, const char *src, size_t len);
 
 /*
  * Copies text into dst (size bytes, size >= 1): cut on a UTF-8 boundary to
- * fit, control characters (including NUL) replaced by spaces. Input is
+ * fit, control characters (including NUL) replaced by spaces; this is
+ * pd_utf8_copy_blanked(), the rule for all text from the wire. Input is
  * expected to be valid UTF-8, as yajl checks; for other bytes the cut is
  * still within bounds. Returns the length written.
  */

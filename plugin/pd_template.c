@@ -17,74 +17,7 @@
 #define META_PREFIX "meta:"
 #define META_PREFIX_LEN (sizeof(META_PREFIX) - 1)
 
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Length of the well-formed UTF-8 sequence at p (avail bytes), 0 if none. */
-static size_t utf8_sequence_len(const unsigned char *p, size_t avail) {
-  unsigned char c = p[0];
-  size_t n;
-  uint32_t cp, min;
-
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, cp = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0; /* a continuation byte, C0/C1 or F5..FF */
-  }
-  if (avail < n)
-    return 0;
-  for (size_t k = 1; k < n; k++) {
-    if ((p[k] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[k] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0; /* overlong, out of range, or a surrogate */
-  return n;
-}
-
-size_t pd_utf8_sanitize(char *s, size_t len) {
-  unsigned char *p = (unsigned char *)s;
-  size_t replaced = 0;
-  for (size_t i = 0; i < len;) {
-    size_t n = utf8_sequence_len(p + i, len - i);
-    if (n == 0) {
-      p[i] = '?';
-      replaced++;
-      n = 1;
-    }
-    i += n;
-  }
-  return replaced;
-}
-
-size_t pd_utf8_cut(const char *s, size_t len, size_t max) {
-  if (len <= max)
-    return len;
-  /* s[max] is the first byte left out: while it continues a sequence, that
-   * sequence would be split, so leave it out whole (at most 3 bytes back). */
-  size_t cut = max;
-  for (int back = 0; back < 3 && cut > 0 &&
-                     ((unsigned char)s[cut] & 0xC0) == 0x80;
-       back++)
-    cut--;
-  return cut;
-}
-
-size_t pd_utf8_copy(char *dst, size_t dst_size, const char *src) {
-  if (dst_size == 0)
-    return 0;
-  size_t n = pd_utf8_cut(src, strlen(src), dst_size - 1);
-  memcpy(dst, src, n);
-  dst[n] = '\0';
-  pd_utf8_sanitize(dst, n);
-  return n;
-}
+/* ------------------------------------------------------------------ bounds */
 
 uint64_t pd_hash64(const void *data, size_t len) {
   const unsigned char *p = data;
@@ -117,14 +50,11 @@ size_t pd_text_bound_hashed(const char *text, size_t len, char *out,
       out[0] = '\0';
     return 0;
   }
-  char *copy = malloc(len + 1);
+  char *copy = pd_utf8_dup(text, len);
   if (copy == NULL) {
     out[0] = '\0';
     return 0;
   }
-  memcpy(copy, text, len);
-  copy[len] = '\0';
-  pd_utf8_sanitize(copy, len);
   size_t n = bound_sanitised(copy, len, out, out_size);
   free(copy);
   return n;
@@ -209,13 +139,17 @@ static bool is_meta(const placeholder_t *ph) {
          memcmp(ph->name, META_PREFIX, META_PREFIX_LEN) == 0;
 }
 
-/*
- * The value of a placeholder for n: a pointer into n (or into scratch, for
- * formatted numbers) and its length. -1 for an unknown placeholder.
- */
+/* What a placeholder expands to: text points into the notification, or
+ * into scratch for a formatted number. */
+typedef struct {
+  const char *text;
+  size_t len;
+  char scratch[64];
+} value_t;
+
+/* The value of a placeholder for n. -1 for an unknown placeholder. */
 static int resolve(const placeholder_t *ph, const notification_t *n,
-                   char *scratch, size_t scratch_size, const char **value,
-                   size_t *value_len) {
+                   value_t *value) {
   const char *v = NULL;
   if (name_is(ph, "host"))
     v = n->host;
@@ -231,8 +165,8 @@ static int resolve(const placeholder_t *ph, const notification_t *n,
     v = pd_severity_name(n->severity);
 
   if (v != NULL) {
-    *value = v;
-    *value_len = strlen(v);
+    value->text = v;
+    value->len = strlen(v);
     return 0;
   }
   if (!is_meta(ph))
@@ -247,14 +181,14 @@ static int resolve(const placeholder_t *ph, const notification_t *n,
 
   const notification_meta_t *m = pd_meta_find(n, meta_name);
   if (m == NULL) {
-    *value = "";
-    *value_len = 0;
+    value->text = "";
+    value->len = 0;
   } else if (m->type == NM_TYPE_STRING) {
-    *value = m->nm_value.nm_string != NULL ? m->nm_value.nm_string : "";
-    *value_len = strlen(*value);
+    value->text = m->nm_value.nm_string != NULL ? m->nm_value.nm_string : "";
+    value->len = strlen(value->text);
   } else {
-    *value_len = pd_meta_format(m, scratch, scratch_size);
-    *value = scratch;
+    value->len = pd_meta_format(m, value->scratch, sizeof(value->scratch));
+    value->text = value->scratch;
   }
   return 0;
 }
@@ -289,12 +223,9 @@ int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
         return -1;
       }
     } else {
-      char scratch[64];
-      const char *value;
-      size_t value_len;
+      value_t value;
       notification_t empty = {0};
-      if (resolve(&ph, &empty, scratch, sizeof(scratch), &value,
-                  &value_len) != 0) {
+      if (resolve(&ph, &empty, &value) != 0) {
         snprintf(err, err_size,
                  "unknown placeholder \"%%{%.*s}\" at offset %zu (known: host, "
                  "plugin, plugin_instance, type, type_instance, severity, "
@@ -311,13 +242,9 @@ int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
 /* Is the text at p a placeholder that expands to "" for n? */
 static bool placeholder_is_empty(const char *p, const notification_t *n) {
   placeholder_t ph;
-  char scratch[64];
-  const char *value;
-  size_t value_len;
-  if (parse_placeholder(p, &ph) != 0 ||
-      resolve(&ph, n, scratch, sizeof(scratch), &value, &value_len) != 0)
-    return false;
-  return value_len == 0;
+  value_t value;
+  return parse_placeholder(p, &ph) == 0 && resolve(&ph, n, &value) == 0 &&
+         value.len == 0;
 }
 
 /* Writes the full expansion of a valid template to f. */
@@ -334,13 +261,10 @@ static int expand_to(FILE *f, const char *tmpl, const notification_t *n) {
       continue;
     }
     placeholder_t ph;
-    char scratch[64];
-    const char *value;
-    size_t value_len;
-    if (parse_placeholder(p, &ph) != 0 ||
-        resolve(&ph, n, scratch, sizeof(scratch), &value, &value_len) != 0)
+    value_t value;
+    if (parse_placeholder(p, &ph) != 0 || resolve(&ph, n, &value) != 0)
       return -1;
-    fwrite(value, 1, value_len, f);
+    fwrite(value.text, 1, value.len, f);
     p = ph.end;
   }
   return ferror(f) ? -1 : 0;

@@ -1,6 +1,6 @@
 /*
- * pd_template.h - DedupKey templates (SPEC 3) and the bounded UTF-8 text
- * rules every string sent to PagerDuty goes through.
+ * pd_template.h - DedupKey templates (SPEC 3) and the hashed bound of
+ * dedup keys.
  *
  * A template is literal text with placeholders:
  *   %{host} %{plugin} %{plugin_instance} %{type} %{type_instance}
@@ -22,9 +22,9 @@
  * always comes out the same, across restarts and hosts).
  *
  * UTF-8. collectd fields are bytes; PagerDuty wants valid UTF-8 (yajl would
- * refuse to generate anything else). pd_utf8_sanitize() replaces every byte
- * that is not part of a well-formed sequence (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF) by '?', which keeps lengths unchanged.
+ * refuse to generate anything else). Expansions go through
+ * pd_utf8_sanitize() (pd_utf8.h): every byte that is not part of a
+ * well-formed sequence becomes '?', which keeps lengths unchanged.
  */
 #ifndef PD_TEMPLATE_H
 #define PD_TEMPLATE_H
@@ -34,6 +34,10 @@
 
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
+
+/* The UTF-8 rules every string sent to PagerDuty goes through; included
+ * here because callers of the templates use them on their other fields. */
+#include "pd_utf8.h"
 
 #define PD_DEDUP_KEY_MAX 255
 /* "~" and 16 hex digits, appended to a cut key. */
@@ -67,21 +71,6 @@ size_t pd_text_bound_hashed(const char *text, size_t len, char *out,
 
 /* FNV-1a, 64 bit: the short, stable hash of keys used here and in the spool. */
 uint64_t pd_hash64(const void *data, size_t len);
-
-/*
- * The length of the longest prefix of s (len bytes) that is at most max
- * bytes and does not split a UTF-8 sequence. For valid UTF-8 the prefix is
- * itself valid UTF-8.
- */
-size_t pd_utf8_cut(const char *s, size_t len, size_t max);
-
-/* Replaces, in place, every byte of s (len bytes) that is not part of a
- * well-formed UTF-8 sequence by '?'. Returns how many bytes were replaced. */
-size_t pd_utf8_sanitize(char *s, size_t len);
-
-/* Copies src into dst (dst_size > 0), sanitised and cut on a UTF-8 boundary
- * to at most dst_size - 1 bytes. Returns the length written. */
-size_t pd_utf8_copy(char *dst, size_t dst_size, const char *src);
 
 /* "FAILURE", "WARNING", "OKAY", or "UNKNOWN" for anything else. */
 const char *pd_severity_name(int severity);

@@ -175,7 +175,7 @@ class LoadTest(DaemonTestCase):
         harness.write_secret_file(self.token_path + ".new", new_token)
         os.rename(self.token_path + ".new", self.token_path)
         self.wait_up(daemon, timeout=30)
-        daemon.wait_for_log(r'account "demo": .*token file changed',
+        daemon.wait_for_log(r'account "demo": TokenFile ".*" changed; using the new token',
                             severity="info")
         self.assertCleanShutdown(daemon)
         for token in (self.sim.token, new_token):
@@ -193,7 +193,7 @@ class LoadTest(DaemonTestCase):
         new_token = "rotated-" + secrets.token_hex(16)
         self.sim.add_token(new_token, user_id=info["user_id"])
         harness.write_secret_file(self.token_path, new_token)
-        daemon.wait_for_log(r'account "demo": .*token file changed',
+        daemon.wait_for_log(r'account "demo": TokenFile ".*" changed; using the new token',
                             severity="info")
         after = self.sim.wait_for_requests(lambda r: r["seq"] > last_seq)
         self.assertEqual({r["auth"] for r in after}, {"ok"}, after)

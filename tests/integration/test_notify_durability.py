@@ -147,24 +147,70 @@ class DurabilityTest(NotifyTestCase):
         self.assertEqual({(r["status"], body(r)["incident"]["status"])
                           for r in puts}, {(200, "resolved")})
 
+    # -- a crash in the middle of deliveries -------------------------------------------
+    def kill_mid_delivery(self, rest):
+        """PagerDuty up; 60 problems and 30 recoveries are being delivered
+        when collectd is killed; after the restart every problem has one
+        incident, in the right state (at least once, never a duplicate)."""
+        if rest:
+            name = "rest"
+            blocks = (self.account(Interval=5), self.rest_notify(Host="web01"))
+            first = lambda r: (r["method"] == "POST"  # noqa: E731
+                               and r["path"] == "/incidents")
+        else:
+            name = "ev"
+            blocks = (self.events_notify(Host="web01"),)
+            first = lambda r: r["path"] == "/v2/enqueue"  # noqa: E731
+        daemon = self.start_notify(*blocks)
+        self.notify(daemon, range(60))
+        self.notify(daemon, range(30), "okay")
+        self.sim.wait_for_requests(first, count=15)
+        daemon.kill(signal.SIGKILL)
+        delivered_before = len([r for r in self.sim.requests() if first(r)])
+        daemon.start()
+
+        def settled():
+            by_key = {}
+            for inc in self.incidents(service=self.service):
+                by_key.setdefault(inc["incident_key"], []).append(
+                    inc["status"])
+            return {k: by_key.get(k) for k in KEYS[:60]}
+        expected = {k: ["resolved" if i < 30 else "triggered"]
+                    for i, k in enumerate(KEYS[:60])}
+        wait_until(lambda: settled() == expected, 60, interval=0.5,
+                   message="60 incidents, 30 resolved")
+        pending = self.notify_id(daemon, name, "queue_length", "pending")
+        daemon.wait_for_value(pending, lambda v: v == 0)
+        self.assertEqual(settled(), expected)
+        self.assertLess(delivered_before, 60, "killed too late to tell")
+        self.assertEqual(daemon.errors(), [])
+
+    def test_kill9_mid_delivery_events(self):
+        self.kill_mid_delivery(rest=False)
+        results = [r.get("event_result") for r in self.sim.requests()]
+        self.assertNotIn("dropped: ", " ".join(str(x) for x in results))
+
+    def test_kill9_mid_delivery_rest(self):
+        self.kill_mid_delivery(rest=True)
+
     # -- a crash with a request on the wire -------------------------------------------
-    def crash_mid_request(self, daemon, path):
-        """Sends a trigger whose request hangs in PagerDuty, kills collectd
-        while it hangs and lets PagerDuty finish it; restarts collectd."""
-        self.sim.add_fault("hang", path=path, method="POST", seconds=3)
-        self.notify(daemon, [0])
+    def crash_mid_request(self, daemon, method, path, send=None):
+        """Sends a notification (default: the trigger of KEYS[0]) whose
+        request hangs in PagerDuty, kills collectd while it hangs, waits for
+        PagerDuty to finish it, and restarts collectd."""
+        self.sim.add_fault("hang", path=path, method=method, seconds=3)
+        (send or (lambda: self.notify(daemon, [0])))()
         wait_until(lambda: self.sim.control("GET", "/faults")["faults"] == [],
                    20, message="the request to hang")
         daemon.kill(signal.SIGKILL)
-        self.wait_incidents(KEYS[0], 1)
-        self.sim.wait_for_requests(lambda r: r["method"] == "POST"
+        self.sim.wait_for_requests(lambda r: r["method"] == method
                                    and r["path"] == path)
         daemon.start()
 
     def test_crash_during_rest_request_resend_opens_no_second_incident(self):
         daemon = self.start_notify(self.account(),
                                    self.rest_notify(Host="web01"))
-        self.crash_mid_request(daemon, "/incidents")
+        self.crash_mid_request(daemon, "POST", "/incidents")
         daemon.wait_for_log(r'notify "rest": .*already open \(an earlier '
                             r'attempt got through\); counted as delivered',
                             severity="info")
@@ -182,7 +228,7 @@ class DurabilityTest(NotifyTestCase):
     def test_crash_during_events_request_resend_opens_no_second_incident(
             self):
         daemon = self.start_notify(self.events_notify(Host="web01"))
-        self.crash_mid_request(daemon, "/v2/enqueue")
+        self.crash_mid_request(daemon, "POST", "/v2/enqueue")
         self.sim.wait_for_requests(lambda r: r["path"] == "/v2/enqueue",
                                    count=2)
         results = [r.get("event_result") for r in self.sim.requests()]
@@ -192,6 +238,45 @@ class DurabilityTest(NotifyTestCase):
         self.wait_incidents(KEYS[0], 1, status="resolved")
         self.assertEqual(len(self.incidents(KEYS[0])), 1)
         self.assertEqual(daemon.errors(), [])
+
+    def test_crash_during_rest_note_and_resolve_sends_each_once(self):
+        daemon = self.start_notify(self.account(),
+                                   self.rest_notify(Host="web01"))
+        self.notify(daemon, [0])
+        inc = self.wait_incidents(KEYS[0], 1)[0]
+        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        notes_path = "/incidents/%s/notes" % inc["id"]
+
+        # A note whose POST got through while collectd died: the resend
+        # finds it on the incident and posts nothing.
+        def note():
+            daemon.sock.putnotif("note", host="web01", plugin="app",
+                                 type="gauge", type_instance="k00", meta={
+                                     "pagerduty_action": "note",
+                                     "pagerduty_note": "checked the disk"})
+        self.crash_mid_request(daemon, "POST", notes_path, note)
+        self.sim.wait_for_requests(lambda r: r["method"] == "GET"
+                                   and r["path"] == notes_path)
+        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.assertEqual([n["content"] for n in self.incidents(KEYS[0])[0][
+            "notes"]], ["checked the disk"])
+        self.assertEqual(len([r for r in self.sim.requests()
+                              if r["method"] == "POST"
+                              and r["path"] == notes_path]), 1)
+
+        # A resolve whose PUT got through: the resend's "already resolved"
+        # (400, code 1001) counts as done, quietly.
+        self.crash_mid_request(daemon, "PUT", "/incidents/" + inc["id"],
+                               lambda: self.notify(daemon, [0], "okay"))
+        self.sim.wait_for_requests(lambda r: r["method"] == "PUT", count=2)
+        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        puts = [r["status"] for r in self.sim.requests()
+                if r["method"] == "PUT"]
+        self.assertEqual(puts, [200, 400])
+        incs = self.incidents(KEYS[0])
+        self.assertEqual([i["status"] for i in incs], ["resolved"])
+        self.assertEqual(daemon.errors(), [])
+        self.assertEqual(daemon.warnings(), [])
 
     # -- state across a restart ---------------------------------------------------------
     def test_first_okay_after_restart_resolves_what_was_open(self):

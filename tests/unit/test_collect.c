@@ -1519,7 +1519,7 @@ START_TEST(test_token_file_rotation) {
   ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
   ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
   ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
-  ck_assert(stub_log_contains(LOG_INFO, "token file changed"));
+  ck_assert(stub_log_contains(LOG_INFO, "changed; using the new token"));
   ck_assert(strstr(stub_log_dump(), sim.token) == NULL);
   ck_assert(strstr(stub_log_dump(), revoked) == NULL);
   unlink(path);

@@ -1,0 +1,739 @@
+"""
+truth.py - an independent oracle for the read side's metrics (SPEC 4).
+
+    truth = Truth(sim, account="acme", teams=["Payments"])
+    expected = truth.series(t)   # {identifier: (lo, hi)} at epoch second t
+    report = compare_daemon(daemon, truth)
+
+What the plugin must dispatch for an account is computed here from the
+simulator's whole state (GET /_sim/state: teams, services, incidents,
+maintenance windows, escalation policies) and, where a schedule has to be
+rendered (layers, restrictions, overrides), from the public REST API
+(GET /schedules/{id}?since&until, read with the scenario's account-level
+key, so the plugin's own user keeps its rate-limit budget). Nothing here
+calls or copies the simulator's or the plugin's logic: every series follows
+SPEC 4's definitions, written out below, and two self-checks hold the
+oracle to the simulator's own answers (service status, GET /oncalls).
+
+Definitions (SPEC 4; `t` is the moment the plugin looked, whole seconds):
+  scope           with Team values: the teams whose ID (any case) or exact
+                  name is a value; services, schedules, escalation policies
+                  and incidents are in scope when one of their teams is in
+                  scope (incidents: the teams PagerDuty gave them, their
+                  service's at creation). Without Team: everything.
+  open incidents  status triggered or acknowledged, in scope.
+  incidents-<status>-<urgency>   open incidents by status and urgency.
+  incidents-oldest_<status>      t - the earliest created_at; 0 if none.
+  services-<status>              in-scope services by status; a service's
+                  status is disabled, else maintenance (a maintenance window
+                  of it with start <= t < end), else critical (an open
+                  triggered incident, any scope), else warning (an
+                  acknowledged one), else active.
+  service-<svc>-status           0 active .. 4 disabled.
+  service-<svc>-triggered/-acknowledged/-high_urgency   its open incidents.
+  service-<svc>-created          its incidents (any status, in scope)
+                  created in [t - TrendWindow, t).
+  team-<team>-triggered/-acknowledged   open incidents of services that
+                  list the team; teams: the scope (or every team).
+  schedule-<sched>-oncall        distinct users the final schedule has on
+                  call at t.
+  schedule-<sched>-coverage/-gap/-next_gap
+                  [t, t + CoverageWindow) against the union of the final
+                  schedule's entries: covered percent, uncovered seconds,
+                  seconds until the first uncovered moment (CoverageWindow
+                  when none).
+  schedule-<sched>-next_handoff  end of the final-schedule shift on at t
+                  (consecutive entries of one user are one shift) minus t;
+                  0 when nobody is on call. A shift that runs past
+                  t + CoverageWindow may be reported as ending anywhere from
+                  there to its real end (SPEC 4 is silent on how far ahead
+                  the plugin looks); that is the one value given as a range.
+  policy-<policy>-rules/-loops   number of rules; num_loops.
+  policy-<policy>-oncall         distinct users on call at t at level 1:
+                  its user targets, and whoever the final schedule of each
+                  schedule target has on call.
+  policy-<policy>-uncovered_levels  rules with nobody on call at t.
+Names: see instance_names().
+
+Collect groups (SPEC 3 Collect): incidents -> incidents-*; services ->
+services-*, service-*; teams -> team-*; schedules -> schedule-*-coverage,
+-gap, -next_gap, -next_handoff; policies -> policy-*-rules, -loops;
+oncalls -> schedule-*-oncall, policy-*-oncall, -uncovered_levels.
+
+Only the Python standard library; run with /usr/bin/python3.
+"""
+
+import bisect
+import calendar
+import math
+import os
+import re
+import time
+
+import harness
+
+ALL_COLLECT = ("services", "incidents", "oncalls", "schedules", "policies",
+               "teams")
+SERVICE_STATUSES = ("active", "warning", "critical", "maintenance",
+                    "disabled")
+OPEN_STATUSES = ("triggered", "acknowledged")
+URGENCIES = ("high", "low")
+
+# How far around the moment the oracle is built schedules are rendered:
+# a test may compare values up to RENDER_AFTER seconds later.
+RENDER_BEFORE = 3600
+RENDER_AFTER = 86400
+
+# The api-* self-metrics are not entity series: the tests check them apart.
+API_PREFIX = "api-"
+
+
+class OracleError(Exception):
+    """The oracle could not compute (the simulator answered something
+    unexpected): a failure of the test set-up, not of the plugin."""
+
+
+# --------------------------------------------------------------------------
+# Names (SPEC 4)
+
+_OUTSIDE = re.compile(rb"[^a-z0-9_]+")
+
+
+def sanitize(name):
+    """SPEC 4's rule on a name's bytes: ASCII letters lowercased, every run
+    of bytes outside [a-z0-9_] one "_", leading/trailing "_" removed, cut to
+    64 bytes (in that order). "" when nothing is left."""
+    raw = (name or "").encode("utf-8")
+    lowered = bytes(b + 32 if 65 <= b <= 90 else b for b in raw)
+    text = _OUTSIDE.sub(b"_", lowered).strip(b"_")[:64]
+    return text.decode("ascii")
+
+
+def instance_names(entities, instance_by="name"):
+    """{id: instance name} for one kind of entity ((id, name) pairs).
+
+    SPEC 4: the sanitised name, or the lowercased ID when that is empty;
+    when two entities come out the same, each of them gets
+    "_<lowercased ID>" appended. InstanceBy "id": the lowercased ID.
+    A suffixed name that lands on another entity's plain name is not
+    covered by SPEC 4; the plugin's documented answer (pd_names.h) is to
+    suffix that plain name too, repeatedly, which is what is done here."""
+    if instance_by == "id":
+        return {eid: eid.lower() for eid, _ in entities}
+    names = {}
+    for eid, name in entities:
+        names[eid] = sanitize(name) or eid.lower()
+    suffixed = set()
+    while True:
+        by_name = {}
+        for eid, n in names.items():
+            by_name.setdefault(n, []).append(eid)
+        clash = [eid for ids in by_name.values() if len(ids) > 1
+                 for eid in ids if eid not in suffixed]
+        if not clash:
+            return names
+        for eid in clash:
+            names[eid] = "%s_%s" % (names[eid], eid.lower())
+            suffixed.add(eid)
+
+
+# --------------------------------------------------------------------------
+# Times
+
+
+def parse_time(text):
+    """An ISO 8601 UTC time as PagerDuty writes it ("...Z" or "+00:00",
+    optional fractional seconds) -> epoch seconds (int)."""
+    m = re.match(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?"
+                 r"(Z|[+-]\d\d:?\d\d)?$", text)
+    if m is None:
+        raise OracleError("unexpected time %r" % text)
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    t = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+    tz = m.group(8)
+    if tz and tz != "Z":
+        sign = -1 if tz[0] == "+" else 1
+        digits = tz[1:].replace(":", "")
+        t += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return t
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+# --------------------------------------------------------------------------
+# A rendered final schedule
+
+
+class FinalSchedule:
+    """Final-schedule entries of one schedule over [since, until), as the
+    REST API renders them, merged into shifts (touching entries of one
+    user) and into covered spans (touching or overlapping entries)."""
+
+    def __init__(self, entries, since, until):
+        self.since, self.until = since, until
+        entries = sorted((s, e, u) for s, e, u in entries if e > s and u)
+        shifts = []
+        for s, e, u in entries:
+            if shifts and shifts[-1][2] == u and s <= shifts[-1][1]:
+                shifts[-1] = (shifts[-1][0], max(e, shifts[-1][1]), u)
+            else:
+                shifts.append((s, e, u))
+        self.shifts = shifts
+        spans = []
+        for s, e, _ in entries:
+            if spans and s <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(e, spans[-1][1]))
+            else:
+                spans.append((s, e))
+        self.spans = spans
+        self._span_starts = [s for s, _ in spans]
+
+    def check_range(self, t, window):
+        if t < self.since or t + window > self.until:
+            raise OracleError("t=%d (+%d) outside the rendered range "
+                              "[%d, %d)" % (t, window, self.since,
+                                            self.until))
+
+    def users_at(self, t):
+        """Users the final schedule has on call at t."""
+        return {u for s, e, u in self.shifts if s <= t < e}
+
+    def coverage(self, t, window):
+        """(covered seconds, first uncovered moment or None) in
+        [t, t + window)."""
+        self.check_range(t, window)
+        end = t + window
+        covered = 0
+        first_gap = None
+        reach = t
+        i = max(0, bisect.bisect_right(self._span_starts, t) - 1)
+        for s, e in self.spans[i:]:
+            if s >= end:
+                break
+            if e <= reach:
+                continue
+            if s > reach and first_gap is None:
+                first_gap = reach
+            lo = max(s, reach)
+            hi = min(e, end)
+            if hi > lo:
+                covered += hi - lo
+                reach = hi
+        if reach < end and first_gap is None:
+            first_gap = reach
+        return covered, first_gap
+
+    def handoff(self, t, window):
+        """(lo, hi) for next_handoff at t: the shift on at t ends at e,
+        so e - t; (0, 0) when nobody is on call. A shift reaching past
+        t + window may be reported as ending anywhere from t + window to
+        its real end (unknown, so infinite, when it also reaches past the
+        rendered range)."""
+        self.check_range(t, window)
+        ends = [e for s, e, _ in self.shifts if s <= t < e]
+        if not ends:
+            return (0, 0)
+        e = min(ends)
+        if e <= t + window:
+            return (e - t, e - t)
+        hi = math.inf if e >= self.until else e - t
+        return (window, hi)
+
+
+# --------------------------------------------------------------------------
+# The oracle
+
+
+class Truth:
+    """Every SPEC 4 entity series an Account must dispatch, as a function
+    of time, for the simulator's current state.
+
+    sim          a harness.Simulator
+    account      the Account block's name (the plugin instance)
+    host         the values' host (the Account's Host, else collectd's)
+    teams        the Account's Team values (IDs or exact names)
+    instance_by  "name" or "id"
+    collect      the Account's Collect values
+    coverage_window, trend_window   seconds
+    """
+
+    def __init__(self, sim, account="acme", host="pd-test", teams=(),
+                 instance_by="name", collect=ALL_COLLECT,
+                 coverage_window=604800, trend_window=86400):
+        self.sim = sim
+        self.account = account
+        self.host = host
+        self.instance_by = instance_by
+        self.collect = set(collect)
+        self.coverage_window = int(coverage_window)
+        self.trend_window = int(trend_window)
+        self._cache = {}
+
+        state = sim.state()
+        self.state = state
+        self.built_at = int(math.floor(state["now"]))
+        self.clock_offset = float(state.get("clock_offset") or 0)
+
+        self.all_teams = {t["id"]: t for t in state["teams"]}
+        self.scope = self._resolve_scope(teams)
+        in_scope = self._in_scope
+
+        self.services = [s for s in state["services"]
+                         if in_scope(s.get("team_ids"))]
+        self.service_by_id = {s["id"]: s for s in state["services"]}
+        self.incidents = [dict(i, created=int(math.floor(
+                              float(i["created_at"]))))
+                          for i in state["incidents"]
+                          if in_scope(i.get("team_ids"))]
+        # Service status counts every open incident of the service, in
+        # scope or not (it is PagerDuty's status of the service).
+        self.open_all = [i for i in state["incidents"]
+                         if i["status"] in OPEN_STATUSES]
+        self.windows = state.get("maintenance_windows") or []
+        self.team_list = ([self.all_teams[tid] for tid in sorted(self.scope)]
+                          if self.scope is not None
+                          else list(self.all_teams.values()))
+        self.schedules = [s for s in state["schedules"]
+                          if in_scope(s.get("team_ids"))]
+        self.policies = [p for p in state["escalation_policies"]
+                         if in_scope(p.get("team_ids"))]
+
+        self.names = {
+            "service": instance_names([(s["id"], s["name"])
+                                       for s in self.services], instance_by),
+            "team": instance_names([(t["id"], t["name"])
+                                    for t in self.team_list], instance_by),
+            "schedule": instance_names([(s["id"], s["name"])
+                                        for s in self.schedules],
+                                       instance_by),
+            "policy": instance_names([(p["id"], p["name"])
+                                      for p in self.policies], instance_by),
+        }
+        self.finals = self._render_schedules()
+
+    # -- scope --------------------------------------------------------------
+    def _resolve_scope(self, values):
+        """The team IDs Team values name (ID, any case; else every team
+        with exactly that name); None without Team. Unknown values are
+        left out (the plugin reports them)."""
+        if not values:
+            return None
+        scope = set()
+        for v in values:
+            by_id = [tid for tid in self.all_teams if tid.lower() == v.lower()]
+            if by_id:
+                scope.update(by_id)
+                continue
+            scope.update(tid for tid, t in self.all_teams.items()
+                         if t["name"] == v)
+        return scope
+
+    def _in_scope(self, team_ids):
+        return self.scope is None or bool(self.scope & set(team_ids or ()))
+
+    # -- rendering schedules ------------------------------------------------
+    def _account_key(self):
+        for entry in self.sim.tokens():
+            if entry.get("label") == "account" and not entry.get("revoked"):
+                return harness.register_secret(entry["token"])
+        raise OracleError("the scenario has no account-level key")
+
+    def _render_schedules(self):
+        """FinalSchedule of every in-scope schedule and of every schedule an
+        in-scope policy targets, over [built_at - RENDER_BEFORE,
+        built_at + CoverageWindow + RENDER_AFTER)."""
+        wanted = {s["id"] for s in self.schedules}
+        for p in self.policies:
+            for rule in p["rules"]:
+                for ttype, tid in rule["targets"]:
+                    if ttype != "user_reference":
+                        wanted.add(tid)
+        if not wanted:
+            return {}
+        since = self.built_at - RENDER_BEFORE
+        until = self.built_at + self.coverage_window + RENDER_AFTER
+        token = self._account_key()
+        finals = {}
+        for sid in sorted(wanted):
+            status, body = self.sim.rest(
+                "GET", "/schedules/%s" % sid,
+                query={"since": iso(since), "until": iso(until)}, token=token)
+            if status != 200:
+                raise OracleError("GET /schedules/%s -> %s: %s"
+                                  % (sid, status, str(body)[:300]))
+            final = body["schedule"]["final_schedule"]
+            entries = []
+            for e in final["rendered_schedule_entries"]:
+                user = e.get("user") or {}
+                entries.append((parse_time(e["start"]), parse_time(e["end"]),
+                                user.get("id")))
+            finals[sid] = FinalSchedule(entries, since, until)
+        return finals
+
+    # -- the series ---------------------------------------------------------
+    def identifier(self, type_, type_instance):
+        return "%s/pagerduty-%s/%s-%s" % (self.host, self.account, type_,
+                                         type_instance)
+
+    def service_status(self, service, t):
+        if service.get("disabled"):
+            return "disabled"
+        for w in self.windows:
+            if service["id"] in w["service_ids"] and \
+                    w["start"] <= t < w["end"]:
+                return "maintenance"
+        statuses = {i["status"] for i in self.open_all
+                    if i["service_id"] == service["id"]}
+        if "triggered" in statuses:
+            return "critical"
+        if "acknowledged" in statuses:
+            return "warning"
+        return "active"
+
+    def _level_users(self, rule, t):
+        users = set()
+        for ttype, tid in rule["targets"]:
+            if ttype == "user_reference":
+                users.add(tid)
+            else:
+                final = self.finals.get(tid)
+                if final is None:
+                    raise OracleError("schedule %s not rendered" % tid)
+                users |= final.users_at(t)
+        return users
+
+    def series(self, t):
+        """{identifier: (lo, hi)}: every entity series at epoch second t
+        with the range of values that is right (lo == hi but for
+        next_handoff, see FinalSchedule.handoff)."""
+        t = int(t)
+        if t in self._cache:
+            return self._cache[t]
+        out = {}
+
+        def put(type_, ti, lo, hi=None):
+            out[self.identifier(type_, ti)] = (lo, lo if hi is None else hi)
+
+        open_inc = [i for i in self.incidents
+                    if i["status"] in OPEN_STATUSES]
+        if "incidents" in self.collect:
+            for st in OPEN_STATUSES:
+                for urg in URGENCIES:
+                    put("count", "incidents-%s-%s" % (st, urg),
+                        sum(1 for i in open_inc if i["status"] == st
+                            and i["urgency"] == urg))
+                created = [i["created"] for i in open_inc if i["status"] == st]
+                oldest = min(created) if created else None
+                put("duration", "incidents-oldest_%s" % st,
+                    t - oldest if oldest is not None and oldest < t else 0)
+
+        if "services" in self.collect:
+            by_status = dict.fromkeys(SERVICE_STATUSES, 0)
+            for s in self.services:
+                status = self.service_status(s, t)
+                by_status[status] += 1
+                name = self.names["service"][s["id"]]
+                mine = [i for i in open_inc if i["service_id"] == s["id"]]
+                put("gauge", "service-%s-status" % name,
+                    SERVICE_STATUSES.index(status))
+                put("count", "service-%s-triggered" % name,
+                    sum(1 for i in mine if i["status"] == "triggered"))
+                put("count", "service-%s-acknowledged" % name,
+                    sum(1 for i in mine if i["status"] == "acknowledged"))
+                put("count", "service-%s-high_urgency" % name,
+                    sum(1 for i in mine if i["urgency"] == "high"))
+                put("count", "service-%s-created" % name,
+                    sum(1 for i in self.incidents
+                        if i["service_id"] == s["id"]
+                        and t - self.trend_window <= i["created"] < t))
+            for status, n in by_status.items():
+                put("count", "services-%s" % status, n)
+
+        if "teams" in self.collect:
+            for team in self.team_list:
+                name = self.names["team"][team["id"]]
+                mine = [i for i in open_inc
+                        if team["id"] in (self.service_by_id.get(
+                            i["service_id"]) or {}).get("team_ids", ())]
+                for st in OPEN_STATUSES:
+                    put("count", "team-%s-%s" % (name, st),
+                        sum(1 for i in mine if i["status"] == st))
+
+        window = self.coverage_window
+        for s in self.schedules:
+            name = self.names["schedule"][s["id"]]
+            final = self.finals[s["id"]]
+            if "oncalls" in self.collect:
+                put("count", "schedule-%s-oncall" % name,
+                    len(final.users_at(t)))
+            if "schedules" in self.collect:
+                covered, first_gap = final.coverage(t, window)
+                put("percent", "schedule-%s-coverage" % name,
+                    100.0 * covered / window)
+                put("duration", "schedule-%s-gap" % name, window - covered)
+                put("duration", "schedule-%s-next_gap" % name,
+                    window if first_gap is None else first_gap - t)
+                lo, hi = final.handoff(t, window)
+                put("duration", "schedule-%s-next_handoff" % name, lo, hi)
+
+        for p in self.policies:
+            name = self.names["policy"][p["id"]]
+            if "policies" in self.collect:
+                put("count", "policy-%s-rules" % name, len(p["rules"]))
+                put("count", "policy-%s-loops" % name, p["num_loops"])
+            if "oncalls" in self.collect:
+                levels = [self._level_users(r, t) for r in p["rules"]]
+                put("count", "policy-%s-oncall" % name,
+                    len(levels[0]) if levels else 0)
+                put("count", "policy-%s-uncovered_levels" % name,
+                    sum(1 for users in levels if not users))
+
+        self._cache[t] = out
+        return out
+
+    def identifiers(self, t=None):
+        return set(self.series(self.built_at if t is None else t))
+
+    def is_time_dependent(self, ident):
+        """Values that change as time passes even when nothing happens."""
+        ti = ident.rsplit("/", 1)[1]
+        return bool(re.search(r"(oldest_|-coverage$|-gap$|-next_gap$|"
+                              r"-next_handoff$|-created$|-oncall$|-status$|"
+                              r"services-|-uncovered_levels$)", ti))
+
+    # -- self-checks against the simulator's own answers --------------------
+    def self_check(self):
+        """Problems of the oracle itself (empty list: none): its service
+        statuses against the simulator's, and its level-1 on-call users
+        against GET /oncalls (the current set) for every in-scope policy."""
+        problems = []
+        now = self.built_at
+        for s in self.state["services"]:
+            mine = self.service_status(s, now)
+            if s.get("status") not in (None, mine):
+                problems.append("service %s: oracle %s, simulator %s"
+                                % (s["name"], mine, s["status"]))
+        token = self._account_key()
+        entries = []
+        offset = 0
+        while True:
+            status, body = self.sim.rest(
+                "GET", "/oncalls", query={"limit": 100, "offset": offset},
+                token=token)
+            if status != 200:
+                raise OracleError("GET /oncalls -> %s" % status)
+            entries += body["oncalls"]
+            if not body.get("more"):
+                break
+            offset += 100
+        asked_at = int(math.floor(self.sim.state()["now"]))
+        if asked_at - now > 5:
+            return problems   # too long ago to compare with now
+        by_level = {}
+        for e in entries:
+            key = (e["escalation_policy"]["id"], e["escalation_level"])
+            if e.get("user"):
+                by_level.setdefault(key, set()).add(e["user"]["id"])
+        for p in self.policies:
+            for level, rule in enumerate(p["rules"], 1):
+                mine = self._level_users(rule, now)
+                theirs = by_level.get((p["id"], level), set())
+                if mine != theirs and self._level_users(rule, asked_at) \
+                        != theirs:
+                    problems.append("policy %s level %d: oracle %s, GET "
+                                    "/oncalls %s" % (p["name"], level,
+                                                     sorted(mine),
+                                                     sorted(theirs)))
+        return problems
+
+
+# --------------------------------------------------------------------------
+# Reading what the daemon dispatched
+
+
+def read_csv_tree(daemon, account):
+    """{identifier: [(epoch, value), ...] oldest first} of every value the
+    csv plugin wrote under <host>/pagerduty-<account>/ for any host (one
+    directory listing per host, not one per identifier: the large scenario
+    has more than 10,000 series)."""
+    out = {}
+    root = daemon.csv_dir
+    try:
+        hosts = os.listdir(root)
+    except OSError:
+        return out
+    plugin_dir = "pagerduty-" + account
+    for host in hosts:
+        directory = os.path.join(root, host, plugin_dir)
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            m = re.fullmatch(r"(.+)-\d{4}-\d\d-\d\d", name)
+            if m is None:
+                continue
+            ident = "%s/%s/%s" % (host, plugin_dir, m.group(1))
+            rows = out.setdefault(ident, [])
+            with open(os.path.join(directory, name)) as f:
+                f.readline()
+                for line in f:
+                    fields = line.strip().split(",")
+                    if len(fields) == 2:
+                        try:
+                            rows.append((float(fields[0]), float(fields[1])))
+                        except ValueError:
+                            pass
+    for rows in out.values():
+        rows.sort()
+    return out
+
+
+def api_id(truth, type_instance):
+    types = {"api-requests": "derive", "api-errors": "derive",
+             "api-throttled": "derive", "api-latency": "response_time",
+             "api-ratelimit_remaining": "gauge", "api-up": "gauge",
+             "api-cycle": "duration"}
+    return truth.identifier(types[type_instance], type_instance)
+
+
+def _matches(value, lo, hi, ident):
+    """Is value within [lo, hi] (with a float tolerance for percentages)?"""
+    eps = 1e-6 if "-coverage" not in ident else 1e-4
+    return lo - eps <= value <= hi + eps
+
+
+class Comparison:
+    """The result of compare_rows(): mismatches (human-readable lines),
+    checked (rows checked), missing / extra identifiers."""
+
+    def __init__(self):
+        self.mismatches = []
+        self.checked = 0
+        self.missing = []
+        self.extra = []
+
+    @property
+    def ok(self):
+        return not (self.mismatches or self.missing or self.extra)
+
+    def describe(self, limit=40):
+        lines = []
+        if self.missing:
+            lines.append("%d series the truth has were never dispatched: %s"
+                         % (len(self.missing), self.missing[:limit]))
+        if self.extra:
+            lines.append("%d pagerduty series dispatched that the truth "
+                         "lacks: %s" % (len(self.extra), self.extra[:limit]))
+        if self.mismatches:
+            lines.append("%d of %d values differ from the truth:"
+                         % (len(self.mismatches), self.checked))
+            lines += ["  " + m for m in self.mismatches[:limit]]
+        return "\n".join(lines) or "all %d values right" % self.checked
+
+
+def cycle_slack(csv, truth):
+    """Longest api-cycle seen, plus the second time(NULL) may lag the
+    dispatch: how long before a value's timestamp the plugin may have
+    looked at the clock."""
+    rows = csv.get(api_id(truth, "api-cycle"), [])
+    longest = max([v for _, v in rows] or [0.0])
+    return longest + 2.0
+
+
+def candidate_times(epoch, slack):
+    """Whole seconds at which the plugin may have computed a value it
+    dispatched at epoch."""
+    return range(int(math.floor(epoch - slack)), int(math.ceil(epoch)) + 1)
+
+
+def check_row(truth, ident, epoch, value, slack):
+    """None when value is what the truth says at one of the moments the
+    plugin may have looked; else (lo, hi) at the row's own time (None when
+    the truth has no such series then)."""
+    for t in candidate_times(epoch, slack):
+        want = truth.series(t).get(ident)
+        if want is not None and _matches(value, want[0], want[1], ident):
+            return None
+    return truth.series(int(epoch)).get(ident, "absent")
+
+
+def compare_rows(truth, csv, since=None, until=None, last_only=False,
+                 idents=None):
+    """Checks dispatched values against the truth. csv: read_csv_tree().
+    Rows with epoch in [since, until] (None: unbounded); last_only: just the
+    latest row of each series. api-* series are skipped. Also lists truth
+    series never dispatched (within the bounds) and dispatched series the
+    truth lacks."""
+    res = Comparison()
+    slack = cycle_slack(csv, truth)
+    expected = truth.identifiers()
+    seen = set()
+    for ident, rows in sorted(csv.items()):
+        ti = ident.rsplit("/", 1)[1].split("-", 1)[-1]
+        if ti.startswith(API_PREFIX) or (idents is not None and
+                                         ident not in idents):
+            continue
+        rows = [r for r in rows if (since is None or r[0] >= since)
+                and (until is None or r[0] <= until)]
+        if not rows:
+            continue
+        seen.add(ident)
+        if ident not in expected:
+            res.extra.append(ident)
+            continue
+        for epoch, value in (rows[-1:] if last_only else rows):
+            res.checked += 1
+            want = check_row(truth, ident, epoch, value, slack)
+            if want is not None:
+                res.mismatches.append("%s = %r at %.3f; truth %s"
+                                      % (ident, value, epoch, want))
+    wanted = expected if idents is None else expected & set(idents)
+    res.missing = sorted(wanted - seen)
+    return res
+
+
+def pagerduty_listval(daemon, account):
+    """Identifiers LISTVAL shows for pagerduty-<account>, api-* left out."""
+    return {i for i in daemon.listval("pagerduty-" + account)
+            if i.split("/")[1] == "pagerduty-" + account
+            and not i.rsplit("/", 1)[1].split("-", 1)[-1].startswith(
+                API_PREFIX)}
+
+
+def cycles(csv, truth):
+    """[(end epoch, duration, up)] of the plugin's cycles, from the api-cycle
+    and api-up series (dispatched together at the end of each cycle)."""
+    durations = csv.get(api_id(truth, "api-cycle"), [])
+    ups = dict(csv.get(api_id(truth, "api-up"), []))
+    out = []
+    for epoch, dur in durations:
+        up = ups.get(epoch)
+        if up is None:   # the two timestamps may differ by a hair
+            near = [v for e, v in ups.items() if abs(e - epoch) < 0.5]
+            up = near[0] if near else None
+        out.append((epoch, dur, up))
+    return out
+
+
+def holes(truth, csv, after):
+    """Series missing from a successful cycle that ended after `after`:
+    ["<identifier> missing in the cycle ending at <epoch>", ...]. A cycle
+    dispatches its series, then its api-* metrics: the series of the cycle
+    ending at E have timestamps in (previous end, E]."""
+    out = []
+    ends = cycles(csv, truth)
+    expected = truth.identifiers()
+    stamps = {ident: [e for e, _ in csv.get(ident, [])] for ident in expected}
+    for (prev_end, _, _), (end, dur, up) in zip(ends, ends[1:]):
+        if end <= after or up != 1:
+            continue
+        for ident in sorted(expected):
+            es = stamps[ident]
+            i = bisect.bisect_right(es, prev_end)
+            if i >= len(es) or es[i] > end + 0.001:
+                out.append("%s missing in the cycle ending at %.3f"
+                           % (ident, end))
+    return out
