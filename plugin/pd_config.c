@@ -264,6 +264,70 @@ static const number_rule_t RULE_REQUESTS = {
 static const number_rule_t RULE_TIMEOUT_MS = {
     1, false, 2147483647, true, "a positive whole number of milliseconds"};
 
+/* The names a flag list takes (case does not matter) and their bits. */
+typedef struct {
+  const char *name;
+  unsigned bit;
+} flag_name_t;
+
+typedef struct {
+  const flag_name_t *names;
+  size_t names_num;
+  const char *expect; /* "expected one or more of ...", for messages */
+} flag_rule_t;
+
+/*
+ * A list of one or more flag names, such as Collect "services" "teams":
+ * their bits OR-ed into *out. Several lines of the option add up; the first
+ * one replaces the default (*seen tells which it is).
+ */
+static int get_flags(const char *where, const oconfig_item_t *ci,
+                     const flag_rule_t *rule, unsigned *out, bool *seen) {
+  char desc[128];
+  if (ci->children_num > 0 || ci->values_num < 1) {
+    option_error(where, ci->key, "%s (got %s).", rule->expect,
+                 ci->children_num > 0 ? "a block" : "no value");
+    return -1;
+  }
+  unsigned bits = 0;
+  for (int i = 0; i < ci->values_num; i++) {
+    const oconfig_value_t *v = &ci->values[i];
+    unsigned bit = 0;
+    if (v->type == OCONFIG_TYPE_STRING)
+      for (size_t k = 0; k < rule->names_num; k++)
+        if (strcasecmp(v->value.string, rule->names[k].name) == 0)
+          bit = rule->names[k].bit;
+    if (bit == 0) {
+      option_error(where, ci->key, "%s (got %s).", rule->expect,
+                   describe_value(v, desc, sizeof(desc)));
+      return -1;
+    }
+    bits |= bit;
+  }
+  *out = *seen ? (*out | bits) : bits;
+  *seen = true;
+  return 0;
+}
+
+static const flag_name_t COLLECT_NAMES[] = {
+    {"services", PD_COLLECT_SERVICES}, {"incidents", PD_COLLECT_INCIDENTS},
+    {"oncalls", PD_COLLECT_ONCALLS},   {"schedules", PD_COLLECT_SCHEDULES},
+    {"policies", PD_COLLECT_POLICIES}, {"teams", PD_COLLECT_TEAMS},
+};
+static const flag_rule_t RULE_COLLECT = {
+    COLLECT_NAMES, sizeof(COLLECT_NAMES) / sizeof(COLLECT_NAMES[0]),
+    "expected one or more of \"services\", \"incidents\", \"oncalls\", "
+    "\"schedules\", \"policies\", \"teams\""};
+
+static const flag_name_t SEVERITY_NAMES[] = {
+    {"FAILURE", PD_SEVERITY_FAILURE},
+    {"WARNING", PD_SEVERITY_WARNING},
+    {"OKAY", PD_SEVERITY_OKAY},
+};
+static const flag_rule_t RULE_SEVERITY = {
+    SEVERITY_NAMES, sizeof(SEVERITY_NAMES) / sizeof(SEVERITY_NAMES[0]),
+    "expected one or more of \"FAILURE\", \"WARNING\", \"OKAY\""};
+
 /* ------------------------------------------------------------------------ */
 /* URLs                                                                      */
 
@@ -652,47 +716,6 @@ static int teams_add(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-static int collect_parse(const char *where, const oconfig_item_t *ci,
-                         unsigned *collect, bool *seen) {
-  static const struct {
-    const char *name;
-    unsigned bit;
-  } kinds[] = {
-      {"services", PD_COLLECT_SERVICES}, {"incidents", PD_COLLECT_INCIDENTS},
-      {"oncalls", PD_COLLECT_ONCALLS},   {"schedules", PD_COLLECT_SCHEDULES},
-      {"policies", PD_COLLECT_POLICIES}, {"teams", PD_COLLECT_TEAMS},
-  };
-  static const char *const expected =
-      "expected one or more of \"services\", \"incidents\", \"oncalls\", "
-      "\"schedules\", \"policies\", \"teams\"";
-  char desc[128];
-
-  if (ci->children_num > 0 || ci->values_num < 1) {
-    option_error(where, ci->key, "%s (got %s).", expected,
-                 ci->children_num > 0 ? "a block" : "no value");
-    return -1;
-  }
-  unsigned bits = 0;
-  for (int i = 0; i < ci->values_num; i++) {
-    const oconfig_value_t *v = &ci->values[i];
-    unsigned bit = 0;
-    if (v->type == OCONFIG_TYPE_STRING)
-      for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-        if (strcasecmp(v->value.string, kinds[k].name) == 0)
-          bit = kinds[k].bit;
-    if (bit == 0) {
-      option_error(where, ci->key, "%s (got %s).", expected,
-                   describe_value(v, desc, sizeof(desc)));
-      return -1;
-    }
-    bits |= bit;
-  }
-  /* Several Collect lines add up; the first one replaces the default. */
-  *collect = *seen ? (*collect | bits) : bits;
-  *seen = true;
-  return 0;
-}
-
 static int instance_by_parse(const char *where, const oconfig_item_t *ci,
                              pd_instance_by_t *out) {
   char *value = NULL;
@@ -802,7 +825,8 @@ static int account_option(const char *where, const oconfig_item_t *ci,
   if (strcasecmp(key, "TrendWindow") == 0)
     return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->trend_window_s);
   if (strcasecmp(key, "Collect") == 0)
-    return collect_parse(where, ci, &a->collect, &seen->collect_seen);
+    return get_flags(where, ci, &RULE_COLLECT, &a->collect,
+                     &seen->collect_seen);
   if (strcasecmp(key, "InstanceBy") == 0)
     return instance_by_parse(where, ci, &a->instance_by);
   if (strcasecmp(key, "Notifications") == 0)
@@ -982,40 +1006,6 @@ static int match_parse(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-static int severity_parse(const char *where, const oconfig_item_t *ci,
-                          unsigned *severities, bool *seen) {
-  char desc[128];
-  static const char *const expected =
-      "expected one or more of \"FAILURE\", \"WARNING\", \"OKAY\"";
-  if (ci->children_num > 0 || ci->values_num < 1) {
-    option_error(where, ci->key, "%s (got %s).", expected,
-                 ci->children_num > 0 ? "a block" : "no value");
-    return -1;
-  }
-  unsigned bits = 0;
-  for (int i = 0; i < ci->values_num; i++) {
-    const oconfig_value_t *v = &ci->values[i];
-    unsigned bit = 0;
-    if (v->type == OCONFIG_TYPE_STRING) {
-      if (strcasecmp(v->value.string, "FAILURE") == 0)
-        bit = PD_SEVERITY_FAILURE;
-      else if (strcasecmp(v->value.string, "WARNING") == 0)
-        bit = PD_SEVERITY_WARNING;
-      else if (strcasecmp(v->value.string, "OKAY") == 0)
-        bit = PD_SEVERITY_OKAY;
-    }
-    if (bit == 0) {
-      option_error(where, ci->key, "%s (got %s).", expected,
-                   describe_value(v, desc, sizeof(desc)));
-      return -1;
-    }
-    bits |= bit;
-  }
-  *severities = *seen ? (*severities | bits) : bits;
-  *seen = true;
-  return 0;
-}
-
 /* An Events API v2 integration key: 32 letters and digits. */
 static int routing_key_parse(const char *where, const oconfig_item_t *ci,
                              char **out) {
@@ -1110,7 +1100,8 @@ static int notify_option(const char *where, const oconfig_item_t *ci,
   if (strcasecmp(key, "TypeInstance") == 0)
     return match_parse(where, ci, &n->type_instance);
   if (strcasecmp(key, "Severity") == 0)
-    return severity_parse(where, ci, &n->severities, severity_seen);
+    return get_flags(where, ci, &RULE_SEVERITY, &n->severities,
+                     severity_seen);
   if (strcasecmp(key, "RoutingKey") == 0)
     return routing_key_parse(where, ci, &n->routing_key);
   if (strcasecmp(key, "Service") == 0)

@@ -25,6 +25,8 @@
 
 #include "collectd/core/daemon/globals.h"
 
+#include "pd_utf8.h"
+
 /* --------------------------------------------------------------- basics */
 
 void pd_event_init(pd_event_t *ev) { memset(ev, 0, sizeof(*ev)); }
@@ -1093,10 +1095,14 @@ int pd_event_rest_create_body(const pd_event_t *ev, const char *service_id,
   return json_finish(&j, body, len);
 }
 
-/* {"incident":{"type":"incident_reference", key: value[, key2: value2]}} */
-static int incident_reference_body(const char *key, const char *value,
-                                   const char *key2, const char *value2,
-                                   char **body, size_t *len) {
+/*
+ * {outer:{["type":type,] key:value[, key2:value2]}}, the small REST bodies;
+ * no type when type is NULL, no second field when value2 is NULL. Values
+ * are bounded as event texts. -1 when value is NULL.
+ */
+static int wrapped_body(const char *outer, const char *type, const char *key,
+                        const char *value, const char *key2,
+                        const char *value2, char **body, size_t *len) {
   *body = NULL;
   *len = 0;
   char *v1 = NULL, *v2 = NULL;
@@ -1109,9 +1115,10 @@ static int incident_reference_body(const char *key, const char *value,
   int status = -1;
   if (json_begin(&j) == 0) {
     json_open_map(&j);
-    json_str(&j, "incident");
+    json_str(&j, outer);
     json_open_map(&j);
-    json_kstr(&j, "type", "incident_reference");
+    if (type != NULL)
+      json_kstr(&j, "type", type);
     json_kstr(&j, key, v1);
     if (v2 != NULL)
       json_kstr(&j, key2, v2);
@@ -1128,31 +1135,15 @@ int pd_rest_status_body(const char *status, const char *resolution,
                         char **body, size_t *len) {
   if (strcmp(status, "resolved") != 0)
     resolution = NULL;
-  return incident_reference_body("status", status, "resolution", resolution,
-                                 body, len);
+  return wrapped_body("incident", "incident_reference", "status", status,
+                      "resolution", resolution, body, len);
 }
 
 int pd_rest_urgency_body(const char *urgency, char **body, size_t *len) {
-  return incident_reference_body("urgency", urgency, NULL, NULL, body, len);
+  return wrapped_body("incident", "incident_reference", "urgency", urgency,
+                      NULL, NULL, body, len);
 }
 
 int pd_rest_note_body(const char *content, char **body, size_t *len) {
-  *body = NULL;
-  *len = 0;
-  char *text = NULL;
-  if (content == NULL || pd_event_set_text(&text, content) != 0)
-    return -1;
-  json_t j;
-  int status = -1;
-  if (json_begin(&j) == 0) {
-    json_open_map(&j);
-    json_str(&j, "note");
-    json_open_map(&j);
-    json_kstr(&j, "content", text);
-    json_close_map(&j);
-    json_close_map(&j);
-    status = json_finish(&j, body, len);
-  }
-  free(text);
-  return status;
+  return wrapped_body("note", NULL, "content", content, NULL, NULL, body, len);
 }

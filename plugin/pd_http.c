@@ -266,26 +266,30 @@ void pd_http_client_destroy(pd_http_client_t *c) {
   free(c);
 }
 
-void pd_http_client_set_token(pd_http_client_t *c, const char *token) {
-  char *copy = token != NULL ? strdup(token) : NULL;
-  if (token != NULL && copy == NULL)
-    PD_ERROR("%s: out of memory storing the token", c->log_name);
+/* Replaces *field (token or From) with a copy of value under state_lock,
+ * as a request in another thread may be reading it; the old value is freed
+ * after, and wiped first when it is a secret. */
+static void replace_field(pd_http_client_t *c, char **field, const char *value,
+                          const char *what, bool secret) {
+  char *copy = value != NULL ? strdup(value) : NULL;
+  if (value != NULL && copy == NULL)
+    PD_ERROR("%s: out of memory storing the %s", c->log_name, what);
   pthread_mutex_lock(&c->state_lock);
-  char *old = c->token;
-  c->token = copy;
+  char *old = *field;
+  *field = copy;
   pthread_mutex_unlock(&c->state_lock);
-  wipe_free(old);
+  if (secret)
+    wipe_free(old);
+  else
+    free(old);
+}
+
+void pd_http_client_set_token(pd_http_client_t *c, const char *token) {
+  replace_field(c, &c->token, token, "token", true);
 }
 
 void pd_http_client_set_from(pd_http_client_t *c, const char *email) {
-  char *copy = email != NULL ? strdup(email) : NULL;
-  if (email != NULL && copy == NULL)
-    PD_ERROR("%s: out of memory storing the From address", c->log_name);
-  pthread_mutex_lock(&c->state_lock);
-  char *old = c->from;
-  c->from = copy;
-  pthread_mutex_unlock(&c->state_lock);
-  free(old);
+  replace_field(c, &c->from, email, "From address", false);
 }
 
 void pd_http_client_cancel(pd_http_client_t *c) {

@@ -257,35 +257,26 @@ void pd_idlist_free(pd_idlist_t *l) {
 
 /* --- entities with owned lists --------------------------------------------- */
 
+/* A copy is the struct plus its own team list; pd_idlist_copy() leaves the
+ * list empty (owning nothing) when it fails. */
+
 int pd_service_copy(pd_service_t *dst, const pd_service_t *src) {
   *dst = *src;
-  if (pd_idlist_copy(&dst->team_ids, &src->team_ids) != 0) {
-    dst->team_ids = (pd_idlist_t){0};
-    return -1;
-  }
-  return 0;
+  return pd_idlist_copy(&dst->team_ids, &src->team_ids);
 }
 
 void pd_service_free(pd_service_t *s) { pd_idlist_free(&s->team_ids); }
 
 int pd_incident_copy(pd_incident_t *dst, const pd_incident_t *src) {
   *dst = *src;
-  if (pd_idlist_copy(&dst->team_ids, &src->team_ids) != 0) {
-    dst->team_ids = (pd_idlist_t){0};
-    return -1;
-  }
-  return 0;
+  return pd_idlist_copy(&dst->team_ids, &src->team_ids);
 }
 
 void pd_incident_free(pd_incident_t *i) { pd_idlist_free(&i->team_ids); }
 
 int pd_schedule_copy(pd_schedule_t *dst, const pd_schedule_t *src) {
   *dst = *src;
-  if (pd_idlist_copy(&dst->team_ids, &src->team_ids) != 0) {
-    dst->team_ids = (pd_idlist_t){0};
-    return -1;
-  }
-  return 0;
+  return pd_idlist_copy(&dst->team_ids, &src->team_ids);
 }
 
 void pd_schedule_free(pd_schedule_t *s) { pd_idlist_free(&s->team_ids); }

@@ -145,11 +145,11 @@ typedef struct {
   const char *text;
   size_t len;
   char scratch[64];
-} value_t;
+} expansion_t;
 
 /* The value of a placeholder for n. -1 for an unknown placeholder. */
 static int resolve(const placeholder_t *ph, const notification_t *n,
-                   value_t *value) {
+                   expansion_t *value) {
   const char *v = NULL;
   if (name_is(ph, "host"))
     v = n->host;
@@ -223,7 +223,7 @@ int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
         return -1;
       }
     } else {
-      value_t value;
+      expansion_t value;
       notification_t empty = {0};
       if (resolve(&ph, &empty, &value) != 0) {
         snprintf(err, err_size,
@@ -242,7 +242,7 @@ int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
 /* Is the text at p a placeholder that expands to "" for n? */
 static bool placeholder_is_empty(const char *p, const notification_t *n) {
   placeholder_t ph;
-  value_t value;
+  expansion_t value;
   return parse_placeholder(p, &ph) == 0 && resolve(&ph, n, &value) == 0 &&
          value.len == 0;
 }
@@ -261,7 +261,7 @@ static int expand_to(FILE *f, const char *tmpl, const notification_t *n) {
       continue;
     }
     placeholder_t ph;
-    value_t value;
+    expansion_t value;
     if (parse_placeholder(p, &ph) != 0 || resolve(&ph, n, &value) != 0)
       return -1;
     fwrite(value.text, 1, value.len, f);

@@ -74,8 +74,8 @@ size_t pd_utf8_cut(const char *s, size_t len, size_t max) {
    * sequence would be split, so leave it out whole. A sequence has at most
    * 3 continuation bytes, so the walk back stops after 3 steps. */
   size_t cut = max;
-  for (int back = 0; back < 3 && cut > 0 && is_continuation((unsigned char)s[cut]);
-       back++)
+  for (int back = 0;
+       back < 3 && cut > 0 && is_continuation((unsigned char)s[cut]); back++)
     cut--;
   return cut;
 }

@@ -74,7 +74,7 @@ class Bench:
         self.args = args
         self.sim = None
 
-    # -- setup -------------------------------------------------------------------
+    # -- setup ----------------------------------------------------------------
     def events_block(self, name="ev", **options):
         opts = [("RoutingKey", self.routing_key), ("EventsURL", self.sim.url)]
         opts += list(options.items())
@@ -101,7 +101,7 @@ class Bench:
                             extra_config=self.write_http_config())
         return Collectd(plugin_block(self.events_block()))
 
-    # -- 1. callback latency -----------------------------------------------------
+    # -- 1. callback latency --------------------------------------------------
     def endpoint_round_trip(self, n=50):
         """What one POST to the endpoint takes on a kept-alive connection,
         as write_http sends it (for reading table 1)."""
@@ -153,7 +153,7 @@ class Bench:
         self.sim.clear_faults()
         return rows
 
-    # -- 2. crossing to incident ---------------------------------------------------
+    # -- 2. crossing to incident ----------------------------------------------
     def crossing_to_incident(self):
         token_dir = harness.TempDir("bench-token-")
         try:
@@ -194,7 +194,7 @@ class Bench:
             out.append(inc["created_at"] - started)
         return out
 
-    # -- 3. sustained delivery under the Events API limit -----------------------------
+    # -- 3. sustained delivery under the Events API limit ---------------------
     def sustained(self):
         self.sim.control("POST", "/ratelimit", {"events_per_minute": 120})
         n, rate = self.args.events, self.args.rate
@@ -252,7 +252,7 @@ class Bench:
             "effective_per_min": len(accepted) / drained * 60.0,
         }
 
-    # -- the run ---------------------------------------------------------------------
+    # -- the run --------------------------------------------------------------
     def run(self):
         with Simulator(scenario="demo") as sim:
             self.sim = sim

@@ -147,7 +147,7 @@ class DurabilityTest(NotifyTestCase):
         self.assertEqual({(r["status"], body(r)["incident"]["status"])
                           for r in puts}, {(200, "resolved")})
 
-    # -- a crash in the middle of deliveries -------------------------------------------
+    # -- a crash in the middle of deliveries ----------------------------------
     def kill_mid_delivery(self, rest):
         """PagerDuty up; 60 problems and 30 recoveries are being delivered
         when collectd is killed; after the restart every problem has one
@@ -193,7 +193,7 @@ class DurabilityTest(NotifyTestCase):
     def test_kill9_mid_delivery_rest(self):
         self.kill_mid_delivery(rest=True)
 
-    # -- a crash with a request on the wire -------------------------------------------
+    # -- a crash with a request on the wire -----------------------------------
     def crash_mid_request(self, daemon, method, path, send=None):
         """Sends a notification (default: the trigger of KEYS[0]) whose
         request hangs in PagerDuty, kills collectd while it hangs, waits for
@@ -278,7 +278,7 @@ class DurabilityTest(NotifyTestCase):
         self.assertEqual(daemon.errors(), [])
         self.assertEqual(daemon.warnings(), [])
 
-    # -- state across a restart ---------------------------------------------------------
+    # -- state across a restart -----------------------------------------------
     def test_first_okay_after_restart_resolves_what_was_open(self):
         daemon = self.start_notify(
             self.events_notify(Host="web01"),

@@ -19,7 +19,6 @@ test_notify_faults.py - notification delivery through PagerDuty's failures
 
 import json
 import os
-import re
 import secrets
 import stat
 import time
@@ -130,7 +129,7 @@ class FaultsTest(NotifyTestCase):
         self.assertEqual(daemon.csv_last(self.notify_id(
             daemon, "rest", "derive", "retried")), 5)
 
-    # -- 5xx, resets, bad bodies, lost answers -----------------------------------
+    # -- 5xx, resets, bad bodies, lost answers --------------------------------
     def test_5xx_bursts_events_lose_nothing(self):
         daemon = self.start_notify(self.events_notify(Timeout=1000))
         keys = ["burst-%02d" % i for i in range(10)]
@@ -199,7 +198,7 @@ class FaultsTest(NotifyTestCase):
         self.assertEqual(os.listdir(os.path.join(self.spool_dir(daemon),
                                                  "failed")), [])
 
-    # -- 400 ---------------------------------------------------------------------
+    # -- 400 ------------------------------------------------------------------
     def check_dead_letter(self, daemon, block, key, reason_rx):
         failed = os.path.join(self.spool_dir(daemon), "failed")
         names = wait_until(lambda: sorted(os.listdir(failed)) or None, 20,
@@ -263,7 +262,7 @@ class FaultsTest(NotifyTestCase):
         self.assertSecretNowhere(daemon, self.sim.token,
                                  exclude=[self.token_path])
 
-    # -- 401 and token rotation ---------------------------------------------------
+    # -- 401 and token rotation -----------------------------------------------
     def test_revoked_token_keeps_events_until_the_token_file_is_fixed(self):
         # SlowInterval long: only the rotation can let the events out.
         daemon = self.start_notify(self.account(SlowInterval=600),
@@ -305,7 +304,7 @@ class FaultsTest(NotifyTestCase):
             self.assertSecretNowhere(daemon, token,
                                      exclude=[self.token_path])
 
-    # -- the callback never waits ----------------------------------------------------
+    # -- the callback never waits ---------------------------------------------
     def test_hanging_pagerduty_never_blocks_the_callback(self):
         self.sim.add_fault("hang", count=-1, path="/v2/enqueue")
         daemon = self.start_notify(self.events_notify())
@@ -330,7 +329,7 @@ class FaultsTest(NotifyTestCase):
         daemon.wait_for_value(pending, lambda v: v == 0)
         daemon.wait_for_value(oldest, lambda v: v == 0)
 
-    # -- the per-Notify metrics ---------------------------------------------------------
+    # -- the per-Notify metrics -----------------------------------------------
     def test_per_notify_metrics(self):
         daemon = self.start_notify(self.events_notify())
         names = ["queue_length-pending", "duration-oldest", "derive-sent",

@@ -19,7 +19,7 @@ import re
 import time
 
 import harness
-from harness import NotifyTestCase, is_notify_request, threshold_config
+from harness import NotifyTestCase, threshold_config
 
 IDENT = "web01/app-x/gauge-load"
 MSG_FAILURE = (r'Data source "value" is currently 95\.0+\. That is above the '

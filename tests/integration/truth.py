@@ -225,6 +225,19 @@ class FinalSchedule:
             first_gap = reach
         return covered, first_gap
 
+    def first_gap(self, t, window):
+        """(start, end) of the first uncovered stretch of [t, t + window),
+        or None when it is all covered."""
+        covered, start = self.coverage(t, window)
+        if start is None:
+            return None
+        end = t + window
+        for s, _ in self.spans:
+            if s > start:
+                end = min(end, s)
+                break
+        return (start, end)
+
     def handoff(self, t, window):
         """(lo, hi) for next_handoff at t: the shift on at t ends at e,
         so e - t; (0, 0) when nobody is on call. A shift reaching past
@@ -311,6 +324,7 @@ class Truth:
             "policy": instance_names([(p["id"], p["name"])
                                       for p in self.policies], instance_by),
         }
+        self._precompute()
         self.finals = self._render_schedules()
 
     # -- scope --------------------------------------------------------------
@@ -377,15 +391,58 @@ class Truth:
         return "%s/pagerduty-%s/%s-%s" % (self.host, self.account, type_,
                                          type_instance)
 
+    def _precompute(self):
+        """What does not depend on time: counts per service and team, the
+        creation times the TrendWindow counts slide over, and which
+        services have open incidents (any scope) for their status."""
+        self.open_inc = [i for i in self.incidents
+                         if i["status"] in OPEN_STATUSES]
+        self.by_status_urgency = {}
+        oldest = {}
+        per_service = {}
+        for i in self.open_inc:
+            key = (i["status"], i["urgency"])
+            self.by_status_urgency[key] = self.by_status_urgency.get(key,
+                                                                     0) + 1
+            if i["status"] not in oldest or i["created"] < oldest[i["status"]]:
+                oldest[i["status"]] = i["created"]
+            c = per_service.setdefault(i["service_id"], {
+                "triggered": 0, "acknowledged": 0, "high": 0})
+            c[i["status"]] += 1
+            c["high"] += i["urgency"] == "high"
+        self.oldest = oldest
+        self.per_service = per_service
+        self.created_times = {}
+        for i in self.incidents:
+            self.created_times.setdefault(i["service_id"], []).append(
+                i["created"])
+        for times in self.created_times.values():
+            times.sort()
+        self.open_statuses_any_scope = {}
+        for i in self.open_all:
+            self.open_statuses_any_scope.setdefault(i["service_id"],
+                                                    set()).add(i["status"])
+        self.windows_by_service = {}
+        for w in self.windows:
+            for sid in w["service_ids"]:
+                self.windows_by_service.setdefault(sid, []).append(
+                    (w["start"], w["end"]))
+        self.per_team = {}
+        for team in self.team_list:
+            c = {"triggered": 0, "acknowledged": 0}
+            for i in self.open_inc:
+                svc = self.service_by_id.get(i["service_id"]) or {}
+                if team["id"] in svc.get("team_ids", ()):
+                    c[i["status"]] += 1
+            self.per_team[team["id"]] = c
+
     def service_status(self, service, t):
         if service.get("disabled"):
             return "disabled"
-        for w in self.windows:
-            if service["id"] in w["service_ids"] and \
-                    w["start"] <= t < w["end"]:
+        for start, end in self.windows_by_service.get(service["id"], ()):
+            if start <= t < end:
                 return "maintenance"
-        statuses = {i["status"] for i in self.open_all
-                    if i["service_id"] == service["id"]}
+        statuses = self.open_statuses_any_scope.get(service["id"], ())
         if "triggered" in statuses:
             return "critical"
         if "acknowledged" in statuses:
@@ -416,50 +473,42 @@ class Truth:
         def put(type_, ti, lo, hi=None):
             out[self.identifier(type_, ti)] = (lo, lo if hi is None else hi)
 
-        open_inc = [i for i in self.incidents
-                    if i["status"] in OPEN_STATUSES]
         if "incidents" in self.collect:
             for st in OPEN_STATUSES:
                 for urg in URGENCIES:
                     put("count", "incidents-%s-%s" % (st, urg),
-                        sum(1 for i in open_inc if i["status"] == st
-                            and i["urgency"] == urg))
-                created = [i["created"] for i in open_inc if i["status"] == st]
-                oldest = min(created) if created else None
+                        self.by_status_urgency.get((st, urg), 0))
+                oldest = self.oldest.get(st)
                 put("duration", "incidents-oldest_%s" % st,
                     t - oldest if oldest is not None and oldest < t else 0)
 
         if "services" in self.collect:
             by_status = dict.fromkeys(SERVICE_STATUSES, 0)
+            zero = {"triggered": 0, "acknowledged": 0, "high": 0}
             for s in self.services:
                 status = self.service_status(s, t)
                 by_status[status] += 1
                 name = self.names["service"][s["id"]]
-                mine = [i for i in open_inc if i["service_id"] == s["id"]]
+                c = self.per_service.get(s["id"], zero)
                 put("gauge", "service-%s-status" % name,
                     SERVICE_STATUSES.index(status))
-                put("count", "service-%s-triggered" % name,
-                    sum(1 for i in mine if i["status"] == "triggered"))
+                put("count", "service-%s-triggered" % name, c["triggered"])
                 put("count", "service-%s-acknowledged" % name,
-                    sum(1 for i in mine if i["status"] == "acknowledged"))
-                put("count", "service-%s-high_urgency" % name,
-                    sum(1 for i in mine if i["urgency"] == "high"))
+                    c["acknowledged"])
+                put("count", "service-%s-high_urgency" % name, c["high"])
+                times = self.created_times.get(s["id"], [])
                 put("count", "service-%s-created" % name,
-                    sum(1 for i in self.incidents
-                        if i["service_id"] == s["id"]
-                        and t - self.trend_window <= i["created"] < t))
+                    bisect.bisect_left(times, t)
+                    - bisect.bisect_left(times, t - self.trend_window))
             for status, n in by_status.items():
                 put("count", "services-%s" % status, n)
 
         if "teams" in self.collect:
             for team in self.team_list:
                 name = self.names["team"][team["id"]]
-                mine = [i for i in open_inc
-                        if team["id"] in (self.service_by_id.get(
-                            i["service_id"]) or {}).get("team_ids", ())]
                 for st in OPEN_STATUSES:
                     put("count", "team-%s-%s" % (name, st),
-                        sum(1 for i in mine if i["status"] == st))
+                        self.per_team[team["id"]][st])
 
         window = self.coverage_window
         for s in self.schedules:
@@ -511,7 +560,8 @@ class Truth:
         problems = []
         now = self.built_at
         for s in self.state["services"]:
-            mine = self.service_status(s, now)
+            # at the simulator's own (fractional) now
+            mine = self.service_status(s, self.state["now"])
             if s.get("status") not in (None, mine):
                 problems.append("service %s: oracle %s, simulator %s"
                                 % (s["name"], mine, s["status"]))
@@ -737,3 +787,202 @@ def holes(truth, csv, after):
                 out.append("%s missing in the cycle ending at %.3f"
                            % (ident, end))
     return out
+
+
+# --------------------------------------------------------------------------
+# The read tests' base class
+
+
+class ReadTestCase(harness.DaemonTestCase):
+    """A simulator, collectd with one Account on it, and the checks every
+    read test makes against the truth.
+
+        sim, daemon = self.start_read("demo", Team="Payments")
+        truth = self.truth(sim, teams=["Payments"])
+        self.wait_cycles(daemon, truth, 2)
+        self.assertMatchesTruth(daemon, truth)
+    """
+
+    ACCOUNT = "acme"
+    INTERVAL = 2
+
+    def account_block(self, sim, name=None, token_file=None, **options):
+        """An Account block on sim with a TokenFile (the manager's token
+        unless given), Interval and SlowInterval INTERVAL; options override
+        or add (None leaves one out; a list repeats the key)."""
+        if token_file is None:
+            token_file = self.token_file(sim.token)
+        opts = [("TokenFile", token_file), ("URL", sim.url),
+                ("Interval", self.INTERVAL), ("SlowInterval", self.INTERVAL)]
+        keys = [k for k, _ in opts]
+        for key, value in options.items():
+            if key in keys:
+                opts[keys.index(key)] = (key, value)
+            elif isinstance(value, list):
+                opts += [(key, v) for v in value]
+            else:
+                opts.append((key, value))
+        return harness.block("Account", name or self.ACCOUNT,
+                             [(k, v) for k, v in opts if v is not None])
+
+    def start_read(self, scenario="demo", seed=None, sim=None,
+                   collectd_kwargs=None, **options):
+        """(sim, daemon): a simulator (unless given) and collectd with one
+        Account on it."""
+        if sim is None:
+            sim = self.start_simulator(scenario=scenario, seed=seed)
+        daemon = self.start_collectd(
+            harness.plugin_block(self.account_block(sim, **options)),
+            **(collectd_kwargs or {}))
+        return sim, daemon
+
+    def truth(self, sim, **kwargs):
+        kwargs.setdefault("account", self.ACCOUNT)
+        t = Truth(sim, **kwargs)
+        problems = t.self_check()
+        self.assertEqual(problems, [], "the oracle disagrees with the "
+                         "simulator's own answers (a test bug)")
+        return t
+
+    # -- waiting ------------------------------------------------------------
+    def csv(self, daemon, account=None):
+        return read_csv_tree(daemon, account or self.ACCOUNT)
+
+    def cycles(self, daemon, truth):
+        return cycles(self.csv(daemon, truth.account), truth)
+
+    def wait_cycles(self, daemon, truth, count, up=1, timeout=60):
+        """Waits until `count` more cycles ended (api-cycle rows), the last
+        of them with api-up == up; returns the cycles seen then."""
+        start = len(self.cycles(daemon, truth))
+
+        def done():
+            if not daemon.running:
+                raise AssertionError("collectd exited (status %s)"
+                                     % daemon.proc.returncode)
+            cs = self.cycles(daemon, truth)
+            if len(cs) >= start + count and cs[-1][2] == up:
+                return cs
+            return None
+        return harness.wait_until(done, timeout, interval=0.2,
+                                  message="%d more cycle(s) ending with "
+                                  "api-up %s" % (count, up))
+
+    def wait_up(self, daemon, truth, up=1, timeout=60):
+        return daemon.wait_for_value(api_id(truth, "api-up"),
+                                     lambda v: v == up, timeout=timeout)
+
+    def wait_truth(self, daemon, truth, timeout=60):
+        """Waits until the latest value of every truth series is right
+        (after a change of state); returns the epoch it was seen at."""
+        last = {}
+
+        def right():
+            res = compare_rows(truth, self.csv(daemon, truth.account),
+                               last_only=True)
+            last["res"] = res
+            return time.time() if not (res.mismatches or res.missing) \
+                else None
+        try:
+            return harness.wait_until(right, timeout, interval=0.5,
+                                      message="values matching the truth")
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, last["res"].describe()))
+
+    # -- checks -------------------------------------------------------------
+    def assertMatchesTruth(self, daemon, truth, since=None, until=None,
+                           last_only=False, extra_ok=False):
+        """Every value dispatched (in [since, until]) is right, and every
+        truth series was dispatched."""
+        res = compare_rows(truth, self.csv(daemon, truth.account),
+                           since=since, until=until, last_only=last_only)
+        if extra_ok:
+            res.extra = []
+        self.assertTrue(res.checked > 0 or not truth.identifiers(),
+                        "no values to check")
+        self.assertTrue(res.ok, res.describe())
+        return res
+
+    def assertListvalIsTruth(self, daemon, truth):
+        """LISTVAL shows exactly the truth's series (api-* aside)."""
+        listed = pagerduty_listval(daemon, truth.account)
+        expected = truth.identifiers()
+        self.assertEqual(sorted(listed - expected), [],
+                         "LISTVAL shows pagerduty series the truth lacks")
+        self.assertEqual(sorted(expected - listed), [],
+                         "LISTVAL lacks series the truth has")
+
+    def assertNoHoles(self, daemon, truth, after=0):
+        missing = holes(truth, self.csv(daemon, truth.account), after)
+        self.assertEqual(missing[:20], [], "%d series missing from "
+                         "successful cycles" % len(missing))
+
+    def plugin_requests(self, sim, since=None):
+        """The requests the plugin made (the manager's user token; the
+        oracle reads with the account-level key)."""
+        return [r for r in sim.requests(since)
+                if r.get("token_kind") == "user"]
+
+    def notifications(self, daemon, plugin="pagerduty"):
+        """[(severity, fields dict, message)] the logfile plugin logged."""
+        out = []
+        for msg in daemon.messages(None, contains="Notification: "):
+            m = re.match(r"^Notification: severity = (\w+), (.*?), "
+                         r"message = (.*)$", msg)
+            if m is None:
+                continue
+            fields = dict(kv.split(" = ", 1) for kv in m.group(2).split(", ")
+                          if " = " in kv)
+            if plugin is None or fields.get("plugin") == plugin:
+                out.append((m.group(1), fields, m.group(3)))
+        return out
+
+
+class FaultCheck(ReadTestCase):
+    """The read tests' fault injection (test_read_faults*.py)."""
+
+    def run_fault(self, kind, path, log=None, account_options=None,
+                  counter="api-errors", others_continue=True, **fault):
+        """Runs the plugin on demo, injects `kind` on requests under `path`
+        until cleared, and checks everything the module doc lists. `log`:
+        a regex the one ERROR line must match (default: "GET <path>
+        failed"). others_continue: whether the series that do not need
+        `path` must keep coming (not after a failure of the connection,
+        which ends the cycle's requests: pd_collect.h)."""
+        sim, daemon = self.start_read("demo", **(account_options or {}))
+        truth = self.truth(sim)
+        self.wait_cycles(daemon, truth, 1, timeout=60)
+        counted = daemon.csv_last(api_id(truth, counter))
+
+        sim.add_fault(kind, count=-1, path=path, **fault)
+        failing = self.wait_cycles(daemon, truth, 3, up=0, timeout=60)
+        self.assertEqual([up for _, _, up in failing[-2:]], [0, 0])
+        self.assertGreater(daemon.csv_last(api_id(truth, counter)), counted,
+                           "%s did not count the fault" % counter)
+        daemon.wait_for_log(r'^pagerduty plugin: account "acme": '
+                            + (log or "GET %s failed" % path),
+                            severity="error")
+        # Once per change of state: not once per cycle.
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
+        if others_continue:
+            csv = self.csv(daemon)
+            fresh = [i for i, rows in csv.items()
+                     if rows and rows[-1][0] > failing[-2][0]]
+            self.assertTrue(any("/gauge-service-" in i or "-policy-" in i
+                                or "-schedule-" in i for i in fresh),
+                            "no series at all during the fault")
+
+        sim.clear_faults()
+        self.wait_up(daemon, truth, timeout=60)
+        daemon.wait_for_log(r'^pagerduty plugin: account "acme": .*'
+                            r'succeeds? again', severity="info")
+        recovered = self.wait_cycles(daemon, truth, 2, timeout=60)
+        # Every value ever dispatched, during the fault too, is right;
+        # after the recovery every series is back, every cycle.
+        self.assertMatchesTruth(daemon, truth)
+        self.assertNoHoles(daemon, truth, after=recovered[-2][0])
+        self.assertListvalIsTruth(daemon, truth)
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
+        self.assertTrue(daemon.running)
+        self.assertEqual(daemon.stop(), 0)
+        return sim, daemon, truth

@@ -17,28 +17,12 @@
 #include <yajl/yajl_tree.h>
 
 #include "daemon_stubs.h"
+#include "notif_fixture.h"
 #include "pd_event.h"
 
 #define ROUTING_KEY "R0123456789abcdef0123456789abcdef"
 
 /* ------------------------------------------------------------ helpers */
-
-static notification_t make_notification(int severity, const char *host,
-                                        const char *plugin, const char *pi,
-                                        const char *type, const char *ti,
-                                        const char *message) {
-  notification_t n;
-  memset(&n, 0, sizeof(n));
-  n.severity = severity;
-  n.time = TIME_T_TO_CDTIME_T(1764318596) + (1 << 29); /* .5 s */
-  snprintf(n.host, sizeof(n.host), "%s", host);
-  snprintf(n.plugin, sizeof(n.plugin), "%s", plugin);
-  snprintf(n.plugin_instance, sizeof(n.plugin_instance), "%s", pi);
-  snprintf(n.type, sizeof(n.type), "%s", type);
-  snprintf(n.type_instance, sizeof(n.type_instance), "%s", ti);
-  snprintf(n.message, sizeof(n.message), "%s", message);
-  return n;
-}
 
 static notification_t df_failure(void) {
   return make_notification(NOTIF_FAILURE, "web01", "df", "root",
@@ -46,48 +30,6 @@ static notification_t df_failure(void) {
                            "Host web01, plugin df (instance root) type "
                            "percent_bytes (instance used): Data source "
                            "\"value\" is currently 95.500000.");
-}
-
-static void attach_meta(notification_t *n, notification_meta_t *meta,
-                        size_t num) {
-  for (size_t i = 0; i < num; i++)
-    meta[i].next = i + 1 < num ? &meta[i + 1] : NULL;
-  n->meta = num > 0 ? &meta[0] : NULL;
-}
-
-static notification_meta_t meta_string(const char *name, const char *value) {
-  notification_meta_t m = {.type = NM_TYPE_STRING};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_string = value;
-  return m;
-}
-
-static notification_meta_t meta_double(const char *name, double value) {
-  notification_meta_t m = {.type = NM_TYPE_DOUBLE};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_double = value;
-  return m;
-}
-
-static notification_meta_t meta_signed(const char *name, int64_t value) {
-  notification_meta_t m = {.type = NM_TYPE_SIGNED_INT};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_signed_int = value;
-  return m;
-}
-
-static notification_meta_t meta_unsigned(const char *name, uint64_t value) {
-  notification_meta_t m = {.type = NM_TYPE_UNSIGNED_INT};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_unsigned_int = value;
-  return m;
-}
-
-static notification_meta_t meta_bool(const char *name, bool value) {
-  notification_meta_t m = {.type = NM_TYPE_BOOLEAN};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_boolean = value;
-  return m;
 }
 
 /* The threshold plugin's meta for a value above FailureMax. */
@@ -131,13 +73,6 @@ static const char *get_str(yajl_val root, const char *a, const char *b,
   ck_assert_msg(YAJL_IS_STRING(v), "%s.%s.%s is not a string", a,
                 b ? b : "", c ? c : "");
   return YAJL_GET_STRING(v);
-}
-
-static bool is_valid_utf8(const char *s) {
-  char *copy = strdup(s);
-  size_t bad = pd_utf8_sanitize(copy, strlen(copy));
-  free(copy);
-  return bad == 0;
 }
 
 static void setup(void) { stub_log_reset(); }
@@ -378,7 +313,7 @@ START_TEST(test_summary_cut_on_utf8_boundary) {
   pd_event_set_summary(&ev, text);
   ck_assert_uint_eq(strlen(ev.summary), 1022);
   ck_assert_int_eq(memcmp(ev.summary, text, 1022), 0);
-  ck_assert(is_valid_utf8(ev.summary));
+  ck_assert(pd_utf8_is_valid(ev.summary, strlen(ev.summary)));
 
   /* When a character ends exactly at 1024, all 1024 bytes stay. */
   pd_event_set_summary(&ev, text + 1); /* "b" + euros: 1 + 3*341 = 1024 */

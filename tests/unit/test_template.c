@@ -1,5 +1,6 @@
 /*
- * test_template.c - DedupKey templates and the UTF-8 bounds (SPEC 3).
+ * test_template.c - DedupKey templates and their bounds (SPEC 3). The
+ * UTF-8 functions themselves are tested in test_utf8.c.
  */
 #include <check.h>
 #include <math.h>
@@ -9,42 +10,7 @@
 #include "pd_config.h" /* PD_DEFAULT_DEDUP_KEY */
 #include "pd_template.h"
 
-/* A notification with the usual identifier fields; meta added per test. */
-static notification_t make_notification(const char *host, const char *plugin,
-                                        const char *pi, const char *type,
-                                        const char *ti) {
-  notification_t n;
-  memset(&n, 0, sizeof(n));
-  n.severity = NOTIF_FAILURE;
-  snprintf(n.host, sizeof(n.host), "%s", host);
-  snprintf(n.plugin, sizeof(n.plugin), "%s", plugin);
-  snprintf(n.plugin_instance, sizeof(n.plugin_instance), "%s", pi);
-  snprintf(n.type, sizeof(n.type), "%s", type);
-  snprintf(n.type_instance, sizeof(n.type_instance), "%s", ti);
-  return n;
-}
-
-/* Links meta[0..num) into n's list in order. */
-static void attach_meta(notification_t *n, notification_meta_t *meta,
-                        size_t num) {
-  for (size_t i = 0; i < num; i++)
-    meta[i].next = i + 1 < num ? &meta[i + 1] : NULL;
-  n->meta = num > 0 ? &meta[0] : NULL;
-}
-
-static notification_meta_t meta_string(const char *name, const char *value) {
-  notification_meta_t m = {.type = NM_TYPE_STRING};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_string = value;
-  return m;
-}
-
-static notification_meta_t meta_double(const char *name, double value) {
-  notification_meta_t m = {.type = NM_TYPE_DOUBLE};
-  snprintf(m.name, sizeof(m.name), "%s", name);
-  m.nm_value.nm_double = value;
-  return m;
-}
+#include "notif_fixture.h"
 
 static const char *expand(const char *tmpl, const notification_t *n) {
   static char out[PD_DEDUP_KEY_MAX + 1];
@@ -54,17 +20,9 @@ static const char *expand(const char *tmpl, const notification_t *n) {
   return out;
 }
 
-static bool is_valid_utf8(const char *s) {
-  char *copy = strdup(s);
-  ck_assert_ptr_nonnull(copy);
-  size_t bad = pd_utf8_sanitize(copy, strlen(copy));
-  free(copy);
-  return bad == 0;
-}
-
 START_TEST(test_every_placeholder) {
-  notification_t n = make_notification("web01", "df", "root", "percent_bytes",
-                                       "used");
+  notification_t n = make_notification(NOTIF_FAILURE, "web01", "df", "root",
+                                       "percent_bytes", "used", "");
   ck_assert_str_eq(expand("%{host}|%{plugin}|%{plugin_instance}|%{type}|"
                           "%{type_instance}|%{severity}",
                           &n),
@@ -82,8 +40,8 @@ START_TEST(test_every_placeholder) {
 END_TEST
 
 START_TEST(test_default_template_drops_empty_instances) {
-  notification_t n = make_notification("web01", "df", "root", "percent_bytes",
-                                       "used");
+  notification_t n = make_notification(NOTIF_FAILURE, "web01", "df", "root",
+                                       "percent_bytes", "used", "");
   ck_assert_str_eq(expand(PD_DEFAULT_DEDUP_KEY, &n),
                    "web01/df-root/percent_bytes-used");
   n.plugin_instance[0] = '\0';
@@ -97,7 +55,8 @@ START_TEST(test_default_template_drops_empty_instances) {
 END_TEST
 
 START_TEST(test_dash_rule_details) {
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   /* Only the one dash right before the empty placeholder goes. */
   ck_assert_str_eq(expand("a--%{plugin_instance}", &n), "a-");
   /* A dash before non-empty text stays, so does a trailing dash. */
@@ -109,7 +68,8 @@ START_TEST(test_dash_rule_details) {
 END_TEST
 
 START_TEST(test_meta_of_every_type) {
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   notification_meta_t meta[8];
   meta[0] = meta_string("DataSource", "value");
   meta[1] = (notification_meta_t){.type = NM_TYPE_SIGNED_INT,
@@ -180,7 +140,8 @@ START_TEST(test_validation) {
   ck_assert_int_eq(pd_template_validate("%{Host}", err, sizeof(err)), -1);
 
   /* Expanding an invalid template fails cleanly. */
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   char out[PD_DEDUP_KEY_MAX + 1] = "junk";
   ck_assert_int_eq(pd_template_expand("%{nope}", &n, out, sizeof(out)), -1);
   ck_assert_str_eq(out, "");
@@ -189,7 +150,8 @@ START_TEST(test_validation) {
 END_TEST
 
 START_TEST(test_bound_with_hash_suffix) {
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   char long_a[400], long_b[400];
   memset(long_a, 'a', 300);
   long_a[300] = '\0';
@@ -235,7 +197,8 @@ START_TEST(test_bound_with_hash_suffix) {
 END_TEST
 
 START_TEST(test_bound_cuts_on_utf8_boundary) {
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   /* "a" then 150 x "é" (2 bytes): byte 238 is the second byte of an é, so
    * the cut must leave that é out whole. */
   char text[1 + 150 * 2 + 1];
@@ -247,7 +210,7 @@ START_TEST(test_bound_cuts_on_utf8_boundary) {
   attach_meta(&n, meta, 1);
 
   const char *key = expand("%{meta:k}", &n);
-  ck_assert(is_valid_utf8(key));
+  ck_assert(pd_utf8_is_valid(key, strlen(key)));
   size_t keep = PD_DEDUP_KEY_MAX - PD_TEMPLATE_HASH_SUFFIX_LEN; /* 238 */
   ck_assert_uint_eq(strlen(key), (keep - 1) + PD_TEMPLATE_HASH_SUFFIX_LEN);
   ck_assert_int_eq(memcmp(key, text, keep - 1), 0);
@@ -261,46 +224,20 @@ START_TEST(test_bound_cuts_on_utf8_boundary) {
   emoji[280] = '\0';
   meta[0].nm_value.nm_string = emoji;
   key = expand("%{meta:k}", &n);
-  ck_assert(is_valid_utf8(key));
+  ck_assert(pd_utf8_is_valid(key, strlen(key)));
   ck_assert_int_eq(key[236], '~');
 }
 END_TEST
 
 START_TEST(test_invalid_utf8_is_replaced) {
-  notification_t n = make_notification("caf\xe9", "p", "", "t", ""); /* latin-1 */
+  notification_t n = /* a latin-1 host name */
+      make_notification(NOTIF_FAILURE, "caf\xe9", "p", "", "t", "", "");
   ck_assert_str_eq(expand("%{host}", &n), "caf?");
-
-  char s[] = "ok\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82|\xf0\x9f\x98\x80|\xc3\xa9";
-  size_t bad = pd_utf8_sanitize(s, strlen(s));
-  /* 0xff; overlong C0 AF (2); surrogate ED A0 80 (3); truncated E2 82 (2). */
-  ck_assert_uint_eq(bad, 1 + 2 + 3 + 2);
-  ck_assert_str_eq(s, "ok?|??|???|??|\xf0\x9f\x98\x80|\xc3\xa9");
-
-  char above[] = "\xf4\x90\x80\x80"; /* U+110000 */
-  ck_assert_uint_eq(pd_utf8_sanitize(above, 4), 4);
 
   char out[32];
   size_t len = pd_text_bound_hashed("a\xffz", 3, out, sizeof(out));
   ck_assert_uint_eq(len, 3);
   ck_assert_str_eq(out, "a?z");
-}
-END_TEST
-
-START_TEST(test_utf8_cut_and_copy) {
-  const char *euro = "ab\xe2\x82\xac"; /* "ab€": € is bytes 2..4 */
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 5), 5);
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 4), 2);
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 3), 2);
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 2), 2);
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 1), 1);
-  ck_assert_uint_eq(pd_utf8_cut(euro, 5, 0), 0);
-
-  char small[5];
-  ck_assert_uint_eq(pd_utf8_copy(small, sizeof(small), euro), 2);
-  ck_assert_str_eq(small, "ab");
-  char big[16];
-  ck_assert_uint_eq(pd_utf8_copy(big, sizeof(big), euro), 5);
-  ck_assert_str_eq(big, euro);
 }
 END_TEST
 
@@ -313,7 +250,8 @@ START_TEST(test_hash_is_fnv1a) {
 END_TEST
 
 START_TEST(test_meta_find_and_format) {
-  notification_t n = make_notification("h", "p", "", "t", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "h", "p", "", "t", "", "");
   ck_assert_ptr_null(pd_meta_find(&n, "x"));
   notification_meta_t meta[2] = {meta_string("x", NULL), meta_double("y", 2.5)};
   attach_meta(&n, meta, 2);
@@ -342,7 +280,6 @@ static Suite *template_suite(void) {
   tcase_add_test(tc, test_bound_with_hash_suffix);
   tcase_add_test(tc, test_bound_cuts_on_utf8_boundary);
   tcase_add_test(tc, test_invalid_utf8_is_replaced);
-  tcase_add_test(tc, test_utf8_cut_and_copy);
   tcase_add_test(tc, test_hash_is_fnv1a);
   tcase_add_test(tc, test_meta_find_and_format);
   suite_add_tcase(s, tc);

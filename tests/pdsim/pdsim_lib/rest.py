@@ -142,17 +142,18 @@ def check_write(req):
         raise errors.access_denied("Your role (%s) does not allow this action" % req.token.role)
 
 
-def _incident_visible_or_403(req, inc):
-    if not _visible(req, inc.team_ids):
+def _found_and_visible(req, obj, not_found, code):
+    """obj, or a 404 (not_found, code) when it is None, or a 403 when the
+    caller's team scope does not see it."""
+    if obj is None:
+        raise rest_error(404, not_found, code)
+    if not _visible(req, obj.team_ids):
         raise errors.access_denied()
+    return obj
 
 
 def _get_incident(req, ref):
-    inc = req.account.find_incident(ref)
-    if inc is None:
-        raise rest_error(404, "Incident Not Found", 5001)
-    _incident_visible_or_403(req, inc)
-    return inc
+    return _found_and_visible(req, req.account.find_incident(ref), "Incident Not Found", 5001)
 
 
 # -- users, teams, abilities -------------------------------------------------
@@ -216,11 +217,7 @@ def list_services(req, m):
 
 
 def get_service(req, m):
-    s = req.account.services.get(m.group(1))
-    if s is None:
-        raise rest_error(404, "Service Not Found", 5002)
-    if not _visible(req, s.team_ids):
-        raise errors.access_denied()
+    s = _found_and_visible(req, req.account.services.get(m.group(1)), "Service Not Found", 5002)
     return 200, {"service": req.renderer.service(s)}
 
 
@@ -512,11 +509,7 @@ def list_schedules(req, m):
 
 
 def get_schedule(req, m):
-    s = req.account.schedules.get(m.group(1))
-    if s is None:
-        raise rest_error(404, "Schedule Not Found", 2100)
-    if not _visible(req, s.team_ids):
-        raise errors.access_denied()
+    s = _found_and_visible(req, req.account.schedules.get(m.group(1)), "Schedule Not Found", 2100)
     since, until = _schedule_window(req.query)
     return 200, {"schedule": req.renderer.schedule(s, since, until)}
 
@@ -579,11 +572,8 @@ def list_policies(req, m):
 
 
 def get_policy(req, m):
-    p = req.account.policies.get(m.group(1))
-    if p is None:
-        raise rest_error(404, "Escalation Policy Not Found", 2100)
-    if not _visible(req, p.team_ids):
-        raise errors.access_denied()
+    p = _found_and_visible(req, req.account.policies.get(m.group(1)), "Escalation Policy Not Found",
+                           2100)
     return 200, {"escalation_policy": req.renderer.escalation_policy(p)}
 
 

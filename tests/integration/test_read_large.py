@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""
+test_read_large.py - the large scenario: complete, exact, and with about
+the fewest requests PagerDuty allows.
+
+The simulator's `large` account has 2,000 services, 12,500 open incidents
+(more than the 10,000 that offset paging reaches, a fifth older than the
+default 30-day window), 1,500 resolved ones, 300 schedules, 300 escalation
+policies and 20 teams. Every one of its ~12,750 series must be dispatched
+every cycle and be right (tests/integration/truth.py), and a cycle's
+requests must stay near the minimum that scenario needs:
+
+  GET /users/me              1, the first cycle only
+  GET /teams                 ceil(teams / 100)
+  GET /services              ceil(services / 100)
+  GET /incidents (open)      ceil(open incidents / 100), +1 for the page
+                             that continues past the 10,000 offset cap
+                             (it repeats the incidents of the last second
+                             seen)
+  GET /incidents (created)   ceil(incidents created within TrendWindow / 100)
+  GET /schedules             ceil(schedules / 100) (final schedules inline)
+  GET /escalation_policies   ceil(policies / 100)
+  GET /oncalls               ceil(on-call entries now / 100), +1 (the plugin
+                             asks for the shifts up to its next refresh)
+(pages of 100, the most PagerDuty gives.)
+"""
+
+import math
+
+import harness
+from truth import ReadTestCase, cycles
+
+PAGE = 100
+
+
+def minimum_requests(truth, oncall_entries):
+    """{collection: fewest requests one full cycle needs}."""
+    state = truth.state
+    t = truth.built_at
+    open_n = sum(1 for i in state["incidents"]
+                 if i["status"] in ("triggered", "acknowledged"))
+    created_n = sum(1 for i in state["incidents"]
+                    if t - truth.trend_window <= i["created_at"] < t)
+    pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731
+    return {
+        "/teams": pages(len(state["teams"])),
+        "/services": pages(len(state["services"])),
+        "/incidents": pages(open_n) + pages(created_n),
+        "/schedules": pages(len(state["schedules"])),
+        "/escalation_policies": pages(len(state["escalation_policies"])),
+        "/oncalls": pages(oncall_entries),
+    }
+
+
+# What a cycle may spend over the minimum, per collection (see above).
+ALLOWANCE = {"/incidents": 1, "/oncalls": 1}
+
+
+class LargeReadTest(ReadTestCase):
+    # ~170 requests a cycle: three cycles a minute stay well inside the
+    # 960 a minute PagerDuty allows one user.
+    INTERVAL = 20
+
+    def oncall_entries_now(self, sim, truth):
+        """On-call entries of GET /oncalls now (the account key)."""
+        token = truth._account_key()
+        n, offset = 0, 0
+        while True:
+            status, body = sim.rest("GET", "/oncalls", token=token,
+                                    query={"limit": PAGE, "offset": offset})
+            self.assertEqual(status, 200)
+            n += len(body["oncalls"])
+            if not body["more"]:
+                return n
+            offset += PAGE
+
+    def test_large_account_is_complete_exact_and_frugal(self):
+        sim = self.start_simulator(scenario="large")
+        truth = self.truth(sim)
+        open_n = sum(1 for i in truth.incidents
+                     if i["status"] in ("triggered", "acknowledged"))
+        self.assertGreater(open_n, 12000)
+        self.assertGreater(len(truth.identifiers()), 12000)
+        minimum = minimum_requests(truth, self.oncall_entries_now(sim, truth))
+
+        _, daemon = self.start_read(sim=sim)
+        # The first cycle (every collection) and a second one (every
+        # collection again: SlowInterval = Interval).
+        self.wait_cycles(daemon, truth, 2, timeout=120)
+        csv = self.csv(daemon)
+        runs = cycles(csv, truth)
+
+        with self.subTest("every value right, nothing missing or extra"):
+            self.assertMatchesTruth(daemon, truth)
+            self.assertListvalIsTruth(daemon, truth)
+            self.assertNoHoles(daemon, truth)
+            total = sum(daemon.csv_last(truth.identifier(
+                "count", "incidents-%s-%s" % (s, u)))
+                for s in ("triggered", "acknowledged")
+                for u in ("high", "low"))
+            self.assertEqual(total, open_n)
+
+        with self.subTest("requests per cycle"):
+            requests = self.plugin_requests(sim)
+            self.assertEqual({r["status"] for r in requests}, {200})
+            for n, (end, duration, up) in enumerate(runs[:2]):
+                self.assertEqual(up, 1)
+                mine = [r for r in requests
+                        if end - duration - 0.5 <= r["time"] <= end]
+                made = {}
+                for r in mine:
+                    made[r["path"]] = made.get(r["path"], 0) + 1
+                self.assertEqual(made.pop("/users/me", 0), 1 if n == 0
+                                 else 0)
+                report = ", ".join("%s %d/%d" % (p, made.get(p, 0), m)
+                                   for p, m in sorted(minimum.items()))
+                self.assertEqual(set(made), set(minimum),
+                                 "cycle %d: %s" % (n + 1, report))
+                for path, least in minimum.items():
+                    self.assertLessEqual(
+                        made[path], least + ALLOWANCE.get(path, 0),
+                        "cycle %d: %s (made/minimum)" % (n + 1, report))
+                    self.assertGreaterEqual(made[path], least, report)
+
+        self.assertEqual(daemon.errors(), [])
+        self.assertEqual(daemon.stop(), 0)
+
+
+if __name__ == "__main__":
+    harness.main()
