@@ -25,54 +25,15 @@ requests must stay near the minimum that scenario needs:
 (pages of 100, the most PagerDuty gives.)
 """
 
-import math
-
 import harness
-from truth import ReadTestCase, cycles
-
-PAGE = 100
-
-
-def minimum_requests(truth, oncall_entries):
-    """{collection: fewest requests one full cycle needs}."""
-    state = truth.state
-    t = truth.built_at
-    open_n = sum(1 for i in state["incidents"]
-                 if i["status"] in ("triggered", "acknowledged"))
-    created_n = sum(1 for i in state["incidents"]
-                    if t - truth.trend_window <= i["created_at"] < t)
-    pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731
-    return {
-        "/teams": pages(len(state["teams"])),
-        "/services": pages(len(state["services"])),
-        "/incidents": pages(open_n) + pages(created_n),
-        "/schedules": pages(len(state["schedules"])),
-        "/escalation_policies": pages(len(state["escalation_policies"])),
-        "/oncalls": pages(oncall_entries),
-    }
-
-
-# What a cycle may spend over the minimum, per collection (see above).
-ALLOWANCE = {"/incidents": 1, "/oncalls": 1}
+from truth import (ALLOWANCE, ReadTestCase, cycles, minimum_requests,
+                   oncall_entries_now)
 
 
 class LargeReadTest(ReadTestCase):
     # ~170 requests a cycle: three cycles a minute stay well inside the
     # 960 a minute PagerDuty allows one user.
     INTERVAL = 20
-
-    def oncall_entries_now(self, sim, truth):
-        """On-call entries of GET /oncalls now (the account key)."""
-        token = truth._account_key()
-        n, offset = 0, 0
-        while True:
-            status, body = sim.rest("GET", "/oncalls", token=token,
-                                    query={"limit": PAGE, "offset": offset})
-            self.assertEqual(status, 200)
-            n += len(body["oncalls"])
-            if not body["more"]:
-                return n
-            offset += PAGE
 
     def test_large_account_is_complete_exact_and_frugal(self):
         sim = self.start_simulator(scenario="large")
@@ -81,7 +42,7 @@ class LargeReadTest(ReadTestCase):
                      if i["status"] in ("triggered", "acknowledged"))
         self.assertGreater(open_n, 12000)
         self.assertGreater(len(truth.identifiers()), 12000)
-        minimum = minimum_requests(truth, self.oncall_entries_now(sim, truth))
+        minimum = minimum_requests(truth, oncall_entries_now(truth))
 
         _, daemon = self.start_read(sim=sim)
         # The first cycle (every collection) and a second one (every

@@ -600,6 +600,59 @@ class Truth:
 
 
 # --------------------------------------------------------------------------
+# The fewest requests a cycle needs (test_read_large.py, bench_read.py)
+
+PAGE = 100   # the most one page of a PagerDuty listing holds
+
+# What a cycle may spend over the minimum, per collection: the open
+# incidents' listing continues past the 10,000 offset cap from the last
+# created_at seen, repeating that second's incidents (one page more at
+# most); GET /oncalls is asked for the shifts up to the next refresh, not
+# just the current ones (one page more at most).
+ALLOWANCE = {"/incidents": 1, "/oncalls": 1}
+
+
+def oncall_entries_now(truth):
+    """How many entries GET /oncalls lists now (read with the account-level
+    key)."""
+    token = truth._account_key()
+    n, offset = 0, 0
+    while True:
+        status, body = truth.sim.rest("GET", "/oncalls", token=token,
+                                      query={"limit": PAGE, "offset": offset})
+        if status != 200:
+            raise OracleError("GET /oncalls -> %s" % status)
+        n += len(body["oncalls"])
+        if not body["more"]:
+            return n
+        offset += PAGE
+
+
+def minimum_requests(truth, oncall_entries):
+    """{path: fewest requests one full cycle needs}: one page of PAGE per
+    started hundred of teams, services, schedules (final schedules inline),
+    escalation policies and current on-call entries, and of open incidents
+    plus of incidents created within TrendWindow (two listings)."""
+    state = truth.state
+    t = truth.built_at
+
+    def pages(n):
+        return max(1, -(-n // PAGE))
+    open_n = sum(1 for i in state["incidents"]
+                 if i["status"] in OPEN_STATUSES)
+    created_n = sum(1 for i in state["incidents"]
+                    if t - truth.trend_window <= i["created_at"] < t)
+    return {
+        "/teams": pages(len(state["teams"])),
+        "/services": pages(len(state["services"])),
+        "/incidents": pages(open_n) + pages(created_n),
+        "/schedules": pages(len(state["schedules"])),
+        "/escalation_policies": pages(len(state["escalation_policies"])),
+        "/oncalls": pages(oncall_entries),
+    }
+
+
+# --------------------------------------------------------------------------
 # Reading what the daemon dispatched
 
 

@@ -135,6 +135,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = bytes(body)
         else:
             data = json.dumps(body).encode("utf-8")
+        self._log_request(status)
         self.send_response(status)
         if data or status not in (204, 304):
             self.send_header("Content-Type", content_type)
@@ -147,6 +148,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if data and self.command != "HEAD":
             self.wfile.write(data)
         self.wfile.flush()
+
+    def _log_request(self, status):
+        """Adds the API request being answered to the request log, before the
+        answer leaves: a client that reads the log right after its response
+        must find its request there."""
+        record, self._pending_record = getattr(self, "_pending_record", None), None
+        if record is None:
+            return
+        if record["status"] is None:
+            record["status"] = status
+        elapsed_ms = 1000 * (time.monotonic() - record.pop("started"))
+        self.server.sim.requests.add(record)
+        _log("pdsim: %s %s -> %s%s (%.0f ms)" % (
+            record["method"], record["path"], record["status"],
+            " fault=" + record["fault"] if record["fault"] else "", elapsed_ms))
 
     def do_GET(self):
         self._handle()
@@ -167,15 +183,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(413, {"error": {"message": "Request Entity Too Large", "code": 2001}})
             return
+        self._pending_record = None
         if path.startswith(CONTROL_PREFIX):
             self._control(sim, method, path, query, raw)
             return
-        record = {"time": time.time(), "method": method, "path": path, "query": query,
+        record = {"time": time.time(), "started": started, "method": method, "path": path,
+                  "query": query,
                   "token_kind": None, "auth": "missing", "user_id": None,
                   "from": self.headers.get("From"), "accept": self.headers.get("Accept"),
                   "content_type": self.headers.get("Content-Type"),
                   "user_agent": self.headers.get("User-Agent"),
                   "status": None, "body": _body_for_log(raw), "fault": None}
+        self._pending_record = record
         try:
             self._api(sim, method, path, query, raw, record)
         except (ConnectionError, ssl.SSLError, TimeoutError):
@@ -190,11 +209,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
         finally:
+            # Requests that got no answer (a reset, a broken connection) are
+            # logged here; answered ones were logged by _send.
             if record["status"] is not None or record["fault"] is not None:
-                sim.requests.add(record)
-                _log("pdsim: %s %s -> %s%s (%.0f ms)" % (method, path, record["status"],
-                                                         " fault=" + record["fault"] if record["fault"] else "",
-                                                         1000 * (time.monotonic() - started)))
+                self._log_request(record["status"])
+            self._pending_record = None
 
     def _control(self, sim, method, path, query, raw):
         try:
