@@ -178,7 +178,9 @@ static void result_from(result_t *r, const pd_http_response_t *resp) {
     kind = R_PERMISSION;
     break;
   case PD_HTTP_PERMANENT:
-    kind = R_PERMANENT;
+    /* Refused before PagerDuty saw it (TLS verification, a bad URL): the
+     * fix is in the configuration, not the event, so keep it and retry. */
+    kind = resp->status == 0 ? R_RETRY : R_PERMANENT;
     break;
   default:
     kind = R_RETRY;
