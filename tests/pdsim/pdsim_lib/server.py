@@ -104,6 +104,9 @@ def _log(line):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate sends: without TCP_NODELAY every
+    # answer on a kept-alive connection waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "pdsim/1.0"
     sys_version = ""
 
