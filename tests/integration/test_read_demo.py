@@ -194,11 +194,12 @@ class DemoReadTest(ReadTestCase):
         # falls outside; TrendWindow of 50 days counts the 40-day-old
         # incident; Collect leaves out everything but services, schedules
         # and policies.
+        # Host names the values' host.
         sim, daemon = self.start_read(
             "demo", CoverageWindow=2 * 86400, TrendWindow=50 * 86400,
-            Collect=("services", "schedules", "policies"))
+            Collect=("services", "schedules", "policies"), Host="pd-cloud")
         truth = self.truth(sim, coverage_window=2 * 86400,
-                           trend_window=50 * 86400,
+                           trend_window=50 * 86400, host="pd-cloud",
                            collect=("services", "schedules", "policies"))
         now = truth.series(truth.built_at)
         self.assertEqual(now[truth.identifier(

@@ -10,6 +10,7 @@ metrics do meanwhile.
   account-level key        GET /users/me answers 400: one WARNING to use a
                            User API token; the key still reads, and every
                            value is right.
+  401 without JSON         the same ERROR (the status decides, not the body).
   403 on a read            ERROR naming the request and that the user's
                            role or team access does not allow it, once; the
                            other series carry on, right; recovery is logged.
@@ -80,6 +81,23 @@ class MessagesReadTest(ReadTestCase):
         self.assertEqual(len(daemon.errors()), 1, daemon.errors())
         self.assertEqual(daemon.stop(), 0)
         self.assertSecretNowhere(daemon, sim.token, exclude=[path])
+
+    def test_401_without_a_json_body(self):
+        # Real 401s are not always JSON: the status decides, the advice
+        # is the same, and the account recovers when the token works again.
+        sim, daemon = self.start_read("demo")
+        truth = self.truth(sim)
+        self.wait_cycles(daemon, truth, 1, timeout=60)
+        sim.add_fault("notjson401", count=-1, path="/")
+        daemon.wait_for_log(r'^pagerduty plugin: account "acme": .*'
+                            + re.escape(AUTH_FAILED), severity="error")
+        self.wait_cycles(daemon, truth, 3, up=0, timeout=30)
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
+        sim.clear_faults()
+        self.wait_up(daemon, truth, timeout=30)
+        self.wait_cycles(daemon, truth, 2)
+        self.assertMatchesTruth(daemon, truth)
+        self.assertEqual(len(daemon.errors()), 1, daemon.errors())
 
     def test_account_level_key_warns_and_reads(self):
         sim = self.start_simulator(scenario="demo")
