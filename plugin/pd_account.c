@@ -147,11 +147,23 @@ static pd_failure_state_t *failure_slot(pd_account_t *acct, const char *key,
 }
 
 /* Failures of the connection or of the token concern every request. */
+/* Held back by the rate limit after a 429, without being sent. */
+static bool held_by_rate_limit(const pd_http_response_t *resp) {
+  return !resp->sent && resp->retry_after_s >= 0;
+}
+
 static const char *failure_key(const char *what,
                                const pd_http_response_t *resp) {
+  if (held_by_rate_limit(resp))
+    return what;
   if (resp->outcome == PD_HTTP_AUTH || resp->status == 0)
     return "*";
   return what;
+}
+
+/* A request held back after a 429 is the same failure as that 429. */
+static long failure_status(const pd_http_response_t *resp) {
+  return held_by_rate_limit(resp) ? 429 : resp->status;
 }
 
 static void report_failure(pd_account_t *acct, const char *what,
@@ -163,9 +175,12 @@ static void report_failure(pd_account_t *acct, const char *what,
   if (resp->outcome == PD_HTTP_AUTH)
     acct->auth_retry_at = pd_monotonic_now() + acct->cfg->slow_interval_s;
   pd_failure_state_t *f = failure_slot(acct, failure_key(what, resp), true);
-  bool same = f->outcome == resp->outcome && f->status == resp->status;
+  long status = failure_status(resp);
+  bool same = f->outcome == resp->outcome && f->status == status;
   f->outcome = resp->outcome;
-  f->status = resp->status;
+  f->status = status;
+  if (!same)
+    snprintf(f->cause, sizeof(f->cause), "%s", what);
   pd_identity_t identity = acct->identity;
   pthread_mutex_unlock(&acct->failures_lock);
   if (same)
@@ -189,7 +204,7 @@ static void report_success(pd_account_t *acct, const char *what) {
   bool account_recovered = false, what_recovered = false;
   pthread_mutex_lock(&acct->failures_lock);
   pd_failure_state_t *f = failure_slot(acct, "*", false);
-  if (f != NULL) {
+  if (f != NULL && strcmp(f->cause, what) == 0) {
     f->what[0] = '\0';
     account_recovered = true;
   }

@@ -43,6 +43,10 @@ typedef struct {
  */
 typedef struct {
   char what[48]; /* "" for a free slot; "*" for the account-wide one */
+  /* For "*": the request kind that failed. Only its success clears the
+   * slot: when a fault hits one endpoint, other endpoints answering must
+   * not make the same failure be logged again every cycle. */
+  char cause[48];
   pd_http_outcome_t outcome;
   long status;
 } pd_failure_state_t;

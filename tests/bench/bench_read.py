@@ -318,6 +318,7 @@ def main():
             per_cycle.append((made, s1[1] - s0[1], s1[2] - s0[2]))
         first, steady = per_cycle[0], per_cycle[1:args.cycles + 1]
         hwm_first = sampler.at(starts[1])[3]
+        hwm_by_cycle = [sampler.at(b)[3] for b in starts[1:]]
 
         # The idle baseline: same daemon without the plugin, same time.
         idle = MiniCollectd("", load_plugin=False)
@@ -329,7 +330,8 @@ def main():
         idle = None
 
         print_report(args, minimum, first, steady, parse, pages, size,
-                     (hwm_first, hwm_plugin), hwm_idle, idle_cpu_per_s, up,
+                     (hwm_first, hwm_plugin, hwm_by_cycle), hwm_idle,
+                     idle_cpu_per_s, up,
                      cycle_s, gcc_line)
     finally:
         for d in (daemon, idle):
@@ -381,13 +383,15 @@ def print_report(args, minimum, first, steady, parse, pages, size,
                             / parse["yajl"][0]))
     print()
     print("%-40s %10s" % ("peak memory (VmHWM)", "MiB"))
-    hwm_first, hwm_plugin = hwm
+    hwm_first, hwm_plugin, hwm_by_cycle = hwm
     print("%-40s %10.1f" % ("  with the plugin, after the first cycle",
                             hwm_first / 1024))
     print("%-40s %10.1f" % ("  with the plugin, after %d more"
                             % len(steady), hwm_plugin / 1024))
     print("%-40s %10.1f" % ("  collectd without it", hwm_idle / 1024))
     print("%-40s %10.1f" % ("  difference", (hwm_plugin - hwm_idle) / 1024))
+    print("  with the plugin, at the end of each cycle: %s"
+          % " ".join("%.1f" % (k / 1024) for k in hwm_by_cycle))
     print()
     print("bench_parse built with: %s" % gcc_line)
 

@@ -36,6 +36,8 @@ def INCIDENT_SERIES(ident):
 
 
 class FaultsReadTest(FaultCheck):
+    # ~8 requests a cycle on demo: 320 a minute, well inside 960.
+    INTERVAL = 1.5
 
     def test_status_503_on_incidents(self):
         self.run_fault("status", "/incidents", status=503,

@@ -71,7 +71,7 @@ class MessagesReadTest(ReadTestCase):
         self.assertEqual(self.entity_series(daemon), [])
 
         self.rotate(sim, path, info["user_id"])
-        daemon.wait_for_log(r'account "acme": .*token file changed',
+        daemon.wait_for_log(r'account "acme": TokenFile ".*" changed; using the new token',
                             severity="info")
         self.wait_up(daemon, truth, timeout=30)
         daemon.wait_for_log(r'account "acme": .*succeed', severity="info")
@@ -162,7 +162,7 @@ class MessagesReadTest(ReadTestCase):
         truth = self.truth(sim)
         self.wait_cycles(daemon, truth, 2, timeout=60)
         new = self.rotate(sim, path, info["user_id"])
-        daemon.wait_for_log(r'account "acme": .*token file changed',
+        daemon.wait_for_log(r'account "acme": TokenFile ".*" changed; using the new token',
                             severity="info")
         # Only now is the old token withdrawn.
         sim.revoke(sim.token)
