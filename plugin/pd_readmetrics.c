@@ -478,17 +478,48 @@ static size_t lower_bound(const pd_oncall_t **sorted, size_t num,
   return lo;
 }
 
-/* Distinct users of the schedule among the on-call entries now. */
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Distinct users on call now in the schedule: those GET /oncalls names for
+ * it, together with those its final schedule has on call now. The two
+ * agree for a schedule an escalation policy uses; only the final schedule
+ * knows about one no policy (in scope) uses. Returns -1 on no memory.
+ */
 static long schedule_oncall(const pd_oncall_t **sorted, size_t num,
-                            const char *schedule) {
+                            const pd_schedule_rec_t *rec, bool rendered,
+                            time_t now) {
   pd_oncall_t probe = {0};
-  memcpy(probe.schedule_id, schedule, sizeof(probe.schedule_id));
-  long users = 0;
-  for (size_t i = lower_bound(sorted, num, &probe, cmp_oncall_by_schedule);
-       i < num && strcmp(sorted[i]->schedule_id, schedule) == 0; i++)
-    users += i == 0 || strcmp(sorted[i - 1]->schedule_id, schedule) != 0 ||
-             strcmp(sorted[i - 1]->user_id, sorted[i]->user_id) != 0;
-  return users;
+  memcpy(probe.schedule_id, rec->schedule.id, sizeof(probe.schedule_id));
+  size_t first = lower_bound(sorted, num, &probe, cmp_oncall_by_schedule);
+  size_t from_oncalls = 0;
+  while (first + from_oncalls < num &&
+         strcmp(sorted[first + from_oncalls]->schedule_id,
+                rec->schedule.id) == 0)
+    from_oncalls++;
+
+  size_t entries = rendered ? rec->entries.num : 0;
+  size_t cap = from_oncalls + entries;
+  const char **users = malloc((cap ? cap : 1) * sizeof(*users));
+  if (users == NULL)
+    return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < from_oncalls; i++)
+    if (sorted[first + i]->user_id[0] != '\0')
+      users[n++] = sorted[first + i]->user_id;
+  for (size_t i = 0; i < entries; i++) {
+    const pd_schedule_entry_t *e = &rec->entries.items[i];
+    if (e->user_id[0] != '\0' && e->start <= now && now < e->end)
+      users[n++] = e->user_id;
+  }
+  qsort(users, n, sizeof(*users), cmp_id);
+  long distinct = 0;
+  for (size_t i = 0; i < n; i++)
+    distinct += i == 0 || strcmp(users[i - 1], users[i]) != 0;
+  free(users);
+  return distinct;
 }
 
 /* Distinct users of the policy at one level among the entries now. */
@@ -537,8 +568,13 @@ static int compute_schedules(const pd_snapshot_t *snap, pd_readings_t *r) {
     if (r->has.schedule_coverage)
       pd_coverage_compute(s->rec->entries.items, s->rec->entries.num, snap->now,
                           snap->coverage_window_s, &s->coverage);
-    if (r->has.schedule_oncall)
-      s->oncall = schedule_oncall(now, now_num, s->rec->schedule.id);
+    if (r->has.schedule_oncall &&
+        (s->oncall = schedule_oncall(now, now_num, s->rec,
+                                     snap->schedules_rendered, snap->now)) < 0) {
+      free(now);
+      free(sorted);
+      return -1;
+    }
   }
   free(now);
   free(sorted);

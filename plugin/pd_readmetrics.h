@@ -29,8 +29,10 @@
  *  - "On call now" is an on-call entry with start <= now < end (a null
  *    start or end is open-ended: permanently on call). Entries without a
  *    user do not count.
- *  - schedule oncall: distinct users of on-call entries naming the schedule
- *    (via any escalation policy in scope).
+ *  - schedule oncall: distinct users on call now that on-call entries
+ *    naming the schedule (via any escalation policy in scope) or the
+ *    schedule's own final schedule name: a schedule no policy in scope
+ *    uses still counts whoever it has on call.
  *  - coverage / gap / next_gap: [now, now + CoverageWindow) against the
  *    union of the final schedule's entries that name a user (entries may
  *    overlap or touch). next_gap is CoverageWindow when fully covered and 0
