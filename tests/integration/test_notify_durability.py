@@ -161,6 +161,10 @@ class DurabilityTest(NotifyTestCase):
             name = "ev"
             blocks = (self.events_notify(Host="web01"),)
             first = lambda r: r["path"] == "/v2/enqueue"  # noqa: E731
+        # Every delivery answered 50 ms late: the 90 deliveries take seconds,
+        # so the kill lands among them however fast the machine is.
+        self.sim.add_fault("hang", count=-1, seconds=0.05,
+                           path="/incidents" if rest else "/v2/enqueue")
         daemon = self.start_notify(*blocks)
         self.notify(daemon, range(60))
         self.notify(daemon, range(30), "okay")
