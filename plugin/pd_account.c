@@ -24,12 +24,6 @@
  * ratelimit-reset / Retry-After, within the cycle's budget. */
 #define PD_THROTTLE_RETRIES 3
 
-double pd_monotonic_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 pd_account_t *pd_account_create(const pd_account_config_t *cfg) {
   pd_account_t *acct = calloc(1, sizeof(*acct));
   if (acct == NULL) {

@@ -148,7 +148,4 @@ typedef struct {
 int pd_account_fetch(pd_account_t *acct, const pd_fetch_t *f,
                      pd_parse_result_t *result, pd_http_response_t *resp);
 
-/* Monotonic seconds, for intervals and the rate limiter. */
-double pd_monotonic_now(void);
-
 #endif /* PD_ACCOUNT_H */

@@ -118,13 +118,6 @@ static bool has_control_char(const char *s) {
   return false;
 }
 
-static void wipe_free(char *secret) {
-  if (secret == NULL)
-    return;
-  explicit_bzero(secret, strlen(secret));
-  free(secret);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Values                                                                    */
 
@@ -183,7 +176,7 @@ static int get_string(const char *where, const oconfig_item_t *ci, char **out,
     return -1;
   }
   if (flags & STR_SECRET)
-    wipe_free(*out);
+    pd_secret_free(*out);
   else
     free(*out);
   *out = copy;
@@ -490,10 +483,10 @@ static int proxy_parse(const char *where, const oconfig_item_t *ci,
                  "must be a proxy URL such as \"http://proxy:3128\": scheme "
                  "http, https, socks4, socks4a, socks5 or socks5h, and a "
                  "host.");
-    wipe_free(proxy);
+    pd_secret_free(proxy);
     return -1;
   }
-  wipe_free(*out);
+  pd_secret_free(*out);
   *out = proxy;
   return 0;
 }
@@ -511,7 +504,7 @@ static void transport_defaults(pd_transport_config_t *t) {
 
 static void transport_free(pd_transport_config_t *t) {
   free(t->cacert);
-  wipe_free(t->proxy);
+  pd_secret_free(t->proxy);
   t->cacert = t->proxy = NULL;
 }
 
@@ -642,7 +635,7 @@ static void account_free(pd_account_config_t *a) {
   if (a == NULL)
     return;
   free(a->name);
-  wipe_free(a->token);
+  pd_secret_free(a->token);
   free(a->token_file);
   free(a->url);
   for (size_t i = 0; i < a->teams_num; i++)
@@ -791,7 +784,7 @@ static int account_option(const char *where, const oconfig_item_t *ci,
       option_error(where, key, "out of memory.");
       return -1;
     }
-    wipe_free(a->token);
+    pd_secret_free(a->token);
     a->token = copy;
     seen->token_seen = true;
     return 0;
@@ -887,7 +880,7 @@ static int account_token_source(const char *where, pd_account_config_t *a,
       option_error(where, "TokenFile", "%s.", err);
       return -1;
     }
-    wipe_free(token);
+    pd_secret_free(token);
     if (pd_token_mode_is_exposed(st.st_mode))
       option_warning(where, "TokenFile",
                      "\"%s\" is readable by group or others (mode %04o); "
@@ -1033,7 +1026,7 @@ static int routing_key_parse(const char *where, const oconfig_item_t *ci,
     option_error(where, ci->key, "out of memory.");
     return -1;
   }
-  wipe_free(*out);
+  pd_secret_free(*out);
   *out = copy;
   return 0;
 }
@@ -1058,7 +1051,7 @@ static void notify_free(pd_notify_config_t *n) {
   match_free(&n->plugin_instance);
   match_free(&n->type);
   match_free(&n->type_instance);
-  wipe_free(n->routing_key);
+  pd_secret_free(n->routing_key);
   free(n->service);
   free(n->account);
   free(n->events_url);

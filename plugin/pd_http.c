@@ -28,6 +28,7 @@
 #include "pd_error.h"
 #include "pd_log.h"
 #include "pd_ratelimit.h"
+#include "pd_token.h"
 #include "pd_utf8.h"
 
 #ifndef PD_VERSION
@@ -101,17 +102,10 @@ void pd_http_body_error(const char *fmt, ...) {
   va_end(ap);
 }
 
-static double monotonic_now(void) {
+double pd_monotonic_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void wipe_free(char *secret) {
-  if (secret == NULL)
-    return;
-  explicit_bzero(secret, strlen(secret));
-  free(secret);
 }
 
 /* Frees a header list that held the token, wiping every line first. */
@@ -256,7 +250,7 @@ void pd_http_client_destroy(pd_http_client_t *c) {
   if (c->curl != NULL)
     curl_easy_cleanup(c->curl);
   pd_ratelimit_free(&c->limiter);
-  wipe_free(c->token);
+  pd_secret_free(c->token);
   free(c->from);
   free(c->base_url);
   free(c->log_name);
@@ -279,7 +273,7 @@ static void replace_field(pd_http_client_t *c, char **field, const char *value,
   *field = copy;
   pthread_mutex_unlock(&c->state_lock);
   if (secret)
-    wipe_free(old);
+    pd_secret_free(old);
   else
     free(old);
 }
@@ -437,7 +431,7 @@ static void refuse(pd_http_client_t *c, pd_http_response_t *resp) {
  * most max_wait_s. Returns 0 to send, -1 after refusing it in resp. */
 static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
                                pd_http_response_t *resp) {
-  double deadline = monotonic_now() + (max_wait_s > 0 ? max_wait_s : 0);
+  double deadline = pd_monotonic_now() + (max_wait_s > 0 ? max_wait_s : 0);
   pthread_mutex_lock(&c->state_lock);
   for (;;) {
     if (atomic_load(&c->cancelled)) {
@@ -447,7 +441,7 @@ static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
       refuse(c, resp);
       return -1;
     }
-    double now = monotonic_now();
+    double now = pd_monotonic_now();
     pd_ratelimit_reason_t why;
     double delay = pd_ratelimit_delay_why(&c->limiter, now, &why);
     if (delay <= 0)
@@ -738,10 +732,10 @@ static void perform_locked(pd_http_client_t *c, const pd_http_request_t *req,
 
   c->curl_error[0] = '\0';
   body_error[0] = '\0';
-  double start = monotonic_now();
+  double start = pd_monotonic_now();
   pd_ratelimit_on_send(&c->limiter, start);
   CURLcode rc = curl_easy_perform(c->curl);
-  double end = monotonic_now();
+  double end = pd_monotonic_now();
   resp->sent = true;
   resp->latency_s = end - start;
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x.status);
@@ -765,7 +759,7 @@ done:
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
   wipe_free_headers(headers);
-  wipe_free(token);
+  pd_secret_free(token);
   free(from);
   free(x.error_body);
 }

@@ -144,6 +144,10 @@ int pd_url_add(pd_url_t *u, const char *key, const char *value);
 int pd_url_add_int(pd_url_t *u, const char *key, long long value);
 void pd_url_free(pd_url_t *u);
 
+/* Seconds on CLOCK_MONOTONIC: the clock of every interval, deadline and
+ * rate-limit decision in the plugin. */
+double pd_monotonic_now(void);
+
 /* Call once from the plugin's init, before any thread uses libcurl, and
  * pd_http_global_cleanup() once at shutdown. */
 int pd_http_global_init(void);

@@ -112,12 +112,6 @@ struct pd_sender_s {
 
 /* ------------------------------------------------------------- helpers */
 
-static double monotonic_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *block(const pd_sender_t *s) { return s->cfg->name; }
 
 static bool is_read_only_role(const char *role) {
@@ -706,7 +700,7 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
   if (ev->action == PD_ACTION_TRIGGER && ev->step != PD_STEP_RAISE)
     pd_notify_forget(s->notify, ev->dedup_key, 0);
 
-  double now = monotonic_now();
+  double now = pd_monotonic_now();
   if (now >= s->dead_letter_window + 60) {
     if (s->dead_letter_unlogged > 0)
       PD_NOTIFY_ERROR(block(s), "%" PRIu64 " more events not delivered, "
@@ -791,7 +785,7 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
   }
 
   double wait;
-  double mono = monotonic_now();
+  double mono = pd_monotonic_now();
   ev->attempts++;
   s->consecutive_failures++;
   if (r->kind == R_AUTH || r->kind == R_PERMISSION) {
@@ -1043,7 +1037,7 @@ static void *sender_main(void *arg) {
     if (reconcile_now)
       pd_reconcile_due_now(&s->reconcile);
     cdtime_t now = cdtime();
-    double mono = monotonic_now();
+    double mono = pd_monotonic_now();
     housekeeping(s, now, mono);
     double wake_s;
     bool busy = work(s, now, mono, &wake_s);
@@ -1051,7 +1045,7 @@ static void *sender_main(void *arg) {
     pthread_mutex_lock(&s->lock);
     if (busy || s->stop || s->kicked || s->reconcile_now)
       continue;
-    double until = monotonic_now() + (wake_s > 0.001 ? wake_s : 0.001);
+    double until = pd_monotonic_now() + (wake_s > 0.001 ? wake_s : 0.001);
     struct timespec ts = {
         .tv_sec = (time_t)until,
         .tv_nsec = (long)((until - floor(until)) * 1e9),

@@ -25,7 +25,7 @@ bool pd_token_mode_is_exposed(mode_t mode) {
   return (mode & (S_IRGRP | S_IROTH)) != 0;
 }
 
-static void wipe_free(char *secret) {
+void pd_secret_free(char *secret) {
   if (secret == NULL)
     return;
   explicit_bzero(secret, strlen(secret));
@@ -99,7 +99,7 @@ static char *first_line_token(const char *path, const char *buf, size_t len,
              "the token in \"%s\" contains a carriage return, which cannot "
              "be sent in an HTTP header",
              path);
-    wipe_free(token);
+    pd_secret_free(token);
     return NULL;
   }
   return token;
@@ -262,10 +262,10 @@ int pd_token_refresh(pd_token_t *tok, const char *account_name) {
                        tok->file, (unsigned)(st.st_mode & 07777));
 
   if (tok->value != NULL && strcmp(tok->value, fresh) == 0) {
-    wipe_free(fresh);
+    pd_secret_free(fresh);
     return 0;
   }
-  wipe_free(tok->value);
+  pd_secret_free(tok->value);
   tok->value = fresh;
   PD_ACCOUNT_INFO(account_name, "TokenFile \"%s\" changed; using the new token.",
                   tok->file);
@@ -273,7 +273,7 @@ int pd_token_refresh(pd_token_t *tok, const char *account_name) {
 }
 
 void pd_token_free(pd_token_t *tok) {
-  wipe_free(tok->value);
+  pd_secret_free(tok->value);
   free(tok->file);
   memset(tok, 0, sizeof(*tok));
 }
