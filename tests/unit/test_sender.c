@@ -1139,21 +1139,24 @@ START_TEST(test_reconcile_events_only) {
 }
 END_TEST
 
-static Suite *sender_suite(void) {
-  Suite *s = suite_create("sender");
-  TCase *tc = tcase_create("events");
+/* A test case with its own simulator, and a fresh spool per test. */
+static TCase *simulator_tcase(const char *name) {
+  TCase *tc = tcase_create(name);
   tcase_add_unchecked_fixture(tc, sim_up, sim_down);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
+  return tc;
+}
+
+static Suite *sender_suite(void) {
+  Suite *s = suite_create("sender");
+  TCase *tc = simulator_tcase("events");
   tcase_add_test(tc, test_events_trigger_ack_resolve);
   tcase_add_test(tc, test_events_warning_to_failure);
   tcase_add_test(tc, test_order_per_dedup_key);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("rest");
-  tcase_add_unchecked_fixture(tc, sim_up, sim_down);
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
+  tc = simulator_tcase("rest");
   tcase_add_test(tc, test_rest_create_note_resolve);
   tcase_add_test(tc, test_rest_warning_to_failure_raises_urgency);
   tcase_add_test(tc, test_rest_okay_without_incident_sends_nothing);
@@ -1161,10 +1164,7 @@ static Suite *sender_suite(void) {
   tcase_add_test(tc, test_observer_role_warned);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("failures");
-  tcase_add_unchecked_fixture(tc, sim_up, sim_down);
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
+  tc = simulator_tcase("failures");
   tcase_add_test(tc, test_429_storm_and_5xx_burst_lose_nothing);
   tcase_add_test(tc, test_400_goes_to_failed_with_reason);
   tcase_add_test(tc, test_revoked_token_keeps_events);
@@ -1173,18 +1173,12 @@ static Suite *sender_suite(void) {
   tcase_add_test(tc, test_max_event_age);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("crash");
-  tcase_add_unchecked_fixture(tc, sim_up, sim_down);
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
+  tc = simulator_tcase("crash");
   tcase_add_test(tc, test_crash_after_create_makes_no_second_incident);
   tcase_add_test(tc, test_crash_after_note_makes_no_second_note);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("reconcile");
-  tcase_add_unchecked_fixture(tc, sim_up, sim_down);
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
+  tc = simulator_tcase("reconcile");
   tcase_add_test(tc, test_reconcile_rest);
   tcase_add_test(tc, test_reconcile_events_with_account);
   tcase_add_test(tc, test_reconcile_events_only);
