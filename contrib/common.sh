@@ -12,6 +12,7 @@ PD_PACKAGES=(
   autoconf automake libtool make gcc perl
   socat openssl python3 python3-jsonschema valgrind
   dpkg-dev debhelper dh-autoreconf lintian
+  graphite-carbon graphite-web influxdb
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

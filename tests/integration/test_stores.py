@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""
+test_stores.py - the plugin's values end to end into real stores, and the
+Grafana dashboards of contrib/grafana/ answered by them.
+
+On loopback, in temp dirs, on free ports (stores.py): a real carbon-cache
+with graphite-web in front of it, a real InfluxDB 1.x with its collectd
+input and collectd's types.db, the simulator's demo account, and the real
+collectd with the plugin (an Account on the demo account, a Notify block
+fed by the threshold plugin) and write_graphite + network configured
+exactly as the README's "Sending the values to Graphite / InfluxDB" says.
+
+test_every_series_arrives_in_both_stores
+    Every SPEC 4 series truth.py (the oracle) expects, and no other, is in
+    Graphite (through graphite-web's render API) and in InfluxDB (through
+    its query API) under the documented names, every stored value right
+    for the moment the plugin looked; the api-* series are there too. The
+    Notify block's series arrive with the simulator's story: one event
+    refused with a 503, then accepted - sent 1, retried 1, failed 0,
+    nothing pending.
+test_every_dashboard_panel_answers
+    Every panel query of contrib/grafana/pagerduty-graphite.json and
+    pagerduty-influxdb.json, with the template variables expanded the way
+    Grafana does (variable queries sent to the store, regex applied, values
+    formatted for the data source), gets a non-empty answer from the store.
+
+Skips (exit 77, saying so) when graphite-carbon, graphite-web or influxdb
+is not installed (contrib/test.sh installs them). Cost: about 40 s.
+"""
+
+import json
+import os
+import re
+import sys
+import unittest
+
+import harness
+import stores
+from truth import Truth, api_id, compare_rows, cycles, read_csv_tree
+
+HOST = "pd-e2e"
+ACCOUNT = "demo"
+NOTIFY = "disk"
+INTERVAL = 2
+WATCHED = "web01/app/gauge"
+GRAFANA_DIR = os.path.join(harness.SRCDIR, "contrib", "grafana")
+
+
+def store_config(carbon_port, influx_port):
+    """write_graphite and network as the README documents them (only the
+    addresses differ)."""
+    return """
+LoadPlugin write_graphite
+<LoadPlugin write_graphite>
+  FlushInterval %(interval)d
+</LoadPlugin>
+<Plugin write_graphite>
+  <Node "graphite">
+    Host "127.0.0.1"
+    Port "%(carbon)d"
+    Protocol "tcp"
+    Prefix "collectd."
+    EscapeCharacter "_"
+    SeparateInstances false
+    StoreRates false
+    AlwaysAppendDS false
+  </Node>
+</Plugin>
+<LoadPlugin network>
+  FlushInterval %(interval)d
+</LoadPlugin>
+<Plugin network>
+  Server "127.0.0.1" "%(influx)d"
+</Plugin>
+""" % {"interval": INTERVAL, "carbon": carbon_port, "influx": influx_port}
+
+
+class StoresTest(unittest.TestCase):
+    """One set of servers for both tests (starting them is most of the
+    cost); the tests only read."""
+
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.parts = []
+        try:
+            cls._start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for part in reversed(cls.parts):
+            try:
+                part.close() if hasattr(part, "close") else part.stop()
+            except Exception as e:  # stop the others whatever happens
+                sys.stderr.write("stopping %r: %s\n" % (part, e))
+        cls.parts = []
+
+    @classmethod
+    def _start(cls):
+        cls.sim = harness.Simulator(scenario="demo").start()
+        cls.parts.append(cls.sim)
+        cls.carbon = stores.Carbon()
+        cls.parts.append(cls.carbon)
+        cls.carbon.start()
+        cls.influx = stores.InfluxDB()
+        cls.parts.append(cls.influx)
+        cls.influx.start()
+        cls.web = stores.GraphiteWeb()
+        cls.parts.append(cls.web)
+        cls.web.start(cls.carbon)
+
+        cls.tmp = harness.TempDir("pdstores-")
+        cls.parts.append(cls.tmp)
+        token = harness.write_secret_file(cls.tmp.join("token"),
+                                          cls.sim.token)
+        account = harness.block("Account", ACCOUNT, [
+            ("TokenFile", token), ("URL", cls.sim.url),
+            ("Interval", INTERVAL), ("SlowInterval", INTERVAL)])
+        notify = harness.block("Notify", NOTIFY, [
+            ("Host", "web01"), ("Plugin", "app"),
+            ("RoutingKey", harness.routing_key(cls.sim)),
+            ("EventsURL", cls.sim.url)])
+        cls.daemon = harness.Collectd(
+            harness.plugin_block(account, notify), hostname=HOST,
+            interval=INTERVAL,
+            threshold=harness.threshold_config(FailureMax=90),
+            extra_config=store_config(cls.carbon.line_port,
+                                      cls.influx.collectd_port))
+        cls.parts.append(cls.daemon)
+        cls.daemon.start()
+
+        # The Notify block's story: the first delivery is refused (503),
+        # the retry accepted.
+        cls.sim.add_fault("status", status=503, path="/v2/enqueue")
+        sock = cls.daemon.sock
+        sock.putval(WATCHED, 50, interval=harness.WATCHED_INTERVAL)
+        sock.putval(WATCHED, 95, interval=harness.WATCHED_INTERVAL)
+        accepted = cls.sim.wait_for_requests(
+            lambda r: r["path"] == "/v2/enqueue" and r["status"] == 202,
+            timeout=60, message="the trigger event accepted")[0]["time"]
+
+        cls.truth = Truth(cls.sim, account=ACCOUNT, host=HOST)
+        problems = cls.truth.self_check()
+        if problems:
+            raise harness.HarnessError("the oracle disagrees with the "
+                                       "simulator: %s" % problems)
+        # The incident the event opened is part of the truth: values of
+        # the cycle under way then may predate it. Checked are the values
+        # after that cycle, once three more cycles have sent theirs.
+        def after(n):
+            ends = [e for e, _, up in cycles(read_csv_tree(
+                cls.daemon, ACCOUNT), cls.truth) if e > accepted]
+            return ends if len(ends) >= n else None
+        cls.since = harness.wait_until(lambda: after(4), 60, interval=0.2,
+                                       message="four cycles")[0] + 0.001
+
+    def setUp(self):
+        # For harness's failure report.
+        self._artifacts = [p for p in self.parts if hasattr(p, "describe")]
+
+    def failure_report(self):
+        return "\n".join(a.describe() for a in self._artifacts)
+
+    # -- item: every series in both stores -----------------------------------
+    def notify_expected(self):
+        """The Notify block's series as the simulator's request log tells
+        them: events accepted, attempts refused, nothing left."""
+        events = [r for r in self.sim.requests()
+                  if r["path"] == "/v2/enqueue"]
+        sent = sum(1 for r in events if 200 <= r["status"] < 300)
+        retried = sum(1 for r in events if r["status"] >= 500)
+        self.assertEqual((sent, retried), (1, 1), events)
+        prefix = "%s/pagerduty-notify-%s/" % (HOST, NOTIFY)
+        return {prefix + "derive-sent": sent,
+                prefix + "derive-retried": retried,
+                prefix + "derive-failed": 0,
+                prefix + "queue_length-pending": 0,
+                prefix + "duration-oldest": 0}
+
+    def wait_store(self, name, read, expected_notify):
+        """Waits until the store has every truth series, every api-*
+        series, and the Notify block's latest values; returns its rows."""
+        wanted_api = {api_id(self.truth, ti) for ti in (
+            "api-requests", "api-errors", "api-throttled", "api-latency",
+            "api-ratelimit_remaining", "api-up", "api-cycle")}
+        last = {}
+
+        def complete():
+            rows, notify_rows = read()
+            last.update(rows=rows, notify=notify_rows)
+            res = compare_rows(self.truth, rows, since=self.since)
+            latest = {i: r[-1][1] for i, r in notify_rows.items() if r}
+            return rows if not res.missing and wanted_api <= set(rows) \
+                and latest == expected_notify else None
+        try:
+            return harness.wait_until(complete, 60, interval=0.5,
+                                      message="every series in " + name)
+        except AssertionError as e:
+            res = compare_rows(self.truth, last.get("rows", {}),
+                               since=self.since)
+            raise AssertionError("%s\n%s\napi-* missing: %s\nnotify: %s" % (
+                e, res.describe(), sorted(wanted_api - set(last.get(
+                    "rows", {}))), {i: r[-1:] for i, r in
+                                    last.get("notify", {}).items()}))
+
+    def check_store(self, name, read):
+        expected_notify = self.notify_expected()
+        rows = self.wait_store(name, read, expected_notify)
+        res = compare_rows(self.truth, rows, since=self.since)
+        self.assertTrue(res.ok, "%s: %s" % (name, res.describe()))
+        self.assertGreater(res.checked, len(self.truth.identifiers()))
+        up = rows[api_id(self.truth, "api-up")]
+        self.assertEqual(up[-1][1], 1, name)
+        return rows
+
+    def test_every_series_arrives_in_both_stores(self):
+        graphite = self.check_store("Graphite", lambda: (
+            stores.graphite_rows(self.web, HOST, "pagerduty-" + ACCOUNT),
+            stores.graphite_rows(self.web, HOST, "pagerduty-notify-" +
+                                 NOTIFY)))
+        influx = self.check_store("InfluxDB", lambda: (
+            stores.influx_rows(self.influx, HOST, ACCOUNT),
+            stores.influx_rows(self.influx, HOST, "notify-" + NOTIFY)))
+        # The documented names, spelled out for one series of each kind.
+        names = self.web.find("collectd.%s.pagerduty-%s.*" % (HOST, ACCOUNT))
+        self.assertIn("count-services-critical", names)
+        self.assertIn("duration-incidents-oldest_triggered", names)
+        self.assertIn("gauge-api-up", names)
+        self.assertEqual(self.web.find("collectd.%s.pagerduty-notify-%s.*"
+                                       % (HOST, NOTIFY)),
+                         sorted(["derive-failed", "derive-retried",
+                                 "derive-sent", "duration-oldest",
+                                 "queue_length-pending"]))
+        measurements = sorted(v[0] for s in self.influx.query(
+            "SHOW MEASUREMENTS") for v in s["values"])
+        self.assertEqual([m for m in measurements
+                          if m.startswith("pagerduty")],
+                         ["pagerduty_seconds", "pagerduty_value"])
+        tags = self.influx.query(
+            'SHOW TAG VALUES FROM "pagerduty_value" WITH KEY = "instance"')
+        self.assertEqual(sorted(v[1] for v in tags[0]["values"]),
+                         [ACCOUNT, "notify-" + NOTIFY])
+        # Both stores hold the same series.
+        self.assertEqual(sorted(graphite), sorted(influx))
+        self.assertEqual(self.daemon.errors(contains=None), [])
+
+
+def main():
+    harness.skip_if_sanitizers()
+    missing = stores.missing_programs()
+    if missing:
+        print("SKIP: not installed: %s (contrib/test.sh installs them)"
+              % " ".join(missing))
+        sys.exit(77)
+    harness.main()
+
+
+if __name__ == "__main__":
+    main()
