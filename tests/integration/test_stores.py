@@ -28,6 +28,7 @@ Skips (exit 77, saying so) when graphite-carbon, graphite-web or influxdb
 is not installed (contrib/test.sh installs them). Cost: about 40 s.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -247,6 +248,138 @@ class StoresTest(unittest.TestCase):
         # Both stores hold the same series.
         self.assertEqual(sorted(graphite), sorted(influx))
         self.assertEqual(self.daemon.errors(contains=None), [])
+
+    # -- item: the dashboards ---------------------------------------------------
+    def dashboard(self, store):
+        with open(os.path.join(GRAFANA_DIR, "pagerduty-%s.json" % store)) \
+                as f:
+            return json.load(f)
+
+    def test_dashboards_are_what_the_generator_writes(self):
+        spec = importlib.util.spec_from_file_location(
+            "make_dashboards", os.path.join(GRAFANA_DIR, "make_dashboards.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, text in module.dashboards().items():
+            with open(os.path.join(GRAFANA_DIR, name)) as f:
+                self.assertEqual(f.read(), text, "%s is not what "
+                                 "make_dashboards.py writes: run it" % name)
+
+    def test_every_dashboard_panel_answers(self):
+        for store in ("graphite", "influxdb"):
+            with self.subTest(store=store):
+                self.check_dashboard(store, self.dashboard(store))
+
+    def check_dashboard(self, store, board):
+        self.assertGreaterEqual(board["schemaVersion"], 39)
+        variables = board["templating"]["list"]
+        self.assertEqual([(v["name"], v["type"]) for v in variables], [
+            ("datasource", "datasource"), ("host", "query"),
+            ("account", "query"), ("notify", "query")])
+        self.assertEqual(variables[0]["query"], store)
+        rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
+        self.assertEqual(rows, ["Now", "On call", "Escalation",
+                                "Plugin health"])
+
+        values = self.expand_variables(store, variables)
+        # Grafana's default is each variable's first value (sort 1) and
+        # "All" for a multi-value one: here the plugin's own host/account.
+        self.assertEqual(values["host"], HOST)
+        self.assertEqual(values["account"], ACCOUNT)
+        self.assertEqual(values["notify"], [NOTIFY])
+
+        panels = [p for p in board["panels"] if p["type"] != "row"]
+        self.assertGreaterEqual(len(panels), 15)
+        empty = []
+        for panel in panels:
+            self.assertEqual(panel["datasource"]["uid"], "${datasource}",
+                             panel["title"])
+            self.assertTrue(panel["targets"], panel["title"])
+            for target in panel["targets"]:
+                query = target["target" if store == "graphite" else "query"]
+                expanded = interpolate(query, values, variables, store)
+                self.assertNotIn("$", expanded.replace("$/", "").replace(
+                    "$'", ""), expanded)
+                if not self.answers(store, expanded):
+                    empty.append("%s [%s]: %s" % (panel["title"],
+                                                  target["refId"], expanded))
+        self.assertEqual(empty, [], "%s panels without an answer" % store)
+
+    def expand_variables(self, store, variables):
+        """Each query variable's values, as Grafana computes them: its
+        query (earlier variables expanded) sent to the store, its regex
+        applied (group 1 when there is one), sorted; multi-value ones keep
+        all (All), others the first."""
+        values = {}
+        for var in variables:
+            if var["type"] != "query":
+                continue
+            query = var["query"]["target"] if store == "graphite" \
+                else var["query"]
+            query = interpolate(query, values, variables, store)
+            if store == "graphite":
+                found = self.web.find(query)
+            else:
+                found = [v[1] for s in self.influx.query(query)
+                         for v in s["values"]]
+            if var["regex"]:
+                rx = js_regex(var["regex"])
+                kept = []
+                for text in found:
+                    m = rx.search(text)
+                    if m:
+                        kept.append(m.group(1) if m.groups() else text)
+                found = kept
+            found = sorted(set(found))
+            self.assertTrue(found, "variable %s: no values for %s"
+                            % (var["name"], query))
+            values[var["name"]] = found if var["multi"] or \
+                var["includeAll"] else found[0]
+        return values
+
+    def answers(self, store, query):
+        """Does the store answer the query with at least one value?"""
+        if store == "graphite":
+            series = self.web.render([query], since="-15min", max_points=300)
+            return any(v is not None for s in series
+                       for v, _ in s["datapoints"])
+        return any(row[1] is not None for s in self.influx.query(query)
+                   for row in s["values"])
+
+
+def js_regex(text):
+    """A Grafana variable regex (/pattern/flags) as a Python regex."""
+    m = re.fullmatch(r"/(.*)/([a-z]*)", text, re.S)
+    return re.compile(m.group(1), re.I if "i" in m.group(2) else 0)
+
+
+# What Grafana puts for its built-in variables when the dashboard shows the
+# last 15 minutes (InfluxDB; Graphite gets from/until as parameters).
+INFLUX_BUILTINS = {"timeFilter": "time >= now() - 15m", "__interval": "10s"}
+
+
+def interpolate(text, values, variables, store):
+    """Expands $name and ${name} as Grafana does for the data source: a
+    multi-value variable as a Graphite glob {a,b} or an InfluxQL regex
+    alternation (a|b) of regex-escaped values; a single-value one as is."""
+    multi = {v["name"] for v in variables if v.get("multi") or
+             v.get("includeAll")}
+
+    def value(m):
+        name = m.group(1) or m.group(2)
+        if store == "influxdb" and name in INFLUX_BUILTINS:
+            return INFLUX_BUILTINS[name]
+        if name not in values:
+            return m.group(0)
+        v = values[name]
+        if name not in multi:
+            return v
+        if store == "graphite":
+            return v[0] if len(v) == 1 else "{%s}" % ",".join(v)
+        escaped = [re.escape(x) for x in v]
+        return escaped[0] if len(escaped) == 1 else \
+            "(%s)" % "|".join(escaped)
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", value, text)
 
 
 def main():
