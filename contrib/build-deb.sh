@@ -51,7 +51,8 @@ if git -C "$PD_SRCDIR" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
      while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
      tar --null -T - -cf -) | tar -C "$tree" -xf -
 else
-  (cd "$PD_SRCDIR" && tar --exclude='./build*' --exclude=./autom4te.cache \
+  (cd "$PD_SRCDIR" && tar --exclude='./build*' --exclude=./_build \
+     --exclude=./_inst --exclude=./autom4te.cache \
      --exclude=./config.status --exclude=./config.log --exclude='*.o' \
      --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
      --exclude=__pycache__ -cf - .) | tar -C "$tree" -xf -
