@@ -243,6 +243,22 @@ class GraphiteWeb(_Server):
         return _http_json(self.url + "/render",
                           urllib.parse.urlencode(params).encode())
 
+    def png(self, targets, since="-5min", **params):
+        """POST /render as a PNG (graphite-web draws it with cairo):
+        the image's bytes. params: width, height, title, ... as the render
+        API names them."""
+        fields = [("from", since), ("until", "now"), ("format", "png")]
+        fields += [("target", t) for t in targets]
+        fields += sorted((k, str(v)) for k, v in params.items())
+        req = urllib.request.Request(self.url + "/render",
+                                     urllib.parse.urlencode(fields).encode())
+        with urllib.request.urlopen(req, timeout=harness.scaled(60)) as resp:
+            data = resp.read()
+        if not data.startswith(b"\x89PNG"):
+            raise harness.HarnessError("graphite-web answered no PNG: %r"
+                                       % data[:200])
+        return data
+
     def find(self, query):
         """/metrics/find: the names of the nodes matching query."""
         found = _http_json(self.url + "/metrics/find?" + urllib.parse.
@@ -320,6 +336,43 @@ class InfluxDB(_Server):
             raise harness.HarnessError("InfluxDB: %s: %s" % (
                 q, answer.get("error") or results[0].get("error")))
         return results[0].get("series") or []
+
+
+# --------------------------------------------------------------------------
+# collectd's side
+
+
+def collectd_config(graphite_port, network_port=None, flush_interval=10):
+    """write_graphite (and network, when network_port is given) as the
+    README's "Sending the values to Graphite / InfluxDB" documents them;
+    only the addresses and the flush interval differ."""
+    text = """
+LoadPlugin write_graphite
+<LoadPlugin write_graphite>
+  FlushInterval %(flush)d
+</LoadPlugin>
+<Plugin write_graphite>
+  <Node "graphite">
+    Host "127.0.0.1"
+    Port "%(graphite)d"
+    Protocol "tcp"
+    Prefix "collectd."
+    EscapeCharacter "_"
+    SeparateInstances false
+    StoreRates false
+    AlwaysAppendDS false
+  </Node>
+</Plugin>
+""" % {"flush": flush_interval, "graphite": graphite_port}
+    if network_port is not None:
+        text += """<LoadPlugin network>
+  FlushInterval %(flush)d
+</LoadPlugin>
+<Plugin network>
+  Server "127.0.0.1" "%(network)d"
+</Plugin>
+""" % {"flush": flush_interval, "network": network_port}
+    return text
 
 
 # --------------------------------------------------------------------------

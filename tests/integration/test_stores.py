@@ -47,35 +47,6 @@ WATCHED = "web01/app/gauge"
 GRAFANA_DIR = os.path.join(harness.SRCDIR, "contrib", "grafana")
 
 
-def store_config(carbon_port, influx_port):
-    """write_graphite and network as the README documents them (only the
-    addresses differ)."""
-    return """
-LoadPlugin write_graphite
-<LoadPlugin write_graphite>
-  FlushInterval %(interval)d
-</LoadPlugin>
-<Plugin write_graphite>
-  <Node "graphite">
-    Host "127.0.0.1"
-    Port "%(carbon)d"
-    Protocol "tcp"
-    Prefix "collectd."
-    EscapeCharacter "_"
-    SeparateInstances false
-    StoreRates false
-    AlwaysAppendDS false
-  </Node>
-</Plugin>
-<LoadPlugin network>
-  FlushInterval %(interval)d
-</LoadPlugin>
-<Plugin network>
-  Server "127.0.0.1" "%(influx)d"
-</Plugin>
-""" % {"interval": INTERVAL, "carbon": carbon_port, "influx": influx_port}
-
-
 class StoresTest(unittest.TestCase):
     """One set of servers for both tests (starting them is most of the
     cost); the tests only read."""
@@ -129,8 +100,9 @@ class StoresTest(unittest.TestCase):
             harness.plugin_block(account, notify), hostname=HOST,
             interval=INTERVAL,
             threshold=harness.threshold_config(FailureMax=90),
-            extra_config=store_config(cls.carbon.line_port,
-                                      cls.influx.collectd_port))
+            extra_config=stores.collectd_config(cls.carbon.line_port,
+                                                cls.influx.collectd_port,
+                                                INTERVAL))
         cls.parts.append(cls.daemon)
         cls.daemon.start()
 
