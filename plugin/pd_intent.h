@@ -8,16 +8,17 @@
  * so the sender reads the incident first (GET /incidents/{id}) and asks
  * pd_intent_decide() what the user meant:
  *
- *   state \ action   acknowledge        resolve            note
- *   triggered        send               send               send
- *   acknowledged     nothing (is so)    send               send
- *   resolved         nothing            nothing            send only when the
- *                    (never reopen)     (is so)            operator named the
- *                                                          incident, else nothing
- *   merged away      follow the merge   nothing (the       follow the merge
- *                    to the target      target holds other
- *                                       alerts a person
- *                                       judged one problem)
+ *   state \ action  acknowledge      resolve          note
+ *   triggered       send             send             send
+ *   acknowledged    nothing (is so)  send             send
+ *   resolved        nothing (never   nothing (is so)  send when the operator
+ *                   reopen)                           named the incident,
+ *                                                     else nothing
+ *   merged away     follow the       nothing (the     follow the merge
+ *                   merge to the     target holds
+ *                   target           alerts a person
+ *                                    judged one
+ *                                    problem)
  *
  * A merged-away incident is resolved with resolve_reason
  * {"type":"merge_resolve_reason","incident":{"id":<target>}}; its alerts

@@ -332,7 +332,8 @@ static int get_incident(pd_sender_t *s, const char *ref,
   snprintf(path, sizeof(path), "/incidents/%s", ref);
   snprintf(r->what, sizeof(r->what), "GET /incidents/%s", ref);
   pd_incident_view_init(v);
-  pd_json_stream_t *js = pd_json_stream_create(&pd_incident_view_handlers, v, 0);
+  pd_json_stream_t *js =
+      pd_json_stream_create(&pd_incident_view_handlers, v, 0);
   if (js == NULL) {
     result_set(r, R_RETRY, "out of memory");
     return -1;
@@ -409,8 +410,7 @@ static int first_target(pd_sender_t *s, const pd_event_t *ev,
   }
   incident_t inc;
   int found = find_open_by_key(s, ev->dedup_key, &inc, r);
-  if (found == 1) {
-    pd_incident_view_init(v);
+  if (found == 1) { /* open, so merged into nothing */
     memcpy(v->id, inc.id, sizeof(pd_id_t));
     v->status = inc.status;
     v->urgency = inc.urgency;
@@ -423,10 +423,9 @@ static int first_target(pd_sender_t *s, const pd_event_t *ev,
  * that do what the user meant, see pd_intent.h): the first target, then
  * merges followed. 1: act on *v. 0: nothing to send, said in the log (or,
  * with v->id "", nothing open with the dedup key: the caller says so, if
- * it should). -1: failed, r says
- * why. The state is read right before the write; a person acting in the
- * instant between the two is the one race PagerDuty's API leaves open (it
- * has no conditional PUT).
+ * it should). -1: failed, r says why. The state is read right before the
+ * write; a person acting in the instant between the two is the one race
+ * PagerDuty's API leaves open (it has no conditional PUT).
  */
 static int write_target(pd_sender_t *s, const pd_event_t *ev,
                         pd_incident_view_t *v, result_t *r) {

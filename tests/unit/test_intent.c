@@ -56,18 +56,16 @@ END_TEST
 
 START_TEST(test_resolve_stops_at_resolved_and_merged) {
   for (int named = 0; named <= 1; named++) {
-    ck_assert_int_eq(decide(PD_ACTION_RESOLVE, T, NULL, named),
-                     PD_INTENT_SEND);
-    ck_assert_int_eq(decide(PD_ACTION_RESOLVE, A, NULL, named),
-                     PD_INTENT_SEND);
+    ck_assert_int_eq(decide(PD_ACTION_RESOLVE, T, NULL, named), PD_INTENT_SEND);
+    ck_assert_int_eq(decide(PD_ACTION_RESOLVE, A, NULL, named), PD_INTENT_SEND);
     ck_assert_int_eq(decide(PD_ACTION_RESOLVE, R, NULL, named),
                      PD_INTENT_NOTHING);
     ck_assert_int_eq(decide(PD_ACTION_RESOLVE, R, "PTARGET", named),
                      PD_INTENT_NOTHING);
   }
   pd_incident_view_t v = view(R, "PTARGET");
-  ck_assert_ptr_nonnull(strstr(
-      pd_intent_why_nothing(PD_ACTION_RESOLVE, &v, false), "merged"));
+  ck_assert_ptr_nonnull(
+      strstr(pd_intent_why_nothing(PD_ACTION_RESOLVE, &v, false), "merged"));
 }
 END_TEST
 
@@ -85,13 +83,12 @@ START_TEST(test_note_follows_merges_and_names) {
 END_TEST
 
 START_TEST(test_unknown_status_or_action_sends_nothing) {
-  ck_assert_int_eq(decide(PD_ACTION_ACKNOWLEDGE, PD_INCIDENT_UNKNOWN, NULL,
-                          true),
-                   PD_INTENT_NOTHING);
+  ck_assert_int_eq(
+      decide(PD_ACTION_ACKNOWLEDGE, PD_INCIDENT_UNKNOWN, NULL, true),
+      PD_INTENT_NOTHING);
   ck_assert_int_eq(decide(PD_ACTION_RESOLVE, PD_INCIDENT_UNKNOWN, NULL, true),
                    PD_INTENT_NOTHING);
-  ck_assert_int_eq(decide(PD_ACTION_TRIGGER, T, NULL, true),
-                   PD_INTENT_NOTHING);
+  ck_assert_int_eq(decide(PD_ACTION_TRIGGER, T, NULL, true), PD_INTENT_NOTHING);
   /* A merge target on an open incident is no merge. */
   pd_incident_view_t v = view(T, "PTARGET");
   ck_assert(!pd_incident_view_merged(&v));
@@ -102,8 +99,8 @@ END_TEST
 
 static int parse(const char *body, pd_incident_view_t *v) {
   pd_incident_view_init(v);
-  pd_json_stream_t *js = pd_json_stream_create(&pd_incident_view_handlers, v,
-                                               0);
+  pd_json_stream_t *js =
+      pd_json_stream_create(&pd_incident_view_handlers, v, 0);
   ck_assert_ptr_nonnull(js);
   /* In small chunks, as bodies arrive. */
   size_t len = strlen(body);
