@@ -1148,7 +1148,9 @@ static int check_identity(pd_sender_t *s, double mono,
                "malformed response: no user");
     }
     s->identity_next = mono + IDENTITY_RETRY_S;
-    if (resp->outcome == PD_HTTP_AUTH) /* the token: no write can go */
+    /* The token is refused: no REST write can go. (An Events block's
+     * deliveries need no token and go on.) */
+    if (resp->outcome == PD_HTTP_AUTH && s->cfg->routing_key == NULL)
       hold_slowly(s, mono, true);
   }
   pd_parser_destroy(parser);
