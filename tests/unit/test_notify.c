@@ -533,9 +533,13 @@ START_TEST(test_corrupt_state_file) {
   open_block(false);
   ck_assert(stub_log_contains(LOG_ERR, "state file"));
   ck_assert_uint_eq(pd_notify_open_count(nt), 0);
-  /* Set aside, not deleted, and the spool does not mind it. */
-  snprintf(path, sizeof(path), "%s/.state.json.corrupt", block_dir);
+  /* Moved to failed/ with its reason, not deleted. */
+  snprintf(path, sizeof(path), "%s/.state.json", block_dir);
   struct stat st;
+  ck_assert_int_ne(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/failed/" BLOCK "-state.json", root);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/failed/" BLOCK "-state.json.reason", root);
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert(!stub_log_contains(LOG_WARNING, "unexpected file"));
   notification_t n = df(NOTIF_FAILURE, "disk full");

@@ -424,7 +424,7 @@ static void metrics(recorder_t *r) {
   memset(r, 0, sizeof(*r));
   pd_metric_sink_t sink = {.emit = record_metric, .ctx = r};
   pd_sender_dispatch_metrics(rig.sender, &sink, "");
-  ck_assert_uint_eq(r->num, 5);
+  ck_assert_uint_eq(r->num, 6);
   ck_assert_str_eq(r->plugin_instance, "notify-" BLOCK);
 }
 
