@@ -813,7 +813,7 @@ static void add_stale(pd_spool_t *s, uint64_t seq, const char *reason) {
 
 /* Retries the stale files. The caller holds the lock. */
 static void retry_stale(pd_spool_t *s) {
-  size_t kept = 0;
+  size_t kept = 0, num = s->stale_num;
   for (size_t i = 0; i < s->stale_num; i++) {
     stale_t *st = &s->stale[i];
     char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 64];
@@ -836,6 +836,8 @@ static void retry_stale(pd_spool_t *s) {
     }
   }
   s->stale_num = kept;
+  if (kept == 0 && num > 0)
+    note_write_ok(s); /* the disk let every one go */
 }
 
 static void spool_free(pd_spool_t *s) {
