@@ -707,7 +707,7 @@ static int read_state_file(const char *path, char **data) {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size > PD_NOTIFY_STATE_MAX_BYTES) {
     close(fd);
-    errno = EFBIG;
+    errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL; /* EINVAL: not a file */
     return -1;
   }
   size_t size = (size_t)st.st_size, got = 0;
