@@ -703,7 +703,7 @@ static int read_state_file(const char *path, char **data) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return errno == ENOENT ? 1 : -1;
-  struct stat st;
+  struct stat st = {0}; /* read below even when fstat() fails */
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size > PD_NOTIFY_STATE_MAX_BYTES) {
     close(fd);
