@@ -648,6 +648,11 @@ static int scan(pd_spool_t *s) {
 static int take_lock(pd_spool_t *s, char *why, size_t why_size) {
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/" LOCK_NAME, s->dir);
+  struct stat held, now;
+  if (s->lock_fd >= 0 && fstat(s->lock_fd, &held) == 0 &&
+      stat(path, &now) == 0 && held.st_dev == now.st_dev &&
+      held.st_ino == now.st_ino)
+    return 0; /* ours already: a second flock() would fight our own */
   int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
@@ -730,9 +735,7 @@ static int restore_dirs(pd_spool_t *s) {
   char why[PATH_MAX + 128];
   int status = open_dirs(s, why, sizeof(why));
   if (status != 0) {
-    if (status == DIRS_FATAL)
-      PD_NOTIFY_ERROR(s->notify, "%s", why); /* a path turned into a file */
-    else if (!s->write_failing) {
+    if (!s->write_failing) { /* once, until it works again */
       s->write_failing = true;
       s->unstored = 0;
       PD_NOTIFY_ERROR(s->notify, "%s. Until it can be, events are dropped "
