@@ -119,17 +119,23 @@ class DiskFaultTest(NotifyTestCase):
     def spool_errors(self, daemon):
         return [m for m in daemon.errors() if "derive-dropped" in m]
 
-    # -- disk full -------------------------------------------------------------
-    def test_disk_full(self):
+    def start_on_tmpfs(self):
+        """collectd with SpoolDir on a small tmpfs, one event delivered and
+        gone from the spool (state saved first), so that nothing frees or
+        takes space behind the test's back. Returns (daemon, spool,
+        identifier of queue_length-pending)."""
         spool = self.small_tmpfs()
         daemon = self.start_notify(self.events_notify(),
                                    options={"SpoolDir": spool})
         self.problems(daemon, ["before"])
         self.wait_delivered("before")
-        # Gone from the spool (state saved first): nothing frees space
-        # behind the filler's back.
         pending = self.notify_id(daemon, "ev", "queue_length", "pending")
         daemon.wait_for_value(pending, lambda v: v == 0)
+        return daemon, spool, pending
+
+    # -- disk full -------------------------------------------------------------
+    def test_disk_full(self):
+        daemon, spool, _pending = self.start_on_tmpfs()
         filler = self.fill(spool)
 
         lost = ["full-%d" % i for i in range(5)]
@@ -155,13 +161,7 @@ class DiskFaultTest(NotifyTestCase):
 
     # -- read-only -------------------------------------------------------------
     def test_read_only_then_writable(self):
-        spool = self.small_tmpfs()
-        daemon = self.start_notify(self.events_notify(),
-                                   options={"SpoolDir": spool})
-        self.problems(daemon, ["before"])
-        self.wait_delivered("before")
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
-        daemon.wait_for_value(pending, lambda v: v == 0)
+        daemon, spool, pending = self.start_on_tmpfs()
         # A remount fails (EBUSY) while a file is open for writing, as the
         # state file is for a moment every second at most.
         wait_until(lambda: subprocess.run(
