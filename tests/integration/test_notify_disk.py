@@ -10,6 +10,7 @@ durability), in the real collectd against the simulator:
   - the same tmpfs remounted read-only while collectd runs, then
     read-write again;
   - SpoolDir deleted while collectd runs: made again, delivery goes on;
+  - MaxSpoolEvents overflow counts in derive-dropped, logged once;
   - truncated, corrupt, zero-length, FIFO and foreign files in the spool
     and a corrupt block state file at start: no crash, the good event is
     delivered, each damaged file is in failed/ with its reason, the
@@ -196,6 +197,24 @@ class DiskFaultTest(NotifyTestCase):
         self.assertTrue(os.path.isdir(os.path.join(spool, "failed")))
         # Nothing was queued when it went: nothing lost.
         self.assertEqual(self.dropped(daemon, lambda v: v is not None), 0)
+
+    # -- MaxSpoolEvents ----------------------------------------------------------
+    def test_overflow_counts_in_dropped(self):
+        proxy = harness.TcpProxy(self.sim.port)
+        self.addCleanup(proxy.close)
+        daemon = self.start_notify(self.events_notify(url=proxy.url),
+                                   options={"MaxSpoolEvents": 3})
+        proxy.down()
+        self.problems(daemon, ["over-%d" % i for i in range(5)])
+        self.assertEqual(self.dropped(daemon, lambda v: v == 2), 2)
+        daemon.wait_for_log(r"spool full \(MaxSpoolEvents 3\)",
+                            severity="warning")
+        self.assertEqual(len([m for m in daemon.warnings()
+                              if "spool full" in m]), 1)
+        proxy.up()
+        for key in ("over-2", "over-3", "over-4"):
+            self.wait_delivered(key)
+        self.assertEqual(triggers(self.sim, "over-0"), [])
 
     # -- damaged files at start --------------------------------------------------
     def test_damaged_files_at_start(self):
