@@ -13,6 +13,7 @@ PD_PACKAGES=(
   socat openssl python3 python3-jsonschema valgrind
   dpkg-dev debhelper dh-autoreconf lintian
   graphite-carbon graphite-web influxdb
+  faketime libfaketime
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

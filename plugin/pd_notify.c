@@ -21,9 +21,6 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-/* Spool overflow is logged at most this often (with the running count). */
-#define OVERFLOW_LOG_INTERVAL TIME_T_TO_CDTIME_T(60)
-
 typedef struct {
   char *key;
   char *identifier;
@@ -51,9 +48,6 @@ struct pd_notify_s {
 
   void (*wake)(void *ctx);
   void *wake_ctx;
-
-  uint64_t dropped;          /* events lost to spool overflow */
-  cdtime_t dropped_logged_at;
 
   char dir[PATH_MAX - 64]; /* the spool's, which leaves room for names */
   char state_path[PATH_MAX];
@@ -278,6 +272,13 @@ static decision_t decide(pd_notify_t *nt, pd_event_t *ev, bool override,
       ev->step = PD_STEP_RAISE;
       return carry_incident(a, ev) == 0 ? DECIDE_SEND : DECIDE_REFUSE;
     }
+    if (now < a->last_note) {
+      /* The wall clock went back: NoteInterval counts from now rather than
+       * from a last note that seems to lie in the future (which would hold
+       * notes back for as long as the clock stepped). */
+      a->last_note = now;
+      nt->changes++;
+    }
     if (nt->has_account && cfg->note_interval_s > 0 &&
         now >= a->last_note + DOUBLE_TO_CDTIME_T(cfg->note_interval_s)) {
       if (make_repeat_note(ev) != 0 || carry_incident(a, ev) != 0)
@@ -310,19 +311,6 @@ static decision_t decide(pd_notify_t *nt, pd_event_t *ev, bool override,
   }
 }
 
-/* Logs spool overflow: when it starts, then at most once a minute. */
-static void report_overflow(pd_notify_t *nt, size_t dropped, cdtime_t now) {
-  nt->dropped += dropped;
-  if (nt->dropped_logged_at != 0 &&
-      now < nt->dropped_logged_at + OVERFLOW_LOG_INTERVAL)
-    return;
-  nt->dropped_logged_at = now;
-  PD_NOTIFY_WARNING(nt->cfg->name,
-                    "spool full (MaxSpoolEvents): dropped the oldest queued "
-                    "events, %llu so far",
-                    (unsigned long long)nt->dropped);
-}
-
 pd_notify_result_t pd_notify_handle(pd_notify_t *nt, const notification_t *n,
                                     cdtime_t now) {
   if (!pd_notify_matches(nt->cfg, n))
@@ -337,13 +325,13 @@ pd_notify_result_t pd_notify_handle(pd_notify_t *nt, const notification_t *n,
   bool override = pd_meta_find(n, PD_META_ACTION) != NULL;
 
   pd_notify_result_t result = PD_NOTIFY_NOTHING;
-  size_t dropped = 0;
   pthread_mutex_lock(&nt->lock);
   decision_t d = decide(nt, &ev, override, now);
   if (d == DECIDE_REFUSE) {
     result = PD_NOTIFY_FAILED;
   } else if (d == DECIDE_SEND) {
-    if (pd_spool_enqueue(nt->spool, &ev, &dropped) != 0) {
+    /* Overflow and a refusing disk are counted and logged by the spool. */
+    if (pd_spool_enqueue(nt->spool, &ev, NULL) != 0) {
       result = PD_NOTIFY_FAILED; /* logged by the spool */
     } else {
       result = PD_NOTIFY_QUEUED;
@@ -352,8 +340,6 @@ pd_notify_result_t pd_notify_handle(pd_notify_t *nt, const notification_t *n,
         PD_NOTIFY_ERROR(nt->cfg->name, "%s: out of memory recording the "
                         "open alert", ev.identifier);
     }
-    if (dropped > 0)
-      report_overflow(nt, dropped, now);
   }
   pthread_mutex_unlock(&nt->lock);
   pd_event_free(&ev);
@@ -448,22 +434,18 @@ bool pd_notify_forget(pd_notify_t *nt, const char *key, cdtime_t opened) {
 int pd_notify_close_with(pd_notify_t *nt, const char *key, cdtime_t opened,
                          pd_event_t *ev, size_t num) {
   int result = 0;
-  size_t dropped = 0, n;
   pthread_mutex_lock(&nt->lock);
   if (find_opening(nt, key, opened) != NULL) {
     result = 1;
     for (size_t i = 0; i < num && result == 1; i++) {
-      if (pd_spool_enqueue(nt->spool, &ev[i], &n) != 0)
+      if (pd_spool_enqueue(nt->spool, &ev[i], NULL) != 0)
         result = -1;
       else
         nt->applied_seq = ev[i].seq;
-      dropped += n;
     }
     if (result == 1)
       table_remove(nt, key);
   }
-  if (dropped > 0)
-    report_overflow(nt, dropped, cdtime());
   pthread_mutex_unlock(&nt->lock);
   if (result == 1 && nt->wake != NULL)
     nt->wake(nt->wake_ctx);
@@ -717,14 +699,15 @@ static int state_parse(pd_notify_t *nt, const char *json, char *err,
 /* Reads the whole state file; 1 when there is none. */
 static int read_state_file(const char *path, char **data) {
   *data = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  /* O_NONBLOCK: a FIFO in the state file's place must not hang the start. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return errno == ENOENT ? 1 : -1;
-  struct stat st;
+  struct stat st = {0}; /* read below even when fstat() fails */
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size > PD_NOTIFY_STATE_MAX_BYTES) {
     close(fd);
-    errno = EFBIG;
+    errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL; /* EINVAL: not a file */
     return -1;
   }
   size_t size = (size_t)st.st_size, got = 0;
@@ -738,7 +721,14 @@ static int read_state_file(const char *path, char **data) {
     ssize_t n = read(fd, buf + got, size - got);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    if (n < 0) {
+      int saved = errno;
+      close(fd);
+      free(buf);
+      errno = saved;
+      return -1;
+    }
+    if (n == 0)
       break;
     got += (size_t)n;
   }
@@ -761,14 +751,24 @@ static void state_load(pd_notify_t *nt) {
     return;
   }
   free(json);
-  /* Start over from what the spool holds; keep the bad file for a look. */
+  /* Start over from what the spool holds; keep the bad file for a look,
+   * in failed/ with the reason like every damaged file (beside the old
+   * one, under PD_NOTIFY_STATE_BAD, when failed/ cannot take it). */
   for (size_t i = nt->num; i-- > 0;)
     table_remove_at(nt, i);
+  char reason[600];
+  snprintf(reason, sizeof(reason), "state file of notify \"%s\": %s",
+           nt->cfg->name, err);
+  const char *where = "SpoolDir/" PD_SPOOL_FAILED_DIR "/";
+  if (pd_spool_quarantine(nt->spool, PD_NOTIFY_STATE_FILE, reason) != 0) {
+    where = nt->bad_path;
+    if (rename(nt->state_path, nt->bad_path) != 0)
+      where = "nowhere (it cannot be moved; it is replaced at the next save)";
+  }
   PD_NOTIFY_ERROR(nt->cfg->name,
                   "state file %s: %s; moved to %s, open alerts are rebuilt "
                   "from the spool",
-                  nt->state_path, err, nt->bad_path);
-  rename(nt->state_path, nt->bad_path);
+                  nt->state_path, err, where);
 }
 
 /* Every event still queued was decided after (or while) the state file was

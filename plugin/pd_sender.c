@@ -901,8 +901,7 @@ static void hold_slowly(pd_sender_t *s, double mono, bool auth) {
 }
 
 /* Applies the outcome of one attempt to the spool, counters and log. */
-static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
-                   cdtime_t now) {
+static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r) {
   if (r->kind == R_DONE) {
     pd_notify_save_through(s->notify, ev->seq); /* before it leaves */
     pd_spool_remove(s->spool, ev->seq);
@@ -944,11 +943,10 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
     if (r->throttled || r->no_response)
       s->hold_until = mono + wait;
   }
-  /* From when the answer came, not when the turn began: "not before 30 s
-   * after the 429" must hold however long the request took. */
-  cdtime_t answered = cdtime();
-  ev->next_attempt = (answered > now ? answered : now) +
-                     DOUBLE_TO_CDTIME_T(wait);
+  /* From when the answer came, not when the turn began ("not before 30 s
+   * after the 429" must hold however long the request took). The record
+   * holds wall-clock time; the spool puts it on its own clock. */
+  ev->next_attempt = cdtime() + DOUBLE_TO_CDTIME_T(wait);
   pd_event_set_text(&ev->last_error, r->message);
   pd_spool_update(s->spool, ev);
   count(s, &s->retried);
@@ -981,12 +979,12 @@ static void deliver(pd_sender_t *s, const pd_spool_entry_t *entry,
     pd_event_free(&ev); /* gone, or moved to failed/ by the spool */
     return;
   }
-  if (expired(s, ev.created, now)) {
+  if (expired(s, entry->created, now)) { /* the index's: spool clock */
     expire(s, &ev);
   } else {
     result_t r = {.retry_after_s = -1};
     route(s, &ev, &r);
-    finish(s, &ev, &r, now);
+    finish(s, &ev, &r);
   }
   pd_event_free(&ev);
 }
@@ -1248,7 +1246,9 @@ static void *sender_main(void *arg) {
 
     if (reconcile_now)
       pd_reconcile_due_now(&s->reconcile);
-    cdtime_t now = cdtime();
+    /* Schedules, expiry and reconciliation run on the spool clock
+     * (monotonic): a step of the wall clock moves none of them. */
+    cdtime_t now = pd_spool_now();
     double mono = pd_monotonic_now();
     housekeeping(s, now, mono);
     double wake_s;
@@ -1301,7 +1301,8 @@ pd_sender_t *pd_sender_create(const pd_sender_options_t *opts) {
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&s->wakeup, &attr);
   pthread_condattr_destroy(&attr);
-  pd_reconcile_init(&s->reconcile, opts->reconcile_interval_s, cdtime());
+  pd_reconcile_init(&s->reconcile, opts->reconcile_interval_s,
+                    pd_spool_now());
 
   if (cfg->routing_key != NULL) {
     pd_http_options_t http = {
@@ -1381,9 +1382,10 @@ void pd_sender_stats(pd_sender_t *s, pd_sender_stats_t *out) {
   out->retried = s->retried;
   pthread_mutex_unlock(&s->lock);
   out->failed = st.failed;
+  out->dropped = st.dropped;
   out->pending = st.pending;
   out->oldest_s = 0;
-  cdtime_t now = cdtime();
+  cdtime_t now = pd_spool_now();
   if (st.pending > 0 && st.oldest_created < now)
     out->oldest_s = CDTIME_T_TO_DOUBLE(now - st.oldest_created);
 }
@@ -1405,4 +1407,5 @@ void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
   pd_metric_derive(&batch, (int64_t)st.sent, "sent");
   pd_metric_derive(&batch, (int64_t)st.retried, "retried");
   pd_metric_derive(&batch, (int64_t)st.failed, "failed");
+  pd_metric_derive(&batch, (int64_t)st.dropped, "dropped");
 }

@@ -141,6 +141,8 @@ typedef struct {
   uint64_t sent;    /* events delivered (or found needing nothing) */
   uint64_t retried; /* failed attempts that will be retried */
   uint64_t failed;  /* events moved to failed/ (dead letters) */
+  uint64_t dropped; /* events not stored (disk full, spool unwritable) or
+                       dropped on MaxSpoolEvents overflow */
   size_t pending;   /* events in the spool */
   double oldest_s;  /* age of the oldest pending event; 0 when none */
 } pd_sender_stats_t;
@@ -150,7 +152,7 @@ void pd_sender_stats(pd_sender_t *s, pd_sender_stats_t *out);
 /*
  * The per-Notify metrics of SPEC 4, as <host>/pagerduty-notify-<name>/:
  * queue_length-pending, duration-oldest, derive-sent, derive-retried,
- * derive-failed. host "" = collectd's Hostname.
+ * derive-failed, derive-dropped. host "" = collectd's Hostname.
  */
 void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
                                 const char *host);

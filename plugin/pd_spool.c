@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pd_http.h" /* pd_monotonic_now() */
+
 #define SEQ_DIGITS 20
 #define RECORD_SUFFIX ".json"
 #define REASON_SUFFIX ".reason"
@@ -33,10 +35,20 @@
 #define SYNCFS_THRESHOLD 256
 /* Directory paths leave room below PATH_MAX for the file names in them. */
 #define DIR_PATH_MAX (PATH_MAX - 512)
+/* Overflow is over when an enqueue leaves the queue at most this share of
+ * MaxSpoolEvents: a queue hovering at the limit logs once, not per event. */
+#define OVERFLOW_END_SHARE 0.9
+
+/* A file that left the queue but is still on disk (the disk refused). */
+typedef struct {
+  uint64_t seq;
+  char *reason; /* NULL: delivered, remove it; else move it to failed/ */
+} stale_t;
 
 struct pd_spool_s {
   pthread_mutex_t lock;
   char *notify; /* the block's name, for log lines */
+  char root[DIR_PATH_MAX];       /* SpoolDir */
   char name[PD_SPOOL_NAME_MAX + 1]; /* its directory's name */
   char dir[DIR_PATH_MAX];        /* SpoolDir/<name> */
   char failed_dir[DIR_PATH_MAX]; /* SpoolDir/failed */
@@ -54,7 +66,42 @@ struct pd_spool_s {
   bool dir_dirty, failed_dirty;
 
   uint64_t dropped, failed, enqueued;
+
+  /* Disk faults (see the header); each logged once per change of state. */
+  bool dirs_ok;          /* directories and lock in place */
+  bool write_failing;    /* writes fail: events are dropped */
+  uint64_t unstored;     /* events dropped since writes began to fail */
+  bool overflowing;      /* MaxSpoolEvents reached: oldest dropped */
+  uint64_t overflowed;   /* events dropped since overflow began */
+  stale_t *stale;        /* files to remove or move at the next sync */
+  size_t stale_num, stale_cap;
 };
+
+/* ------------------------------------------------------------ clocks */
+
+cdtime_t pd_spool_now(void) {
+  return DOUBLE_TO_CDTIME_T(pd_monotonic_now() + PD_SPOOL_CLOCK_BASE_S);
+}
+
+/* A record's wall-clock creation time on the spool clock: its age now by
+ * the wall clock (none when it lies in the future: the clock went back). */
+static cdtime_t created_on_spool_clock(cdtime_t wall_created) {
+  cdtime_t wall = cdtime(), now = pd_spool_now();
+  cdtime_t age = wall > wall_created ? wall - wall_created : 0;
+  cdtime_t base = DOUBLE_TO_CDTIME_T(PD_SPOOL_CLOCK_BASE_S);
+  return age < base ? now - age : now - base;
+}
+
+/* A record's wall-clock next attempt on the spool clock, the wait bounded
+ * by PD_SPOOL_MAX_WAIT_S. */
+static cdtime_t next_on_spool_clock(cdtime_t wall_next) {
+  if (wall_next == 0)
+    return 0;
+  cdtime_t wall = cdtime(), now = pd_spool_now();
+  cdtime_t wait = wall_next > wall ? wall_next - wall : 0;
+  cdtime_t max = DOUBLE_TO_CDTIME_T(PD_SPOOL_MAX_WAIT_S);
+  return now + (wait < max ? wait : max);
+}
 
 /* ------------------------------------------------------------ names */
 
@@ -167,23 +214,31 @@ static int write_new_file(const char *path, const char *data, size_t len,
   return status;
 }
 
-/* Reads a whole (bounded) file. *data is NUL-terminated; caller frees. */
-static int read_file(const char *path, char **data, size_t *len) {
+/* Reads a whole (bounded) file. *data is NUL-terminated; caller frees.
+ * On failure errno is set and *why says what is wrong, in words. */
+static int read_file(const char *path, char **data, size_t *len,
+                     const char **why) {
   *data = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
+  /* O_NONBLOCK: a FIFO planted under a record's name must not hang us. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    *why = errno == ELOOP ? "a symbolic link" : strerror(errno);
     return -1;
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int saved = errno;
     close(fd);
     errno = saved;
+    *why = strerror(saved);
     return -1;
   }
   if (!S_ISREG(st.st_mode) || st.st_size > PD_EVENT_RECORD_MAX_BYTES) {
     close(fd);
-    errno = EFBIG;
+    errno = EINVAL;
+    *why = !S_ISREG(st.st_mode) ? "not a regular file"
+                                : "larger than any record can be";
     return -1;
   }
   size_t size = (size_t)st.st_size;
@@ -198,7 +253,15 @@ static int read_file(const char *path, char **data, size_t *len) {
     ssize_t n = read(fd, buf + got, size - got);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    if (n < 0) {
+      int saved = errno;
+      close(fd);
+      free(buf);
+      errno = saved;
+      *why = strerror(saved);
+      return -1;
+    }
+    if (n == 0)
       break; /* shrank under us: parse what is there */
     got += (size_t)n;
   }
@@ -240,17 +303,25 @@ static int make_dirs(const char *path) {
   return 0;
 }
 
-/* A directory of ours must be a directory and 0700; too open is fixed. */
-static int own_dir(const pd_spool_t *s, const char *path) {
+/* own_dir() and open_dirs(): the disk does not let us now (read-only,
+ * full, no permission...) - try again later; or it never will. */
+#define DIRS_RETRY (-1)
+#define DIRS_FATAL (-2)
+
+/* A directory of ours must be a directory and 0700; too open is fixed.
+ * On failure *why (a buffer of why_size) says why. */
+static int own_dir(const pd_spool_t *s, const char *path, char *why,
+                   size_t why_size) {
   if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-    PD_NOTIFY_ERROR(s->notify, "cannot create spool directory %s: %s", path,
-                    strerror(errno));
-    return -1;
+    int err = errno;
+    snprintf(why, why_size, "cannot create spool directory %s: %s", path,
+             strerror(err));
+    return err == ENOTDIR ? DIRS_FATAL : DIRS_RETRY;
   }
   struct stat st;
   if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    PD_NOTIFY_ERROR(s->notify, "spool path %s is not a directory", path);
-    return -1;
+    snprintf(why, why_size, "spool path %s is not a directory", path);
+    return DIRS_FATAL;
   }
   if ((st.st_mode & 077) != 0) {
     if (chmod(path, 0700) == 0)
@@ -276,20 +347,29 @@ static void reason_line(const char *reason, char *out, size_t size) {
   strcat(out, "\n");
 }
 
+static void note_write_failure(pd_spool_t *s, const char *what,
+                               const char *path, int err);
+
 /*
  * Moves src_path to failed/<base> (made unique with ".1", ".2"... when
- * taken) and writes the reason beside it. The caller holds the lock.
+ * taken) and writes the reason beside it; an event (counted) adds to the
+ * failed count. The caller holds the lock. A failure is reported through
+ * note_write_failure() (logged once while the disk refuses).
  */
 static int move_to_failed(pd_spool_t *s, const char *src_path,
-                          const char *base, const char *reason) {
+                          const char *base, const char *reason,
+                          bool counted) {
   char dst[PATH_MAX];
   struct stat st;
   snprintf(dst, sizeof(dst), "%s/%s", s->failed_dir, base);
   for (unsigned i = 1; lstat(dst, &st) == 0 && i < 1000; i++)
     snprintf(dst, sizeof(dst), "%s/%s.%u", s->failed_dir, base, i);
-  if (rename(src_path, dst) != 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot move %s to %s: %s", src_path, dst,
-                    strerror(errno));
+  int status = rename(src_path, dst);
+  if (status != 0 && errno == ENOENT && access(src_path, F_OK) == 0 &&
+      mkdir(s->failed_dir, 0700) == 0)
+    status = rename(src_path, dst); /* failed/ was deleted: made again */
+  if (status != 0) {
+    note_write_failure(s, "move a file to", dst, errno);
     return -1;
   }
   chmod(dst, 0600);
@@ -300,7 +380,8 @@ static int move_to_failed(pd_spool_t *s, const char *src_path,
   if (write_new_file(reason_path, text, strlen(text), false) != 0)
     PD_NOTIFY_WARNING(s->notify, "cannot write %s: %s", reason_path,
                       strerror(errno));
-  s->failed++;
+  if (counted)
+    s->failed++;
   s->failed_dirty = true;
   s->dir_dirty = true;
   return 0;
@@ -406,12 +487,13 @@ static void note_unsynced(pd_spool_t *s, uint64_t seq) {
 
 /* ------------------------------------------------------------- open */
 
+/* The index entry of a record (its wall-clock times on the spool clock). */
 static pd_spool_entry_t entry_of(uint64_t seq, const pd_event_t *ev) {
   return (pd_spool_entry_t){
       .seq = seq,
       .key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key)),
-      .created = ev->created,
-      .next_attempt = ev->next_attempt,
+      .created = created_on_spool_clock(ev->created),
+      .next_attempt = next_on_spool_clock(ev->next_attempt),
   };
 }
 
@@ -430,12 +512,12 @@ static void load_found(pd_spool_t *s, uint64_t seq) {
 
   char *data;
   size_t len;
-  if (read_file(path, &data, &len) != 0) {
-    snprintf(reason, sizeof(reason), "unreadable at start: %s",
-             strerror(errno));
-    move_to_failed(s, path, base, reason);
-    PD_NOTIFY_WARNING(s->notify, "spool file %s %s; moved to %s/", path,
-                      reason, s->failed_dir);
+  const char *why;
+  if (read_file(path, &data, &len, &why) != 0) {
+    snprintf(reason, sizeof(reason), "unreadable at start: %s", why);
+    if (move_to_failed(s, path, base, reason, true) == 0)
+      PD_NOTIFY_WARNING(s->notify, "spool file %s %s; moved to %s/", path,
+                        reason, s->failed_dir);
     return;
   }
   pd_event_t ev;
@@ -444,9 +526,9 @@ static void load_found(pd_spool_t *s, uint64_t seq) {
   free(data);
   if (status != 0) {
     snprintf(reason, sizeof(reason), "corrupt record found at start: %s", err);
-    move_to_failed(s, path, base, reason);
-    PD_NOTIFY_WARNING(s->notify, "spool file %s: %s; moved to %s/", path,
-                      reason, s->failed_dir);
+    if (move_to_failed(s, path, base, reason, true) == 0)
+      PD_NOTIFY_WARNING(s->notify, "spool file %s: %s; moved to %s/", path,
+                        reason, s->failed_dir);
     pd_event_free(&ev);
     return;
   }
@@ -527,7 +609,7 @@ static int scan(pd_spool_t *s) {
       snprintf(base, sizeof(base), "%s-%s", s->name, name + 1);
       const char *reason =
           "temporary file left by an interrupted write (crash or power loss)";
-      if (move_to_failed(s, path, base, reason) == 0)
+      if (move_to_failed(s, path, base, reason, true) == 0)
         PD_NOTIFY_WARNING(s->notify, "%s: %s; moved to %s/", path, reason,
                           s->failed_dir);
     } else {
@@ -553,32 +635,221 @@ static int scan(pd_spool_t *s) {
       highest = seqs[i];
   }
   free(seqs);
-  s->next_seq = highest + 1;
+  if (highest + 1 > s->next_seq) /* never back: a re-scan keeps going up */
+    s->next_seq = highest + 1;
   return 0;
 }
 
-static int take_lock(pd_spool_t *s) {
+/* Takes the block's lock (again: a deleted directory took the old file
+ * with it). The descriptor is read-only (flock() needs no more): a file
+ * held open for writing would stop the file system from being remounted
+ * read-only, and a read-only spool still locks. 0, DIRS_RETRY, or
+ * DIRS_FATAL when another process has the spool. */
+static int take_lock(pd_spool_t *s, char *why, size_t why_size) {
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/" LOCK_NAME, s->dir);
-  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (s->lock_fd < 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot open %s: %s", path, strerror(errno));
-    return -1;
+  struct stat held, now;
+  if (s->lock_fd >= 0 && fstat(s->lock_fd, &held) == 0 &&
+      stat(path, &now) == 0 && held.st_dev == now.st_dev &&
+      held.st_ino == now.st_ino)
+    return 0; /* ours already: a second flock() would fight our own */
+  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    return DIRS_RETRY;
   }
-  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    PD_NOTIFY_ERROR(s->notify,
-                    "spool %s is in use by another process (%s); two "
-                    "collectd instances cannot share a SpoolDir",
-                    s->dir, strerror(errno));
-    return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    snprintf(why, why_size,
+             "spool %s is in use by another process (%s); two collectd "
+             "instances cannot share a SpoolDir",
+             s->dir, strerror(errno));
+    close(fd);
+    return DIRS_FATAL;
   }
+  if (s->lock_fd >= 0)
+    close(s->lock_fd);
+  s->lock_fd = fd;
   return 0;
+}
+
+/* Makes SpoolDir, the block's directory and failed/ as needed and takes
+ * the lock. 0, DIRS_RETRY or DIRS_FATAL, with *why. */
+static int open_dirs(pd_spool_t *s, char *why, size_t why_size) {
+  if (make_dirs(s->root) != 0) {
+    int err = errno;
+    snprintf(why, why_size, "cannot create SpoolDir %s: %s", s->root,
+             strerror(err));
+    return err == ENOTDIR ? DIRS_FATAL : DIRS_RETRY;
+  }
+  int status = own_dir(s, s->dir, why, why_size);
+  if (status == 0)
+    status = own_dir(s, s->failed_dir, why, why_size);
+  if (status == 0)
+    status = take_lock(s, why, why_size);
+  return status;
+}
+
+/* Logs, once until writes work again, that the disk refuses: what cannot
+ * be stored from now on is dropped and counted. The caller holds the
+ * lock. */
+static void note_write_failure(pd_spool_t *s, const char *what,
+                               const char *path, int err) {
+  if (s->write_failing)
+    return;
+  s->write_failing = true;
+  s->unstored = 0;
+  PD_NOTIFY_ERROR(s->notify,
+                  "cannot %s %s: %s. Until the spool can be written again, "
+                  "events that cannot be stored are dropped (counted in "
+                  "derive-dropped)",
+                  what, path, strerror(err));
+}
+
+/* The disk took a write again: says so once. The caller holds the lock. */
+static void note_write_ok(pd_spool_t *s) {
+  if (!s->write_failing)
+    return;
+  s->write_failing = false;
+  PD_NOTIFY_INFO(s->notify,
+                 "spool %s can be written again; %" PRIu64 " events could "
+                 "not be stored meanwhile",
+                 s->dir, s->unstored);
+}
+
+/* Counts one event the disk refused. The caller holds the lock. */
+static void count_unstored(pd_spool_t *s) {
+  s->dropped++;
+  s->unstored++;
+}
+
+/*
+ * The directories are missing (SpoolDir deleted, or never made at open):
+ * makes them again. Events queued in a directory that vanished are gone:
+ * they leave the index, counted as dropped. Whatever the directory holds
+ * (it may have reappeared, e.g. a file system mounted late) is scanned.
+ * The caller holds the lock. 0, or -1 (reported once) when it cannot yet.
+ */
+static int restore_dirs(pd_spool_t *s) {
+  struct stat st;
+  bool existed = stat(s->dir, &st) == 0;
+  char why[PATH_MAX + 128];
+  int status = open_dirs(s, why, sizeof(why));
+  if (status != 0) {
+    if (!s->write_failing) { /* once, until it works again */
+      s->write_failing = true;
+      s->unstored = 0;
+      PD_NOTIFY_ERROR(s->notify, "%s. Until it can be, events are dropped "
+                      "(counted in derive-dropped)", why);
+    }
+    s->dirs_ok = false;
+    return -1;
+  }
+  size_t lost = existed ? 0 : index_size(s);
+  if (lost > 0) {
+    s->head = s->end = 0;
+    s->dropped += lost;
+  }
+  if (s->dirs_ok || lost > 0)
+    PD_NOTIFY_WARNING(s->notify, "spool directory %s had disappeared; "
+                      "created again (%zu queued events were lost with it)",
+                      s->dir, lost);
+  s->dirs_ok = true;
+  s->unsynced_num = 0; /* their files are gone */
+  s->dir_dirty = s->failed_dirty = true;
+  if (index_size(s) == 0)
+    scan(s);
+  note_write_ok(s);
+  return 0;
+}
+
+/* Makes sure the directories exist, restoring them when they do not.
+ * Cheap when they do. The caller holds the lock. */
+static int check_dirs(pd_spool_t *s) {
+  struct stat st;
+  if (s->dirs_ok && stat(s->dir, &st) == 0)
+    return 0;
+  return restore_dirs(s);
+}
+
+/* Logs MaxSpoolEvents overflow when it begins, and when the queue has
+ * room again; dropped: events the enqueue just dropped. Caller locks. */
+static void note_overflow(pd_spool_t *s, size_t dropped) {
+  if (dropped > 0) {
+    s->overflowed += dropped;
+    if (!s->overflowing) {
+      s->overflowing = true;
+      PD_NOTIFY_WARNING(s->notify,
+                        "spool full (MaxSpoolEvents %zu): the oldest queued "
+                        "events are dropped (counted in derive-dropped) "
+                        "until the queue has room again",
+                        s->max_events);
+    }
+  } else if (s->overflowing &&
+             (double)index_size(s) <=
+                 OVERFLOW_END_SHARE * (double)s->max_events) {
+    s->overflowing = false;
+    PD_NOTIFY_INFO(s->notify,
+                   "spool has room again (%zu of MaxSpoolEvents %zu "
+                   "queued); %" PRIu64 " oldest events were dropped",
+                   index_size(s), s->max_events, s->overflowed);
+    s->overflowed = 0;
+  }
+}
+
+/* Remembers a file that left the queue but could not leave the disk:
+ * removed (reason NULL) or moved to failed/ at the next sync. */
+static void add_stale(pd_spool_t *s, uint64_t seq, const char *reason) {
+  if (s->stale_num == s->stale_cap) {
+    size_t cap = s->stale_cap == 0 ? 16 : s->stale_cap * 2;
+    stale_t *grown = realloc(s->stale, cap * sizeof(*grown));
+    if (grown == NULL)
+      return; /* then it is replayed after a restart: sent again, or
+                 found corrupt - a harmless duplicate either way */
+    s->stale = grown;
+    s->stale_cap = cap;
+  }
+  char *copy = reason != NULL ? strdup(reason) : NULL;
+  if (reason != NULL && copy == NULL)
+    return;
+  s->stale[s->stale_num++] = (stale_t){.seq = seq, .reason = copy};
+}
+
+/* Retries the stale files. The caller holds the lock. */
+static void retry_stale(pd_spool_t *s) {
+  size_t kept = 0, num = s->stale_num;
+  for (size_t i = 0; i < s->stale_num; i++) {
+    stale_t *st = &s->stale[i];
+    char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 64];
+    record_path(s, st->seq, path, sizeof(path));
+    bool done;
+    if (access(path, F_OK) != 0 && errno == ENOENT) {
+      done = true;
+    } else if (st->reason == NULL) {
+      done = unlink(path) == 0 || errno == ENOENT;
+    } else {
+      snprintf(base, sizeof(base), "%s-%0*" PRIu64 RECORD_SUFFIX, s->name,
+               SEQ_DIGITS, st->seq);
+      done = move_to_failed(s, path, base, st->reason, true) == 0;
+    }
+    if (done) {
+      free(st->reason);
+      s->dir_dirty = true;
+    } else {
+      s->stale[kept++] = *st;
+    }
+  }
+  s->stale_num = kept;
+  if (kept == 0 && num > 0)
+    note_write_ok(s); /* the disk let every one go */
 }
 
 static void spool_free(pd_spool_t *s) {
   if (s->lock_fd >= 0)
     close(s->lock_fd); /* releases the flock */
   pthread_mutex_destroy(&s->lock);
+  for (size_t i = 0; i < s->stale_num; i++)
+    free(s->stale[i].reason);
+  free(s->stale);
   free(s->entries);
   free(s->unsynced);
   free(s->notify);
@@ -591,6 +862,7 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
   if (s == NULL)
     return NULL;
   s->lock_fd = -1;
+  s->next_seq = 1;
   pthread_mutex_init(&s->lock, NULL);
   s->max_events = max_events;
   s->notify = strdup(notify_name);
@@ -606,26 +878,35 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
     spool_free(s);
     return NULL;
   }
+  snprintf(s->root, sizeof(s->root), "%s", spool_dir);
   snprintf(s->dir, sizeof(s->dir), "%s/%s", spool_dir, s->name);
   snprintf(s->failed_dir, sizeof(s->failed_dir), "%s/" PD_SPOOL_FAILED_DIR,
            spool_dir);
 
-  struct stat st;
-  if (make_dirs(spool_dir) != 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot create SpoolDir %s: %s", spool_dir,
-                    strerror(errno));
+  char why[PATH_MAX + 128];
+  int status = open_dirs(s, why, sizeof(why));
+  if (status == DIRS_FATAL) {
+    PD_NOTIFY_ERROR(s->notify, "%s", why);
     spool_free(s);
     return NULL;
   }
+  if (status != 0) {
+    /* The disk refuses now (read-only, full, no permission): collectd
+     * runs on; every enqueue and sync tries again. */
+    s->write_failing = true;
+    PD_NOTIFY_ERROR(s->notify, "%s. Until it can be, events are dropped "
+                    "(counted in derive-dropped)", why);
+    return s;
+  }
+  s->dirs_ok = true;
   /* SpoolDir itself may be a shared directory the user chose: only warn. */
+  struct stat st;
   if (stat(spool_dir, &st) == 0 && (st.st_mode & 077) != 0)
     PD_NOTIFY_WARNING(s->notify,
                       "SpoolDir %s is accessible by group or others (mode "
                       "%03o); its spool directories are kept 0700",
                       spool_dir, (unsigned)(st.st_mode & 0777));
-
-  if (own_dir(s, s->dir) != 0 || own_dir(s, s->failed_dir) != 0 ||
-      take_lock(s) != 0 || scan(s) != 0) {
+  if (scan(s) != 0) {
     spool_free(s);
     return NULL;
   }
@@ -652,6 +933,23 @@ void pd_spool_close(pd_spool_t *spool) {
 
 /* ------------------------------------------------------------ queue */
 
+/* Writes the record of seq: temporary file renamed into place. 0, or -1
+ * with errno. The caller holds the lock. */
+static int write_record(pd_spool_t *s, uint64_t seq, const char *json,
+                        size_t len) {
+  char tmp[PATH_MAX], path[PATH_MAX];
+  tmp_path(s, seq, "", tmp, sizeof(tmp));
+  record_path(s, seq, path, sizeof(path));
+  int status = write_new_file(tmp, json, len, false);
+  if (status == 0 && rename(tmp, path) != 0) {
+    int saved = errno;
+    unlink(tmp);
+    errno = saved;
+    status = -1;
+  }
+  return status;
+}
+
 int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
   if (dropped != NULL)
     *dropped = 0;
@@ -664,31 +962,33 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
   if (pd_event_to_record(ev, &json, &len) != 0) {
     PD_NOTIFY_ERROR(s->notify, "%s: cannot serialise the event; dropped",
                     ev->identifier);
+    pthread_mutex_lock(&s->lock);
+    s->dropped++;
+    pthread_mutex_unlock(&s->lock);
     return -1;
   }
 
   pthread_mutex_lock(&s->lock);
-  uint64_t seq = s->next_seq++;
-  char tmp[PATH_MAX], path[PATH_MAX];
-  tmp_path(s, seq, "", tmp, sizeof(tmp));
-  record_path(s, seq, path, sizeof(path));
-
-  int status = write_new_file(tmp, json, len, false);
-  if (status == 0 && rename(tmp, path) != 0) {
-    int saved = errno;
-    unlink(tmp);
-    errno = saved;
-    status = -1;
-  }
-  if (status != 0) {
-    int saved = errno;
-    pthread_mutex_unlock(&s->lock);
-    PD_NOTIFY_ERROR(s->notify, "%s: cannot write spool file %s: %s; event "
-                    "dropped", ev->identifier, path, strerror(saved));
-    free(json);
-    return -1;
+  /* Directories gone (or never made): one quick attempt to make them. */
+  int status = s->dirs_ok ? 0 : restore_dirs(s);
+  uint64_t seq = s->next_seq;
+  if (status == 0) {
+    status = write_record(s, seq, json, len);
+    if (status != 0 && errno == ENOENT && restore_dirs(s) == 0) {
+      seq = s->next_seq; /* a re-scan may have found higher numbers */
+      status = write_record(s, seq, json, len);
+    }
+    if (status != 0)
+      note_write_failure(s, "write spool file in", s->dir, errno);
   }
   free(json);
+  if (status != 0) {
+    count_unstored(s); /* logged once, above or by restore_dirs() */
+    pthread_mutex_unlock(&s->lock);
+    return -1;
+  }
+  s->next_seq = seq + 1;
+  note_write_ok(s);
 
   size_t n = 0;
   if (s->max_events > 0)
@@ -696,13 +996,18 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
   ev->seq = seq;
   pd_spool_entry_t entry = entry_of(seq, ev);
   if (index_append(s, &entry) != 0) {
+    char path[PATH_MAX];
+    record_path(s, seq, path, sizeof(path));
     unlink(path);
+    s->dropped++;
     pthread_mutex_unlock(&s->lock);
     PD_NOTIFY_ERROR(s->notify, "%s: out of memory; event dropped",
                     ev->identifier);
     ev->seq = 0;
     return -1;
   }
+  if (s->max_events > 0)
+    note_overflow(s, n);
   note_unsynced(s, seq);
   s->dir_dirty = true;
   s->enqueued++;
@@ -715,6 +1020,13 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
 
 int pd_spool_sync(pd_spool_t *s) {
   pthread_mutex_lock(&s->lock);
+  /* Once a second: directories that vanished come back, files the disk
+   * refused to let go go now, an overflow that ended says so. */
+  check_dirs(s);
+  if (s->stale_num > 0)
+    retry_stale(s);
+  if (s->max_events > 0)
+    note_overflow(s, 0);
   uint64_t *seqs = s->unsynced;
   size_t num = s->unsynced_num;
   bool dir_dirty = s->dir_dirty, failed_dirty = s->failed_dirty;
@@ -885,10 +1197,11 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   char *data;
   size_t len;
   char reason[512];
-  if (read_file(path, &data, &len) != 0) {
+  const char *why;
+  if (read_file(path, &data, &len, &why) != 0) {
     if (errno == ENOENT)
       return PD_SPOOL_GONE;
-    snprintf(reason, sizeof(reason), "unreadable: %s", strerror(errno));
+    snprintf(reason, sizeof(reason), "unreadable: %s", why);
   } else {
     char err[256];
     int status = pd_event_from_record(data, len, ev, err, sizeof(err));
@@ -917,31 +1230,35 @@ int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
   tmp_path(s, ev->seq, ".u", tmp, sizeof(tmp));
   record_path(s, ev->seq, path, sizeof(path));
   int status = write_new_file(tmp, json, len, true);
+  int saved = errno;
   free(json);
-  if (status != 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot write %s: %s", tmp, strerror(errno));
-    return PD_SPOOL_ERROR;
-  }
 
   pthread_mutex_lock(&s->lock);
   ssize_t i = index_find(s, ev->seq);
   if (i < 0) { /* dropped or removed meanwhile: do not resurrect it */
-    unlink(tmp);
+    if (status == 0)
+      unlink(tmp);
     pthread_mutex_unlock(&s->lock);
     return PD_SPOOL_GONE;
   }
-  if (rename(tmp, path) != 0) {
-    int saved = errno;
+  if (status == 0 && rename(tmp, path) != 0) {
+    saved = errno;
     unlink(tmp);
-    pthread_mutex_unlock(&s->lock);
-    PD_NOTIFY_ERROR(s->notify, "cannot replace %s: %s", path, strerror(saved));
-    return PD_SPOOL_ERROR;
+    status = -1;
   }
-  s->entries[i].next_attempt = ev->next_attempt;
+  /* Even when the disk refused, the index takes the new schedule: the
+   * event waits as decided instead of being retried in a busy loop. The
+   * record keeps its old attempt; after a restart it is simply due. */
+  s->entries[i].next_attempt = next_on_spool_clock(ev->next_attempt);
   s->entries[i].key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key));
-  s->dir_dirty = true;
+  if (status == 0) {
+    s->dir_dirty = true;
+    note_write_ok(s);
+  } else {
+    note_write_failure(s, "update spool file", path, saved);
+  }
   pthread_mutex_unlock(&s->lock);
-  return PD_SPOOL_OK;
+  return status == 0 ? PD_SPOOL_OK : PD_SPOOL_ERROR;
 }
 
 int pd_spool_remove(pd_spool_t *s, uint64_t seq) {
@@ -953,16 +1270,16 @@ int pd_spool_remove(pd_spool_t *s, uint64_t seq) {
   }
   char path[PATH_MAX];
   record_path(s, seq, path, sizeof(path));
-  int status = PD_SPOOL_OK;
   if (unlink(path) != 0 && errno != ENOENT) {
-    PD_NOTIFY_ERROR(s->notify, "cannot remove %s: %s", path, strerror(errno));
-    status = PD_SPOOL_ERROR; /* stays queued: sent again later, harmlessly */
-  } else {
-    index_remove_at(s, (size_t)i);
-    s->dir_dirty = true;
+    /* Delivered all the same: it leaves the queue (sending it again and
+     * again would be a busy loop) and its file goes at a later sync. */
+    note_write_failure(s, "remove", path, errno);
+    add_stale(s, seq, NULL);
   }
+  index_remove_at(s, (size_t)i);
+  s->dir_dirty = true;
   pthread_mutex_unlock(&s->lock);
-  return status;
+  return PD_SPOOL_OK;
 }
 
 int pd_spool_fail(pd_spool_t *s, uint64_t seq, const char *reason) {
@@ -976,14 +1293,20 @@ int pd_spool_fail(pd_spool_t *s, uint64_t seq, const char *reason) {
   record_path(s, seq, path, sizeof(path));
   snprintf(base, sizeof(base), "%s-%0*" PRIu64 RECORD_SUFFIX, s->name,
            SEQ_DIGITS, seq);
-  int status = PD_SPOOL_OK;
-  if (move_to_failed(s, path, base, reason) != 0) {
-    /* Could not move it: remove it rather than retry it forever. */
-    if (unlink(path) != 0 && errno != ENOENT)
-      status = PD_SPOOL_ERROR;
-  }
-  if (status == PD_SPOOL_OK)
-    index_remove_at(s, (size_t)i);
+  if (move_to_failed(s, path, base, reason, true) != 0)
+    add_stale(s, seq, reason); /* moved at a later sync */
+  index_remove_at(s, (size_t)i);
+  pthread_mutex_unlock(&s->lock);
+  return PD_SPOOL_OK;
+}
+
+int pd_spool_quarantine(pd_spool_t *s, const char *name, const char *reason) {
+  char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 300];
+  snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+  snprintf(base, sizeof(base), "%s-%s", s->name,
+           name[0] == '.' ? name + 1 : name);
+  pthread_mutex_lock(&s->lock);
+  int status = move_to_failed(s, path, base, reason, false);
   pthread_mutex_unlock(&s->lock);
   return status;
 }

@@ -40,6 +40,30 @@
  * There is meant to be one consumer (the block's sender thread) calling
  * load/update/remove/fail/sync.
  *
+ * Disk faults. Nothing a disk does makes the callback wait or crash:
+ *   - a write that fails (disk full, read-only, I/O error) drops that one
+ *     event: it is counted in `dropped` (derive-dropped) and logged once
+ *     when writes start failing and once when they work again;
+ *   - an update that cannot be written still reschedules the event in
+ *     memory (no busy loop); a delivered or dead-lettered event whose file
+ *     cannot be removed leaves the queue and its file is removed (or moved
+ *     to failed/) by pd_spool_sync() once the disk lets it;
+ *   - a block or failed/ directory that disappears (SpoolDir deleted) is
+ *     created again by the next enqueue or sync; events that were queued in
+ *     it are lost and counted as dropped;
+ *   - directories that cannot be made at open (read-only file system, no
+ *     permission) do not stop collectd: the spool starts empty and keeps
+ *     trying, dropping (counting) what it cannot store meanwhile.
+ * MaxSpoolEvents overflow also counts in `dropped`; it is logged when it
+ * starts and when the queue has room again (below 90 %).
+ *
+ * Clocks. The index schedules on the spool clock, pd_spool_now(): the
+ * monotonic clock, so stepping the wall clock neither delays nor hurries a
+ * retry or an expiry. Records hold wall-clock times (they outlive reboots,
+ * which restart the monotonic clock); when a record is indexed its age and
+ * wait are taken from the wall clock, the wait bounded by
+ * PD_SPOOL_MAX_WAIT_S.
+ *
  * The spool holds no secret: pd_event_t has no field for one.
  */
 #ifndef PD_SPOOL_H
@@ -61,18 +85,33 @@
 
 typedef struct pd_spool_s pd_spool_t;
 
-/* What the index knows of one pending event. */
+/* The longest a record's next attempt may lie ahead when it is indexed
+ * (the sender never waits longer: PD_SENDER_NAMED_WAIT_CAP_S), so a wall
+ * clock stepped back while collectd was down delays nothing for longer. */
+#define PD_SPOOL_MAX_WAIT_S 3600.0
+/* The spool clock starts this far from zero, so that the creation time of
+ * an event older than the last boot can be expressed on it (136 years). */
+#define PD_SPOOL_CLOCK_BASE_S 4294967296.0
+
+/* Now on the spool clock: the monotonic clock (pd_monotonic_now()) plus
+ * PD_SPOOL_CLOCK_BASE_S, as a cdtime_t. Only differences mean anything. */
+cdtime_t pd_spool_now(void);
+
+/* What the index knows of one pending event. Times are on the spool clock
+ * (pd_spool_now), not the wall clock of the record. */
 typedef struct {
   uint64_t seq;
   uint64_t key_hash;     /* pd_hash64() of the dedup key */
-  cdtime_t created;
+  cdtime_t created;      /* when it was created */
   cdtime_t next_attempt; /* 0: as soon as possible */
 } pd_spool_entry_t;
 
 typedef struct {
   size_t pending;          /* events in the queue */
-  cdtime_t oldest_created; /* creation time of the oldest; 0 when empty */
-  uint64_t dropped;        /* dropped on overflow since open */
+  cdtime_t oldest_created; /* spool clock creation time of the oldest; 0
+                              when empty */
+  uint64_t dropped;        /* since open: dropped on overflow, or not
+                              stored (disk full, spool unwritable) */
   uint64_t failed;         /* moved to failed/ since open (crash leftovers too) */
   uint64_t enqueued;       /* accepted since open */
 } pd_spool_stats_t;
@@ -110,7 +149,7 @@ int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
                   pd_spool_entry_t *entry);
 
 /*
- * What to send next at time now: the oldest pending event that is the first
+ * What to send next at time now (spool clock): the oldest pending event that is the first
  * of its dedup key (one key's events go out in order, SPEC 6) and whose
  * next_attempt has come. Returns 0 and fills *entry; or -1 when nothing is
  * due, with *wake_at (may be NULL) the earliest next_attempt among the
@@ -137,15 +176,26 @@ ssize_t pd_spool_list(pd_spool_t *spool, pd_spool_entry_t **entries);
 int pd_spool_load(pd_spool_t *spool, uint64_t seq, pd_event_t *ev);
 
 /* Rewrites the record of ev->seq (attempts, next attempt, last error,
- * incident id, step...) atomically: temporary file, fsync, rename. */
+ * incident id, step...) atomically: temporary file, fsync, rename.
+ * ev->next_attempt is wall clock (cdtime()), as in the record. When the
+ * file cannot be written the index still takes the new next attempt and
+ * PD_SPOOL_ERROR is returned. */
 int pd_spool_update(pd_spool_t *spool, const pd_event_t *ev);
 
-/* Removes a delivered event. */
+/* Removes a delivered event. When its file cannot be removed it leaves
+ * the queue anyway (PD_SPOOL_OK) and the file goes at a later sync. */
 int pd_spool_remove(pd_spool_t *spool, uint64_t seq);
 
 /* Moves event seq to failed/, with reason (one line, no secrets) written to
- * failed/<block>-<seq>.json.reason. */
+ * failed/<block>-<seq>.json.reason. When it cannot be moved now it leaves
+ * the queue anyway and is moved at a later sync. */
 int pd_spool_fail(pd_spool_t *spool, uint64_t seq, const char *reason);
+
+/* Moves a damaged file of the block's directory that is not an event (the
+ * block's state file) to failed/<block>-<name without leading dot>, with
+ * reason beside it. 0, or -1 (logged) when it could not be moved. */
+int pd_spool_quarantine(pd_spool_t *spool, const char *name,
+                        const char *reason);
 
 void pd_spool_stats(pd_spool_t *spool, pd_spool_stats_t *stats);
 

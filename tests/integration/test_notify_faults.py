@@ -332,7 +332,7 @@ class FaultsTest(NotifyTestCase):
     def test_per_notify_metrics(self):
         daemon = self.start_notify(self.events_notify())
         names = ["queue_length-pending", "duration-oldest", "derive-sent",
-                 "derive-retried", "derive-failed"]
+                 "derive-retried", "derive-failed", "derive-dropped"]
         idents = ["pd-test/pagerduty-notify-ev/" + n for n in names]
         wait_until(lambda: set(idents) <= set(daemon.listval()), 20,
                    message="the per-Notify metrics")

@@ -232,6 +232,23 @@ START_TEST(test_repeat_notes_every_note_interval) {
 }
 END_TEST
 
+/* The wall clock steps back two hours while an alert is open: the next
+ * note comes NoteInterval after the step, not two hours later. */
+START_TEST(test_note_interval_after_clock_step_back) {
+  open_block(true);
+  cdtime_t t0 = cdtime();
+  notification_t n = df(NOTIF_FAILURE, "disk full");
+  ck_assert_int_eq(pd_notify_handle(nt, &n, t0), PD_NOTIFY_QUEUED);
+  cdtime_t back = t0 - 7200 * SECOND;
+  ck_assert_int_eq(pd_notify_handle(nt, &n, back), PD_NOTIFY_NOTHING);
+  ck_assert_int_eq(pd_notify_handle(nt, &n, back + 599 * SECOND),
+                   PD_NOTIFY_NOTHING);
+  ck_assert_int_eq(pd_notify_handle(nt, &n, back + 600 * SECOND),
+                   PD_NOTIFY_QUEUED);
+  ck_assert_uint_eq(queued_count(), 2);
+}
+END_TEST
+
 START_TEST(test_note_carries_known_incident) {
   open_block(true);
   cdtime_t t0 = cdtime();
@@ -533,9 +550,13 @@ START_TEST(test_corrupt_state_file) {
   open_block(false);
   ck_assert(stub_log_contains(LOG_ERR, "state file"));
   ck_assert_uint_eq(pd_notify_open_count(nt), 0);
-  /* Set aside, not deleted, and the spool does not mind it. */
-  snprintf(path, sizeof(path), "%s/.state.json.corrupt", block_dir);
+  /* Moved to failed/ with its reason, not deleted. */
+  snprintf(path, sizeof(path), "%s/.state.json", block_dir);
   struct stat st;
+  ck_assert_int_ne(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/failed/" BLOCK "-state.json", root);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/failed/" BLOCK "-state.json.reason", root);
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert(!stub_log_contains(LOG_WARNING, "unexpected file"));
   notification_t n = df(NOTIF_FAILURE, "disk full");
@@ -704,6 +725,7 @@ static Suite *notify_suite(void) {
   tcase_add_test(tc, test_failure_then_okay);
   tcase_add_test(tc, test_repeat_without_account_sends_nothing);
   tcase_add_test(tc, test_repeat_notes_every_note_interval);
+  tcase_add_test(tc, test_note_interval_after_clock_step_back);
   tcase_add_test(tc, test_note_carries_known_incident);
   tcase_add_test(tc, test_warning_to_failure_raises);
   tcase_add_test(tc, test_resolve_on_okay_false);

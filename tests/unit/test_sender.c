@@ -426,8 +426,9 @@ static void metrics(recorder_t *r) {
   memset(r, 0, sizeof(*r));
   pd_metric_sink_t sink = {.emit = record_metric, .ctx = r};
   pd_sender_dispatch_metrics(rig.sender, &sink, "");
-  ck_assert_uint_eq(r->num, 5);
+  ck_assert_uint_eq(r->num, 6);
   ck_assert_str_eq(r->plugin_instance, "notify-" BLOCK);
+  ck_assert_double_eq(metric(r, "derive-dropped"), 0); /* a healthy disk */
 }
 
 static int files_in(const char *dir, const char *suffix) {

@@ -1,8 +1,12 @@
 /*
  * test_spool.c - the durable queue on real files in a mkdtemp directory:
  * order, permissions, persistence, overflow, dead letters, crash leftovers,
- * concurrency, and the index's size at 100,000 events.
+ * concurrency, and the index's size at 100,000 events. Disk faults: a full
+ * and a read-only tmpfs (mounted in a private mount namespace; skipped,
+ * saying so, where that is not permitted), a SpoolDir deleted under the
+ * spool, special files under record names.
  */
+#define _GNU_SOURCE /* unshare() */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -326,18 +332,21 @@ START_TEST(test_update_in_place) {
   ck_assert_int_eq(pd_spool_load(spool, seq, &ev), PD_SPOOL_OK);
   ev.attempts = 3;
   ev.step = 1;
-  ev.next_attempt = ev.created + TIME_T_TO_CDTIME_T(60);
+  /* The record says when by the wall clock; the index keeps it on the
+   * spool clock: 60 s from now (minus what this test took so far). */
+  ev.next_attempt = cdtime() + TIME_T_TO_CDTIME_T(60);
   ck_assert_int_eq(pd_event_set_text(&ev.last_error, "HTTP 503"), 0);
   ck_assert_int_eq(pd_event_set_text(&ev.incident_id, "PXYZ"), 0);
   ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
-  cdtime_t next = ev.next_attempt;
+  cdtime_t next = pd_spool_now() + TIME_T_TO_CDTIME_T(60);
   pd_event_free(&ev);
 
   /* The index follows, and the file holds the new state (also after a
    * reopen). No temporary file is left. */
   pd_spool_entry_t e;
   ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
-  ck_assert_uint_eq(e.next_attempt, next);
+  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(e.next_attempt),
+                          CDTIME_T_TO_DOUBLE(next), 5);
   ck_assert_uint_eq(count_entries(block_dir), 2); /* record + .lock */
   pd_spool_close(spool);
   spool = pd_spool_open(root, BLOCK, 0);
@@ -348,7 +357,7 @@ START_TEST(test_update_in_place) {
   ck_assert_str_eq(ev.incident_id, "PXYZ");
   ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
   ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(e.next_attempt),
-                          CDTIME_T_TO_DOUBLE(next), 1e-6);
+                          CDTIME_T_TO_DOUBLE(next), 5);
 
   /* Updating an event that is gone does not bring it back. */
   ck_assert_int_eq(pd_spool_remove(spool, seq), PD_SPOOL_OK);
@@ -366,7 +375,7 @@ START_TEST(test_next_due_keeps_key_order) {
   pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
   pd_spool_entry_t e;
   cdtime_t wake = 42;
-  cdtime_t now = cdtime();
+  cdtime_t now = pd_spool_now(), wall = cdtime();
   ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), -1);
   ck_assert_uint_eq(wake, 0); /* empty */
 
@@ -380,7 +389,7 @@ START_TEST(test_next_due_keeps_key_order) {
   /* a1 backs off for a minute: b1 may go, a2 must wait behind a1. */
   pd_event_t ev;
   ck_assert_int_eq(pd_spool_load(spool, a1, &ev), PD_SPOOL_OK);
-  ev.next_attempt = now + TIME_T_TO_CDTIME_T(60);
+  ev.next_attempt = wall + TIME_T_TO_CDTIME_T(60);
   ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
   pd_event_free(&ev);
   ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
@@ -389,13 +398,14 @@ START_TEST(test_next_due_keeps_key_order) {
   ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), 0);
   ck_assert_uint_eq(e.seq, c1); /* not a2 */
   ck_assert_int_eq(pd_spool_load(spool, c1, &ev), PD_SPOOL_OK);
-  ev.next_attempt = now + TIME_T_TO_CDTIME_T(30);
+  ev.next_attempt = wall + TIME_T_TO_CDTIME_T(30);
   ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_OK);
   pd_event_free(&ev);
 
   /* Nothing due: wake up when c1 is (the earliest of the key heads). */
   ck_assert_int_eq(pd_spool_next_due(spool, now, &e, &wake), -1);
-  ck_assert_uint_eq(wake, now + TIME_T_TO_CDTIME_T(30));
+  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(wake),
+                          CDTIME_T_TO_DOUBLE(now) + 30, 5);
   /* A minute later a1 is due again, still before a2. */
   ck_assert_int_eq(
       pd_spool_next_due(spool, now + TIME_T_TO_CDTIME_T(61), &e, &wake), 0);
@@ -565,6 +575,256 @@ START_TEST(test_second_open_refused) {
   a = pd_spool_open(root, BLOCK, 0); /* released on close */
   ck_assert_ptr_nonnull(a);
   pd_spool_close(a);
+}
+END_TEST
+
+/* ------------------------------------------------------- disk faults */
+
+/*
+ * A tmpfs of `size` mounted at root in a private mount namespace of this
+ * (forked) test, so nothing outside sees it and it goes when the test
+ * does. false when mounting is not permitted (not root, or a container
+ * without CAP_SYS_ADMIN): the caller skips, saying so.
+ */
+static bool mount_tmpfs(const char *size) {
+  if (unshare(CLONE_NEWNS) != 0 ||
+      mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
+    fprintf(stderr, "SKIP: no private mount namespace (%s); disk fault "
+            "case not run\n", strerror(errno));
+    return false;
+  }
+  char opts[64];
+  snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+  if (mount("tmpfs", root, "tmpfs", 0, opts) != 0) {
+    fprintf(stderr, "SKIP: cannot mount a tmpfs (%s); disk fault case not "
+            "run\n", strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+static void remount(bool read_only) {
+  ck_assert_int_eq(mount("tmpfs", root, "tmpfs",
+                         MS_REMOUNT | (read_only ? MS_RDONLY : 0), NULL),
+                   0);
+}
+
+static void unmount_tmpfs(void) {
+  ck_assert_int_eq(umount2(root, MNT_DETACH), 0);
+}
+
+/* Fills the file system of root with one file; returns its path. */
+static const char *fill_disk(void) {
+  static char path[512];
+  snprintf(path, sizeof(path), "%s/filler", root);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  char block[4096];
+  memset(block, 'x', sizeof(block));
+  while (write(fd, block, sizeof(block)) > 0)
+    ;
+  ck_assert_int_eq(errno, ENOSPC);
+  close(fd);
+  return path;
+}
+
+static int try_enqueue(pd_spool_t *spool, const char *key) {
+  pd_event_t ev;
+  make_event(&ev, key);
+  int status = pd_spool_enqueue(spool, &ev, NULL);
+  pd_event_free(&ev);
+  return status;
+}
+
+static uint64_t dropped_of(pd_spool_t *spool) {
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  return stats.dropped;
+}
+
+START_TEST(test_disk_full) {
+  if (!mount_tmpfs("256k"))
+    return;
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  uint64_t waiting = enqueue_key(spool, "waiting", NULL);
+  const char *filler = fill_disk();
+
+  /* Full: each event is refused at once, counted; logged once. */
+  stub_log_reset();
+  for (int i = 0; i < 5; i++)
+    ck_assert_int_eq(try_enqueue(spool, "lost"), -1);
+  ck_assert_uint_eq(dropped_of(spool), 5);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert(stub_log_contains(LOG_ERR, "derive-dropped"));
+  ck_assert_uint_eq(count_entries(block_dir), 2); /* no temporary left */
+
+  /* An update that cannot be written still reschedules the event. */
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, waiting, &ev), PD_SPOOL_OK);
+  ev.next_attempt = cdtime() + TIME_T_TO_CDTIME_T(60);
+  ck_assert_int_eq(pd_spool_update(spool, &ev), PD_SPOOL_ERROR);
+  pd_event_free(&ev);
+  pd_spool_entry_t e;
+  cdtime_t wake;
+  ck_assert_int_eq(pd_spool_next_due(spool, pd_spool_now(), &e, &wake), -1);
+  ck_assert_uint_gt(wake, pd_spool_now() + TIME_T_TO_CDTIME_T(50));
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+
+  /* Space again: events are stored, and that is said once. */
+  ck_assert_int_eq(unlink(filler), 0);
+  uint64_t next = enqueue_key(spool, "back", NULL);
+  ck_assert_uint_gt(next, waiting);
+  ck_assert_msg(stub_log_contains(LOG_INFO, "5 events could not be stored"),
+                "%s", stub_log_dump());
+  ck_assert_uint_eq(dropped_of(spool), 5);
+  pd_spool_close(spool);
+  unmount_tmpfs();
+}
+END_TEST
+
+START_TEST(test_read_only) {
+  if (!mount_tmpfs("1m"))
+    return;
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  uint64_t done = enqueue_key(spool, "done", NULL);
+  uint64_t bad = enqueue_key(spool, "bad", NULL);
+  remount(true);
+
+  stub_log_reset();
+  ck_assert_int_eq(try_enqueue(spool, "lost"), -1);
+  ck_assert_int_eq(try_enqueue(spool, "lost"), -1);
+  ck_assert_uint_eq(dropped_of(spool), 2);
+  /* A delivered event and a dead letter leave the queue although their
+   * files cannot leave the disk yet. */
+  ck_assert_int_eq(pd_spool_remove(spool, done), PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_fail(spool, bad, "HTTP 400: invalid"),
+                   PD_SPOOL_OK);
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 0);
+  pd_spool_sync(spool);
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+
+  /* A block whose directory is not there yet still opens (collectd runs
+   * on), counting what it cannot store. */
+  pd_spool_t *other = pd_spool_open(root, "other", 0);
+  ck_assert_ptr_nonnull(other);
+  ck_assert_int_eq(try_enqueue(other, "lost"), -1);
+  ck_assert_uint_eq(dropped_of(other), 1);
+
+  /* Writable again: the stale files go at the next sync, both spools
+   * store events again. */
+  remount(false);
+  pd_spool_sync(spool);
+  char path[512];
+  record_file(done, path, sizeof(path));
+  ck_assert(!file_exists(path));
+  snprintf(path, sizeof(path), "%s/" BLOCK "-%020llu.json.reason", failed_dir,
+           (unsigned long long)bad);
+  ck_assert_ptr_nonnull(strstr(slurp(path), "HTTP 400"));
+  ck_assert_uint_gt(enqueue_key(spool, "back", NULL), bad);
+  ck_assert_uint_gt(enqueue_key(other, "back", NULL), 0);
+  ck_assert(stub_log_contains(LOG_INFO, "can be written again"));
+  pd_spool_close(other);
+  pd_spool_close(spool);
+  unmount_tmpfs();
+}
+END_TEST
+
+START_TEST(test_spool_dir_deleted) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  enqueue_key(spool, "a", NULL);
+  uint64_t last = enqueue_key(spool, "b", NULL);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  ck_assert_int_eq(system(cmd), 0);
+
+  /* The next event makes the directories again; what was queued in them
+   * is lost, and counted. Numbers go on. */
+  stub_log_reset();
+  ck_assert_uint_gt(enqueue_key(spool, "c", NULL), last);
+  ck_assert_uint_eq(dropped_of(spool), 2);
+  ck_assert(stub_log_contains(LOG_WARNING, "had disappeared"));
+  ck_assert_uint_eq(mode_of(block_dir), 0700);
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
+  free(entries);
+
+  /* Deleted again while nothing is enqueued: the sync brings it back, and
+   * a dead letter still finds failed/. */
+  ck_assert_int_eq(system(cmd), 0);
+  pd_spool_sync(spool);
+  ck_assert(file_exists(block_dir));
+  uint64_t seq = enqueue_key(spool, "d", NULL);
+  ck_assert_int_eq(pd_spool_fail(spool, seq, "HTTP 400"), PD_SPOOL_OK);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/" BLOCK "-%020llu.json", failed_dir,
+           (unsigned long long)seq);
+  ck_assert(file_exists(path));
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_special_files) {
+  /* Under record names: a FIFO (must not hang the open), a directory, a
+   * symbolic link. Each goes to failed/ with its reason. */
+  ck_assert_int_eq(mkdir(block_dir, 0700), 0);
+  char path[512], target[512];
+  record_file(5, path, sizeof(path));
+  ck_assert_int_eq(mkfifo(path, 0600), 0);
+  record_file(6, path, sizeof(path));
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  snprintf(target, sizeof(target), "%s/elsewhere", root);
+  write_raw(target, "{}", 2);
+  record_file(7, path, sizeof(path));
+  ck_assert_int_eq(symlink(target, path), 0);
+
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 0);
+  ck_assert_uint_eq(stats.failed, 3);
+  const char *why[] = {"not a regular file", "not a regular file",
+                       "symbolic link"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof(path), "%s/" BLOCK "-%020d.json.reason", failed_dir,
+             5 + i);
+    ck_assert_msg(strstr(slurp(path), why[i]) != NULL, "%s", slurp(path));
+  }
+  ck_assert_uint_eq(enqueue_key(spool, "next", NULL), 8);
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_overflow_logged_per_state) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 10);
+  stub_log_reset();
+  for (int i = 0; i < 30; i++)
+    enqueue_key(spool, "k", NULL);
+  ck_assert_uint_eq(dropped_of(spool), 20);
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  ck_assert(stub_log_contains(LOG_WARNING, "MaxSpoolEvents 10"));
+
+  /* Hovering at the limit (one out, one in) logs nothing more; with room
+   * below 90 % it says so once. */
+  pd_spool_entry_t e;
+  for (int i = 0; i < 5; i++) {
+    ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+    ck_assert_int_eq(pd_spool_remove(spool, e.seq), PD_SPOOL_OK);
+    enqueue_key(spool, "k", NULL);
+  }
+  ck_assert_uint_eq(stub_log_count(LOG_INFO), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
+    ck_assert_int_eq(pd_spool_remove(spool, e.seq), PD_SPOOL_OK);
+  }
+  pd_spool_sync(spool);
+  ck_assert_uint_eq(stub_log_count(LOG_INFO), 1);
+  ck_assert(stub_log_contains(LOG_INFO, "20 oldest events were dropped"));
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
+  pd_spool_close(spool);
 }
 END_TEST
 
@@ -767,6 +1027,11 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_crash_leftovers);
   tcase_add_test(tc, test_second_open_refused);
   tcase_add_test(tc, test_no_secrets_in_files);
+  tcase_add_test(tc, test_special_files);
+  tcase_add_test(tc, test_spool_dir_deleted);
+  tcase_add_test(tc, test_overflow_logged_per_state);
+  tcase_add_test(tc, test_disk_full);
+  tcase_add_test(tc, test_read_only);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("load");
