@@ -111,6 +111,17 @@ def handle(sim, method, path, query, body):
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
     if path == "/_sim/clock" and method == "GET":
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
+    if path == "/_sim/behaviour" and method == "GET":
+        return 200, sim.behaviour.as_json()
+    if path == "/_sim/behaviour" and method == "POST":
+        if not isinstance(body, dict):
+            raise _bad("body must be an object of switches")
+        with a.lock:
+            try:
+                sim.behaviour.update(body)
+            except ValueError as e:
+                raise _bad(str(e))
+            return 200, sim.behaviour.as_json()
     if path == "/_sim/abilities" and method == "POST":
         abilities = (body or {}).get("abilities")
         if not isinstance(abilities, list) or not all(isinstance(x, str) for x in abilities):
