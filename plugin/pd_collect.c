@@ -662,8 +662,8 @@ static int incomplete(cycle_t *cy, const incident_query_t *q,
     format_utc(since, q->since);
   PD_ACCOUNT_ERROR(cy->cfg->name,
                    "GET /incidents: the %s%s%s%s incidents%s%s%s: %s, so "
-                   "their count cannot be proven complete; incidents are "
-                   "not counted this cycle.",
+                   "their count cannot be proven complete; the series "
+                   "that need it are not reported this cycle.",
                    q->status != NULL ? q->status
                    : q->open_only    ? "open"
                                      : "",
