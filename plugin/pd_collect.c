@@ -731,18 +731,19 @@ static int split_by_window(cycle_t *cy, const incident_query_t *q,
 static int list_batch(cycle_t *cy, const incident_query_t *q,
                       pd_incident_recs_t *recs, long long *total) {
   list_status_t ls = incident_query(cy, q, recs, total);
-  if (ls == LIST_FAILED)
-    return -1;
-  if (ls == LIST_OK || q->num == 1)
-    return ls == LIST_OK ? 0 : split_by_window(cy, q, *total, recs);
+  if (ls != LIST_CAPPED)
+    return ls == LIST_OK ? 0 : -1;
+  if (q->num == 1)
+    return split_by_window(cy, q, *total, recs);
+  /* Halves: service_ids[] is exact, so they add up by themselves. */
   incident_query_t half = *q;
   half.num = q->num / 2;
-  long long first_total, second_total;
-  if (list_batch(cy, &half, recs, &first_total) != 0)
+  long long half_total;
+  if (list_batch(cy, &half, recs, &half_total) != 0)
     return -1;
   half.first += half.num;
   half.num = q->num - half.num;
-  return list_batch(cy, &half, recs, &second_total);
+  return list_batch(cy, &half, recs, &half_total);
 }
 
 /* Per batch of services. Incidents of a service the listing of services
