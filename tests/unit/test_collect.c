@@ -991,6 +991,24 @@ START_TEST(test_large_more_than_10000_open) {
 }
 END_TEST
 
+/* A new account collecting incidents and services (Team `team` unless
+ * NULL) makes one cycle between *t0 and *t1; api-up must be `up`. */
+static void incident_cycle(const char *team, double up, time_t *t0,
+                           time_t *t1) {
+  configure(sim.token);
+  if (team != NULL)
+    add_team_option(team);
+  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
+  fx.cfg.collect = PD_COLLECT_INCIDENTS | PD_COLLECT_SERVICES;
+  fx.cfg.interval_s = 300;
+  start_account();
+  clear_requests();
+  *t0 = time(NULL);
+  cycle();
+  *t1 = time(NULL);
+  ck_assert_msg(api_up() == up, "%s", stub_log_dump());
+}
+
 /* More than 10,000 open incidents created within one second: no time
  * window could split them; status and urgency do. */
 START_TEST(test_more_than_10000_in_one_second) {
@@ -1002,16 +1020,8 @@ START_TEST(test_more_than_10000_in_one_second) {
   yajl_tree_free(st);
   seed_incidents(&(seed_t){.service_id = service, .num = 10050,
                            .created_at = second});
-  configure(sim.token);
-  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
-  fx.cfg.collect = PD_COLLECT_INCIDENTS | PD_COLLECT_SERVICES;
-  fx.cfg.interval_s = 300;
-  start_account();
-  clear_requests();
-  time_t t0 = time(NULL);
-  cycle();
-  time_t t1 = time(NULL);
-  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  time_t t0, t1;
+  incident_cycle(NULL, 1, &t0, &t1);
   st = state();
   check_against_state(st, t0, t1, false);
   yajl_tree_free(st);
@@ -1053,20 +1063,6 @@ static void service_id(yajl_val st, const char *name, char *out,
   ck_assert_msg(out[0] != '\0', "no service %s", name);
 }
 
-/* One cycle of incidents and services; api-up must be `up`. */
-static void incident_cycle(double up, time_t *t0, time_t *t1) {
-  configure(sim.token);
-  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
-  fx.cfg.collect = PD_COLLECT_INCIDENTS | PD_COLLECT_SERVICES;
-  fx.cfg.interval_s = 300;
-  start_account();
-  clear_requests();
-  *t0 = time(NULL);
-  cycle();
-  *t1 = time(NULL);
-  ck_assert_msg(api_up() == up, "%s", stub_log_dump());
-}
-
 /*
  * The last resort: more than 10,000 open incidents of one service, status
  * and urgency, split by created_at. Exact under every way the server may
@@ -1089,7 +1085,7 @@ START_TEST(test_one_service_past_10000_any_server) {
   time_t t0, t1;
   for (size_t b = 0; b < NUM_BEHAVIOURS; b++) {
     set_behaviour(behaviours[b]);
-    incident_cycle(1, &t0, &t1);
+    incident_cycle(NULL, 1, &t0, &t1);
     st = state();
     check_against_state(st, t0, t1, false);
     yajl_tree_free(st);
@@ -1123,14 +1119,7 @@ START_TEST(test_one_service_past_10000_any_server) {
   snprintf(path, sizeof(path), "/_sim/services/%s", checkout);
   ck_assert_int_eq(pdsim_call(&sim, "POST", path, body, NULL), 200);
   stub_log_reset();
-  configure(sim.token);
-  add_team_option("Payments");
-  fx.cfg.instance_by = PD_INSTANCE_BY_ID;
-  fx.cfg.collect = PD_COLLECT_INCIDENTS | PD_COLLECT_SERVICES;
-  fx.cfg.interval_s = 300;
-  start_account();
-  cycle();
-  ck_assert_double_eq(api_up(), 0);
+  incident_cycle("Payments", 0, &t0, &t1);
   ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
   ck_assert_uint_eq(count_suffix(&fx.rec, "-triggered"), 0);
   ck_assert_uint_gt(count_suffix(&fx.rec, "-created"), 0);
@@ -1158,7 +1147,7 @@ START_TEST(test_trend_unprovable) {
                            .created_at = now - 3600, .step = 0.3,
                            .status = "resolved"});
   time_t t0, t1;
-  incident_cycle(0, &t0, &t1);
+  incident_cycle(NULL, 0, &t0, &t1);
   ck_assert_uint_eq(count_suffix(&fx.rec, "-created"), 0);
   ck_assert_uint_gt(count_suffix(&fx.rec, "-triggered"), 0);
   ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 6);
