@@ -14,8 +14,8 @@
 
 #define PAGE_LIMIT 100
 #define OFFSET_CAP 10000 /* offset + limit may not pass this (else 400) */
-/* How far past our own clock a keyset continuation of the open incidents
- * still looks, for incidents stamped by a clock ahead of ours. */
+/* How far past our own clock created_at windows of the open incidents
+ * still look, for incidents stamped by a clock ahead of ours. */
 #define CLOCK_SLACK_S 86400
 #define ONCALL_RANGE_MAX_S (90 * 86400 - 1) /* GET /oncalls refuses more */
 
@@ -214,12 +214,15 @@ static void say_capped(cycle_t *cy, int kind, const char *what) {
  * Pages through one listing: base is the path with its filters; limit and
  * offset are added here. LIST_CAPPED when the offset cap was reached with
  * more to come. *failed_status (may be NULL) gets the HTTP status of a
- * failure.
+ * failure. With total != NULL the first page asks total=true and *total
+ * gets it (-1 when the answer has none); a total past the cap ends the
+ * listing there, LIST_CAPPED, without paging up to the cap for nothing.
  */
-static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
-                                pd_parse_kind_t kind,
-                                const pd_parse_callbacks_t *cb,
-                                long quiet_status, long *failed_status) {
+static list_status_t page_through(cycle_t *cy, const char *what,
+                                  const char *base, pd_parse_kind_t kind,
+                                  const pd_parse_callbacks_t *cb,
+                                  long quiet_status, long *failed_status,
+                                  long long *total) {
   long long offset = 0;
   for (;;) {
     if (cy->aborted)
@@ -227,7 +230,9 @@ static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
     pd_url_t u;
     if (pd_url_init(&u, base) != 0 ||
         pd_url_add_int(&u, "limit", PAGE_LIMIT) != 0 ||
-        pd_url_add_int(&u, "offset", offset) != 0) {
+        pd_url_add_int(&u, "offset", offset) != 0 ||
+        (total != NULL && offset == 0 &&
+         pd_url_add(&u, "total", "true") != 0)) {
       pd_url_free(&u);
       out_of_memory(cy, what);
       return LIST_FAILED;
@@ -250,8 +255,12 @@ static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
         *failed_status = resp.status;
       return LIST_FAILED;
     }
+    if (total != NULL && offset == 0)
+      *total = res.total;
     if (!res.more)
       return LIST_OK;
+    if (total != NULL && *total > OFFSET_CAP)
+      return LIST_CAPPED;
     if (res.entities == 0) {
       /* "more" with an empty page would page on forever. */
       if (!cy->c->said_empty_more)
@@ -266,6 +275,14 @@ static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
     if (offset + PAGE_LIMIT > OFFSET_CAP)
       return LIST_CAPPED;
   }
+}
+
+static list_status_t list_pages(cycle_t *cy, const char *what, const char *base,
+                                pd_parse_kind_t kind,
+                                const pd_parse_callbacks_t *cb,
+                                long quiet_status, long *failed_status) {
+  return page_through(cy, what, base, kind, cb, quiet_status, failed_status,
+                      NULL);
 }
 
 /* --- dedupe --------------------------------------------------------------- */
@@ -502,24 +519,32 @@ static void check_empty_scope(cycle_t *cy) {
                      teams);
 }
 
-static int collect_services(cycle_t *cy) {
-  pd_collect_t *c = cy->c;
+/* Lists the in-scope services into out (deduplicated); -1 with out
+ * emptied when the listing fails. */
+static int list_services(cycle_t *cy, pd_services_t *out) {
   pd_url_t u;
-  if (pd_url_init(&u, "/services") != 0 || url_add_scope(&u, c) != 0) {
+  if (pd_url_init(&u, "/services") != 0 || url_add_scope(&u, cy->c) != 0) {
     pd_url_free(&u);
     return out_of_memory(cy, "GET /services");
   }
-  pd_parse_callbacks_t cb = {.ctx = &c->services, .on_service = on_service};
+  pd_parse_callbacks_t cb = {.ctx = out, .on_service = on_service};
   list_status_t ls =
       list_pages(cy, "GET /services", u.buf, PD_PARSE_SERVICES, &cb, 0, NULL);
   pd_url_free(&u);
   if (ls != LIST_OK) {
     if (ls == LIST_CAPPED)
       say_capped(cy, CAPPED_SERVICES, "GET /services");
-    pd_services_free(&c->services);
+    pd_services_free(out);
     return -1;
   }
-  dedupe_services(&c->services);
+  dedupe_services(out);
+  return 0;
+}
+
+static int collect_services(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  if (list_services(cy, &c->services) != 0)
+    return -1;
   c->services_ok = true;
   check_empty_scope(cy);
   return 0;
@@ -527,157 +552,287 @@ static int collect_services(cycle_t *cy) {
 
 /* --- incidents ------------------------------------------------------------ */
 
-typedef struct {
-  pd_incident_recs_t *recs;
-  time_t last_created; /* the latest created_at of the current query */
-} incident_sink_t;
+/*
+ * Past the 10,000 offset cap. PagerDuty documents neither the order of
+ * GET /incidents before the cap (sort_by) nor to what since/until are
+ * honoured (the second, the minute, only the date; a time without a zone
+ * in the account's zone): API-NOTES "Where the real service differs". So
+ * nothing here relies on either. A listing asks for its total with its
+ * first page; one of more than 10,000 is split by what the API filters
+ * exactly: status x urgency, then batches of service_ids[], halved down
+ * to one service. Only one service's open incidents of one status and
+ * urgency are split by created_at, as a last resort, and the windows must
+ * add up to that listing's total. Every since/until is sent in UTC and a
+ * day wider on each side, and created_at is cut on the client, so the
+ * answer holds the window however the server reads it. A split that
+ * cannot be proven to add up fails the collection: an ERROR, no values.
+ */
 
-static int on_incident(void *ctx, const pd_incident_t *inc) {
-  incident_sink_t *sink = ctx;
-  if (pd_incident_recs_push(sink->recs, inc) != 0)
-    return -1;
-  if (inc->created_at > sink->last_created)
-    sink->last_created = inc->created_at;
-  return 0;
-}
+#define DAY_S 86400
+#define WINDOW_PAD_S DAY_S /* since/until asked this much wider */
+/* created_at windows of the last resort: the widest (padded, within the
+ * API's 6 months), the narrowest worth asking (the padding alone is two
+ * days), the earliest start (PagerDuty began in 2009). */
+#define WINDOW_MAX_S (PD_INCIDENT_RANGE_MAX_S - 2 * WINDOW_PAD_S)
+#define WINDOW_MIN_S DAY_S
+#define WINDOW_FLOOR ((time_t)1230768000) /* 2009-01-01T00:00:00Z */
+#define SERVICE_BATCH 100 /* service_ids[] per listing: URLs near 3 KB */
+
+static const char *const incident_statuses[] = {"triggered", "acknowledged",
+                                                "resolved"};
+static const char *const incident_urgencies[] = {"high", "low"};
 
 typedef struct {
-  bool open_only;      /* triggered + acknowledged, else every status */
-  const char *status;  /* just this status (the per-second split) */
-  const char *urgency; /* just this urgency (the per-second split) */
-  bool all_time;       /* date_range=all, else [since, until) */
-  time_t since, until;
+  bool open_only;                /* triggered + acknowledged, else all */
+  const char *status;            /* just this status; NULL: see open_only */
+  const char *urgency;           /* just this urgency; NULL: both */
+  const pd_services_t *services; /* service_ids[]: items [first, +num) */
+  size_t first, num;             /* num 0: no service filter */
+  bool all_time;                 /* date_range=all, else the window */
+  time_t since, until;           /* created_at in [since, until) */
 } incident_query_t;
 
-static list_status_t incident_query(cycle_t *cy, const incident_query_t *q,
-                                    incident_sink_t *sink) {
-  pd_url_t u;
-  int rc = pd_url_init(&u, "/incidents");
+typedef struct {
+  pd_incident_recs_t *recs;
+  const incident_query_t *q;
+} incident_sink_t;
+
+/* Keeps what the query asked for: the server may answer a wider window. */
+static int on_incident(void *ctx, const pd_incident_t *inc) {
+  incident_sink_t *sink = ctx;
+  const incident_query_t *q = sink->q;
+  if (!q->all_time && (inc->created_at < q->since || inc->created_at >= q->until))
+    return 0;
+  return pd_incident_recs_push(sink->recs, inc);
+}
+
+static int incident_url(const cycle_t *cy, const incident_query_t *q,
+                        pd_url_t *u) {
+  int rc = pd_url_init(u, "/incidents");
   if (q->status != NULL) {
-    rc |= pd_url_add(&u, "statuses[]", q->status);
+    rc |= pd_url_add(u, "statuses[]", q->status);
   } else if (q->open_only) {
-    rc |= pd_url_add(&u, "statuses[]", "triggered");
-    rc |= pd_url_add(&u, "statuses[]", "acknowledged");
+    rc |= pd_url_add(u, "statuses[]", "triggered");
+    rc |= pd_url_add(u, "statuses[]", "acknowledged");
   }
   if (q->urgency != NULL)
-    rc |= pd_url_add(&u, "urgencies[]", q->urgency);
+    rc |= pd_url_add(u, "urgencies[]", q->urgency);
+  for (size_t i = q->first; i < q->first + q->num; i++)
+    rc |= pd_url_add(u, "service_ids[]", q->services->items[i].id);
   if (q->all_time) {
-    rc |= pd_url_add(&u, "date_range", "all");
+    rc |= pd_url_add(u, "date_range", "all");
   } else {
-    rc |= url_add_time(&u, "since", q->since);
-    rc |= url_add_time(&u, "until", q->until);
+    rc |= url_add_time(u, "since", q->since - WINDOW_PAD_S);
+    rc |= url_add_time(u, "until", q->until + WINDOW_PAD_S);
   }
-  rc |= pd_url_add(&u, "sort_by", "created_at:asc");
-  rc |= url_add_scope(&u, cy->c);
-  if (rc != 0) {
+  rc |= url_add_scope(u, cy->c);
+  return rc;
+}
+
+/* One listing into recs; *total gets the server's total of it (-1 when
+ * the answer had none). LIST_CAPPED after the first page when it is past
+ * the cap. */
+static list_status_t incident_query(cycle_t *cy, const incident_query_t *q,
+                                    pd_incident_recs_t *recs,
+                                    long long *total) {
+  *total = -1;
+  pd_url_t u;
+  if (incident_url(cy, q, &u) != 0) {
     pd_url_free(&u);
     out_of_memory(cy, "GET /incidents");
     return LIST_FAILED;
   }
-  pd_parse_callbacks_t cb = {.ctx = sink, .on_incident = on_incident};
-  sink->last_created = 0;
-  list_status_t ls =
-      list_pages(cy, "GET /incidents", u.buf, PD_PARSE_INCIDENTS, &cb, 0, NULL);
+  incident_sink_t sink = {.recs = recs, .q = q};
+  pd_parse_callbacks_t cb = {.ctx = &sink, .on_incident = on_incident};
+  list_status_t ls = page_through(cy, "GET /incidents", u.buf,
+                                  PD_PARSE_INCIDENTS, &cb, 0, NULL, total);
   pd_url_free(&u);
   return ls;
 }
 
-/* More than 10,000 incidents created within the one second at `second`:
- * one listing per status and urgency. */
-static int split_second(cycle_t *cy, bool open_only, time_t second,
-                        incident_sink_t *sink) {
-  static const char *const statuses[] = {"triggered", "acknowledged",
-                                         "resolved"};
-  static const char *const urgencies[] = {"high", "low"};
-  size_t num_statuses = open_only ? 2 : 3;
-  for (size_t s = 0; s < num_statuses; s++)
-    for (size_t u = 0; u < 2; u++) {
-      incident_query_t q = {.status = statuses[s],
-                            .urgency = urgencies[u],
-                            .since = second,
-                            .until = second + 1};
-      list_status_t ls = incident_query(cy, &q, sink);
-      if (ls == LIST_CAPPED) {
-        PD_ACCOUNT_ERROR(cy->cfg->name,
-                         "GET /incidents: more than %d %s %s-urgency "
-                         "incidents created within one second; they cannot "
-                         "all be listed, so incidents are not counted this "
-                         "cycle.",
-                         OFFSET_CAP, statuses[s], urgencies[u]);
-        return -1;
-      }
-      if (ls != LIST_OK)
-        return -1;
-    }
-  return 0;
+/* The listing's incidents cannot be proven all listed: says which and
+ * why; the collection fails (no values this cycle). */
+static int incomplete(cycle_t *cy, const incident_query_t *q,
+                      const char *why) {
+  char service[64] = "", since[32] = "";
+  if (q->num == 1)
+    snprintf(service, sizeof(service), " of service %s",
+             q->services->items[q->first].id);
+  if (!q->all_time)
+    format_utc(since, q->since);
+  PD_ACCOUNT_ERROR(cy->cfg->name,
+                   "GET /incidents: the %s%s%s%s incidents%s%s%s: %s, so "
+                   "their count cannot be proven complete; the series "
+                   "that need it are not reported this cycle.",
+                   q->status != NULL ? q->status
+                   : q->open_only    ? "open"
+                                     : "",
+                   q->status != NULL || q->open_only ? " " : "",
+                   q->urgency != NULL ? q->urgency : "",
+                   q->urgency != NULL ? "-urgency" : "", service,
+                   q->all_time ? "" : " created since ", since, why);
+  return -1;
 }
 
 /*
- * Lists incidents (the open set over all time, or everything created in
- * [since, until)) into recs, past the 10,000 offset cap: sorted by
- * created_at ascending, a listing that hits the cap continues from the
- * last created_at it saw (repeats are dropped later by ID), in windows of
- * at most PD_INCIDENT_RANGE_MAX_S.
+ * One service's open incidents of one status and urgency, more than
+ * 10,000 of them (`total`): created_at windows from the future back to
+ * 2009 until they add up to the total. A window past the cap is halved;
+ * each step moves the window back or halves it, so this ends.
  */
-static int list_incidents(cycle_t *cy, bool open_only, bool all_time,
-                          time_t since, time_t until,
-                          pd_incident_recs_t *recs) {
-  incident_sink_t sink = {.recs = recs};
-  time_t cursor = since, end = until;
-  if (all_time) {
-    incident_query_t q = {.open_only = open_only, .all_time = true};
-    list_status_t ls = incident_query(cy, &q, &sink);
-    if (ls != LIST_CAPPED)
-      return ls == LIST_OK ? 0 : -1;
-    if (sink.last_created == 0) {
-      PD_ACCOUNT_ERROR(cy->cfg->name,
-                       "GET /incidents: more than %d "
-                       "incidents without creation times; they cannot all "
-                       "be listed.",
-                       OFFSET_CAP);
-      return -1;
+static int split_by_window(cycle_t *cy, const incident_query_t *q,
+                           long long total, pd_incident_recs_t *recs) {
+  if (!q->all_time || total < 0)
+    return incomplete(cy, q,
+                      total < 0 ? "more than 10,000, and PagerDuty gave no "
+                                  "total to check a split against"
+                                : "more than 10,000 for one service, status "
+                                  "and urgency within the window");
+  /* This listing's incidents go after `base`: deduplicated there, they
+   * are counted against the total. */
+  size_t base = recs->num;
+  time_t until = cy->now + CLOCK_SLACK_S, width = WINDOW_MAX_S;
+  while ((long long)(recs->num - base) < total) {
+    if (until <= WINDOW_FLOOR) {
+      char why[128];
+      snprintf(why, sizeof(why), "windows back to 2009 found %zu of %lld",
+               recs->num - base, total);
+      return incomplete(cy, q, why);
     }
-    cursor = sink.last_created;
-    end = cy->now + CLOCK_SLACK_S;
-  }
-  while (cursor < end) {
-    time_t window_end = end - cursor > PD_INCIDENT_RANGE_MAX_S
-                            ? cursor + PD_INCIDENT_RANGE_MAX_S
-                            : end;
-    incident_query_t q = {
-        .open_only = open_only, .since = cursor, .until = window_end};
-    list_status_t ls = incident_query(cy, &q, &sink);
+    incident_query_t w = *q;
+    w.all_time = false;
+    w.since = until - width;
+    w.until = until;
+    long long t;
+    list_status_t ls = incident_query(cy, &w, recs, &t);
     if (ls == LIST_FAILED)
       return -1;
-    if (ls == LIST_OK) {
-      cursor = window_end;
-    } else if (sink.last_created > cursor) {
-      cursor = sink.last_created; /* keyset: on from the last one seen */
+    if (ls == LIST_CAPPED) {
+      if (width <= WINDOW_MIN_S)
+        return incomplete(cy, &w, "more than 10,000 within a few days");
+      width /= 2;
     } else {
-      if (split_second(cy, open_only, cursor, &sink) != 0)
-        return -1;
-      cursor++;
+      until = w.since;
+      width = width * 2 > WINDOW_MAX_S ? WINDOW_MAX_S : width * 2;
+    }
+    if (recs->num > base) {
+      pd_incident_recs_t tail = {.items = recs->items + base,
+                                 .num = recs->num - base,
+                                 .cap = recs->num - base};
+      pd_incident_recs_dedupe(&tail);
+      recs->num = base + tail.num;
     }
   }
+  return 0;
+}
+
+/* A batch of services (q->first, q->num): listed, or halved when past the
+ * cap, down to one service. *total: the server's total of the batch. */
+static int list_batch(cycle_t *cy, const incident_query_t *q,
+                      pd_incident_recs_t *recs, long long *total) {
+  list_status_t ls = incident_query(cy, q, recs, total);
+  if (ls != LIST_CAPPED)
+    return ls == LIST_OK ? 0 : -1;
+  if (q->num == 1)
+    return split_by_window(cy, q, *total, recs);
+  /* Halves: service_ids[] is exact, so they add up by themselves. */
+  incident_query_t half = *q;
+  half.num = q->num / 2;
+  long long half_total;
+  if (list_batch(cy, &half, recs, &half_total) != 0)
+    return -1;
+  half.first += half.num;
+  half.num = q->num - half.num;
+  return list_batch(cy, &half, recs, &half_total);
+}
+
+/* Per batch of services. Incidents of a service the listing of services
+ * did not show would be missed: the batches' totals must add up to the
+ * listing's. */
+static int split_by_service(cycle_t *cy, const incident_query_t *q,
+                            long long total, pd_incident_recs_t *recs) {
+  if (total < 0)
+    return incomplete(cy, q,
+                      "more than 10,000, and PagerDuty gave no total to "
+                      "check a split against");
+  pd_services_t fetched = {0};
+  const pd_services_t *services = &cy->c->services;
+  if (!cy->c->services_ok) {
+    if (list_services(cy, &fetched) != 0)
+      return -1;
+    services = &fetched;
+  }
+  long long sum = 0;
+  int rc = 0;
+  for (size_t first = 0; first < services->num && rc == 0;
+       first += SERVICE_BATCH) {
+    incident_query_t batch = *q;
+    batch.services = services;
+    batch.first = first;
+    batch.num = services->num - first < SERVICE_BATCH ? services->num - first
+                                                      : SERVICE_BATCH;
+    long long t;
+    rc = list_batch(cy, &batch, recs, &t);
+    sum += t;
+  }
+  if (rc == 0 && sum != total) {
+    char why[160];
+    snprintf(why, sizeof(why),
+             "more than 10,000, and the listings per service add up to "
+             "%lld of %lld",
+             sum, total);
+    rc = incomplete(cy, q, why);
+  }
+  pd_services_free(&fetched);
+  return rc;
+}
+
+/* Lists q into recs, split as far as the 10,000 cap makes necessary. */
+static int list_incidents(cycle_t *cy, const incident_query_t *q,
+                          pd_incident_recs_t *recs) {
+  long long total;
+  list_status_t ls = incident_query(cy, q, recs, &total);
+  if (ls != LIST_CAPPED)
+    return ls == LIST_OK ? 0 : -1;
+  if (q->urgency != NULL)
+    return split_by_service(cy, q, total, recs);
+  /* Status x urgency: exact filters, so the parts add up by themselves. */
+  size_t num_statuses = q->open_only ? 2 : 3;
+  for (size_t s = 0; s < num_statuses; s++)
+    for (size_t u = 0; u < 2; u++) {
+      incident_query_t part = *q;
+      part.status = incident_statuses[s];
+      part.urgency = incident_urgencies[u];
+      if (list_incidents(cy, &part, recs) != 0)
+        return -1;
+    }
   return 0;
 }
 
 static int collect_open_incidents(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   c->open.num = 0;
-  if (list_incidents(cy, true, true, 0, 0, &c->open) != 0)
+  incident_query_t q = {.open_only = true, .all_time = true};
+  if (list_incidents(cy, &q, &c->open) != 0)
     return -1;
   pd_incident_recs_dedupe(&c->open);
   c->open_ok = true;
   return 0;
 }
 
+/* Created within TrendWindow, in windows within the API's 6 months. */
 static int collect_created_incidents(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   c->created.num = 0;
   time_t since = cy->now - (time_t)cy->cfg->trend_window_s;
-  if (list_incidents(cy, false, false, since, cy->now, &c->created) != 0)
-    return -1;
+  while (since < cy->now) {
+    time_t until =
+        cy->now - since > WINDOW_MAX_S ? since + WINDOW_MAX_S : cy->now;
+    incident_query_t q = {.since = since, .until = until};
+    if (list_incidents(cy, &q, &c->created) != 0)
+      return -1;
+    since = until;
+  }
   pd_incident_recs_dedupe(&c->created);
   c->created_ok = true;
   return 0;

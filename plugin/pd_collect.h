@@ -11,7 +11,9 @@
  *                       GET /incidents open set          (services,
  *                           statuses[]=triggered&acknowledged,  incidents,
  *                           date_range=all                      teams)
- *                       GET /incidents since=now-TrendWindow    (services)
+ *                       GET /incidents since=now-TrendWindow-1d,
+ *                           until=now+1d (kept: created_at in
+ *                           [now-TrendWindow, now))        (services)
  *   every SlowInterval  GET /teams                       (teams; and to
  *     (cached, the          resolve Team names while any is unresolved)
  *     series re-        GET /schedules (with include[]=final_schedule and
@@ -26,8 +28,9 @@
  * The windows reach past the next refresh, so a series re-computed from the
  * cache later in the SlowInterval still looks at [now, now+CoverageWindow).
  * Every list is paged with limit=100 and deduplicated by ID (on-calls by
- * their whole content); `total` is never asked for: counting needs every
- * item anyway, for the per-service and per-team series and for dedupe.
+ * their whole content); `total` is asked only with the first page of an
+ * incident listing (the 10,000 cap, below): counting needs every item
+ * anyway, for the per-service and per-team series and for dedupe.
  *
  * Team scoping: with Team set, the configured values (IDs or exact names)
  * are resolved against GET /teams at the first cycle; every listing then
@@ -36,12 +39,15 @@
  * value that matches no team is an ERROR naming it (retried every
  * SlowInterval; the cycle counts as failed meanwhile).
  *
- * More than 10,000 incidents (offset + limit may not pass 10,000): the
- * listing is sorted by created_at ascending; when the cap is reached it
- * continues from the last created_at seen with since/until windows of at
- * most 180 days (the API's 6-month limit), and within a single second that
- * alone holds more than 10,000, it splits by status and urgency. Repeats
- * are dropped by ID.
+ * More than 10,000 incidents (offset + limit may not pass 10,000): each
+ * incident listing asks for its total with its first page; past the cap it
+ * is split by status x urgency, then by batches of service_ids[] (halved
+ * down to one service; their totals must add up), then one service's open
+ * incidents of one status and urgency by created_at windows (until they
+ * add up to the total). sort_by and the server's reading of since/until
+ * are never relied on: times go in UTC, a day wider than needed, and
+ * created_at is filtered here. A split that cannot be proven complete
+ * fails the collection (an ERROR; no values). Repeats are dropped by ID.
  *
  * Failure semantics: a collection is all or nothing. When any of its
  * requests fails (HTTP error, timeout, reset, truncated or malformed body)

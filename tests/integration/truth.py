@@ -613,12 +613,49 @@ class Truth:
 
 PAGE = 100   # the most one page of a PagerDuty listing holds
 
-# What a cycle may spend over the minimum, per collection: the open
-# incidents' listing continues past the 10,000 offset cap from the last
-# created_at seen, repeating that second's incidents (one page more at
-# most); GET /oncalls is asked for the shifts up to the next refresh, not
-# just the current ones (one page more at most).
-ALLOWANCE = {"/incidents": 1, "/oncalls": 1}
+# What a cycle may spend over the minimum, per collection: GET /oncalls is
+# asked for the shifts up to the next refresh, not just the current ones
+# (one page more at most). GET /incidents: see incident_allowance().
+ALLOWANCE = {"/oncalls": 1}
+# The plugin asks for created_at windows a day wider on each side (it
+# cannot know to what the server honours since/until, API-NOTES) and keeps
+# only the window on its side.
+WINDOW_PAD = 86400
+OFFSET_CAP = 10000
+
+
+def _created_between(state, lo, hi):
+    return sum(1 for i in state["incidents"] if lo <= i["created_at"] < hi)
+
+
+def _pages(n):
+    return max(1, -(-n // PAGE))
+
+
+def _open_pages(state):
+    """The open set over all time: one listing under the 10,000 offset cap;
+    past it, the first page (which says so with its total) and one listing
+    per status and urgency, exact filters every server applies."""
+    by = {}
+    for i in state["incidents"]:
+        if i["status"] in OPEN_STATUSES:
+            by[(i["status"], i["urgency"])] = by.get((i["status"], i["urgency"]), 0) + 1
+    total = sum(by.values())
+    if total <= OFFSET_CAP:
+        return _pages(total)
+    return 1 + sum(_pages(n) for n in by.values())
+
+
+def incident_allowance(truth):
+    """What GET /incidents may spend over minimum_requests: a server that
+    honours since/until only to the date widens the padded window to whole
+    days of its time zone (up to a day more on each side), and one page
+    for an incident crossing a window edge while the cycles run."""
+    t = truth.built_at
+    lo = t - truth.trend_window
+    padded = _created_between(truth.state, lo - WINDOW_PAD, t + WINDOW_PAD)
+    widened = _created_between(truth.state, lo - 2 * WINDOW_PAD, t + 2 * WINDOW_PAD)
+    return _pages(widened) - _pages(padded) + 1
 
 
 def oncall_entries_now(truth):
@@ -640,21 +677,20 @@ def oncall_entries_now(truth):
 def minimum_requests(truth, oncall_entries):
     """{path: fewest requests one full cycle needs}: one page of PAGE per
     started hundred of teams, services, schedules (final schedules inline),
-    escalation policies and current on-call entries, and of open incidents
-    plus of incidents created within TrendWindow (two listings)."""
+    escalation policies and current on-call entries; for incidents the
+    open set (_open_pages: split per status and urgency past 10,000) plus
+    those created within TrendWindow asked a day wider on each side."""
     state = truth.state
     t = truth.built_at
-
-    def pages(n):
-        return max(1, -(-n // PAGE))
-    open_n = sum(1 for i in state["incidents"]
-                 if i["status"] in OPEN_STATUSES)
-    created_n = sum(1 for i in state["incidents"]
-                    if t - truth.trend_window <= i["created_at"] < t)
+    pages = _pages
+    # created within TrendWindow: the padded window, as a server that
+    # honours since/until to the second answers it
+    created_n = _created_between(state, t - truth.trend_window - WINDOW_PAD,
+                                 t + WINDOW_PAD)
     return {
         "/teams": pages(len(state["teams"])),
         "/services": pages(len(state["services"])),
-        "/incidents": pages(open_n) + pages(created_n),
+        "/incidents": _open_pages(state) + pages(created_n),
         "/schedules": pages(len(state["schedules"])),
         "/escalation_policies": pages(len(state["escalation_policies"])),
         "/oncalls": pages(oncall_entries),

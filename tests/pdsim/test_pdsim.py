@@ -28,8 +28,9 @@ def iso(ts):
 
 
 def parse(text):
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
+    """An ISO 8601 time with 'Z' or an offset (incidents render in the
+    account's time zone) -> epoch seconds."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 class DemoCase(unittest.TestCase):
@@ -226,7 +227,9 @@ class TestListsAndPagination(DemoCase):
         self.assertEqual((len(body["services"]), body["more"]), (2, False))
         status, _, body = self.req("GET", "/services", query={"offset": 9901, "limit": 100})
         self.assertEqual(status, 400)
-        self.assertEqual(body["error"]["code"], 2001)
+        # the real answer (API-NOTES: airbyte-connectors #991, cloudquery #12750)
+        self.assertEqual(body, {"error": {"message": "Arguments Caused Error", "code": 2002,
+                                          "errors": ["Offset+limit exceeds maximum allowed value of 10000."]}})
         self.assertEqual(self.req("GET", "/services", query={"offset": 9900, "limit": 100})[0], 200)
         self.assertEqual(self.req("GET", "/services", query={"offset": 9950, "limit": 500})[0], 400)
         self.assertEqual(self.req("GET", "/services", query={"limit": "x"})[0], 400)
@@ -284,6 +287,9 @@ class TestListsAndPagination(DemoCase):
 
 class TestIncidents(DemoCase):
     def test_default_window_is_last_month(self):
+        # to the second and sorted by created_at (the window and order the
+        # docs describe; test_incident_behaviour has the other switches)
+        self.sim.control("POST", "behaviour", {"incident_time": "second", "incident_sort": "honoured"})
         now = self.now()
         default = self.sim.list_all("/incidents", "incidents")
         everything = self.incidents()
@@ -296,6 +302,59 @@ class TestIncidents(DemoCase):
         self.assertEqual({i["title"] for i in window}, {"Node pool autoscaler stuck", "Checkout outage"})
         created = [(i["created_at"], i["id"]) for i in everything]
         self.assertEqual(created, sorted(created))
+
+    def test_incident_behaviour(self):
+        """The switches for what PagerDuty leaves undocumented (README
+        "Where the simulator knowingly differs")."""
+        self.assertEqual(self.sim.control("GET", "behaviour"),
+                         {"incident_time": "day", "incident_sort": "ignored", "time_zone": "America/New_York"})
+        sid = self.service("Checkout API")["id"]
+        stamps = {}
+        for label, created in (("a", "2026-03-10T04:59:59Z"), ("b", "2026-03-10T05:00:00Z"),
+                               ("c", "2026-03-10T05:00:30Z"), ("d", "2026-03-11T03:59:59Z"),
+                               ("e", "2026-03-11T04:00:00Z")):
+            inc = self.sim.control("POST", "incidents", {"service_id": sid, "created_at": created,
+                                                         "status": "resolved", "title": label})
+            stamps[inc["incident"]["id"]] = label
+
+        def window(since, until, **extra):
+            got = self.sim.list_all("/incidents", "incidents", since=since, until=until,
+                                    **{"service_ids[]": [sid]}, **extra)
+            return sorted(stamps[i["id"]] for i in got if i["id"] in stamps)
+        # since/until widen to whole units; New York is UTC-4 on 10 March 2026
+        # (DST began on the 8th), so its 10 March is 04:00Z..04:00Z
+        self.sim.control("POST", "behaviour", {"incident_time": "second"})
+        self.assertEqual(window("2026-03-10T05:00:00Z", "2026-03-10T05:00:30Z"), ["b"])
+        self.sim.control("POST", "behaviour", {"incident_time": "minute"})
+        self.assertEqual(window("2026-03-10T05:00:00Z", "2026-03-10T05:00:01Z"), ["b", "c"])
+        self.sim.control("POST", "behaviour", {"incident_time": "day"})
+        self.assertEqual(window("2026-03-10T05:00:00Z", "2026-03-10T05:00:01Z"), ["a", "b", "c", "d"])
+        # a time without a zone is read in the account's time zone
+        self.sim.control("POST", "behaviour", {"incident_time": "second"})
+        self.assertEqual(window("2026-03-10T01:00:00", "2026-03-10T01:00:30"), ["b"])
+        self.sim.control("POST", "behaviour", {"time_zone": "UTC"})
+        self.assertEqual(window("2026-03-10T05:00:00", "2026-03-10T05:00:30"), ["b"])
+        # sort_by ignored: an order that is not created_at, the same on every page
+        self.sim.control("POST", "behaviour", {"incident_sort": "ignored"})
+        ids = [i["id"] for i in self.incidents(sort_by="created_at")]
+        paged = []
+        for offset in range(0, len(ids), 3):
+            body = self.sim.api("/incidents", date_range="all", sort_by="created_at", limit=3, offset=offset)
+            paged += [i["id"] for i in body["incidents"]]
+        self.assertEqual(paged, ids)
+        self.sim.control("POST", "behaviour", {"incident_sort": "honoured"})
+        by_created = [i["id"] for i in self.incidents(sort_by="created_at")]
+        self.assertEqual(sorted(ids), sorted(by_created))
+        self.assertNotEqual(ids, by_created)
+        # bad switches; reset returns to the command line's
+        for bad in ({"incident_time": "hour"}, {"incident_sort": "maybe"}, {"time_zone": "Mars/Base"},
+                    {"nope": 1}):
+            status, _, out = self.sim.request("POST", "/_sim/behaviour", body=bad)
+            self.assertEqual(status, 400, out)
+        self.sim.control("POST", "reset", {})
+        self.assertEqual(self.sim.control("GET", "behaviour")["incident_sort"], "ignored")
+        status, _, body = self.req("GET", "/incidents", query={"time_zone": "Mars/Base"})
+        self.assertEqual((status, body["error"]["code"]), (400, 2001))
 
     def test_status_and_urgency_matrix(self):
         seen = {(i["status"], i["urgency"]) for i in self.incidents()}
@@ -319,6 +378,7 @@ class TestIncidents(DemoCase):
         self.assertEqual(self.incidents(incident_key="no-such-key"), [])
         status, _, body = self.req("GET", "/incidents", query={"statuses[]": "open"})
         self.assertEqual((status, body["error"]["code"]), (400, 2001))
+        self.sim.control("POST", "behaviour", {"incident_sort": "honoured"})
         desc = self.incidents(sort_by="created_at:desc")
         self.assertEqual([i["created_at"] for i in desc], sorted((i["created_at"] for i in desc), reverse=True))
 
@@ -330,7 +390,11 @@ class TestIncidents(DemoCase):
             self.assertIn(field, inc)
         self.assertEqual(inc["type"], "incident")
         self.assertEqual(inc["service"]["type"], "service_reference")
-        self.assertRegex(inc["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        # in the account's time zone (America/New_York), or time_zone's
+        self.assertRegex(inc["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-0[45]:00$")
+        utc = self.incidents(incident_key="checkout/latency", time_zone="UTC")[0]
+        self.assertRegex(utc["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+        self.assertEqual(parse(utc["created_at"]), parse(inc["created_at"]))
         status, _, one = self.req("GET", "/incidents/" + inc["id"])
         self.assertEqual((status, one["incident"]["id"]), (200, inc["id"]))
 

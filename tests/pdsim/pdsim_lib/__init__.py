@@ -8,6 +8,8 @@ One job per module:
   oncall     schedule rendering (layers, restrictions, final schedule) and on-call sets
   scenarios  demo / large / random accounts
   pagination classic offset/limit pagination
+  behaviour  switches for what GET /incidents leaves undocumented (since/until
+             unit, sort_by, the account's time zone)
   errors     PagerDuty-shaped error bodies
   ratelimit  rolling 60 s budgets (REST per user/key, Events per routing key)
   faults     injected failures for tests

@@ -111,10 +111,10 @@ def handle(sim, method, path, query, body):
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
     if path == "/_sim/clock" and method == "GET":
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
-    if path == "/_sim/behaviour" and method == "POST":
-        return _set_behaviour(a, body or {})
     if path == "/_sim/behaviour" and method == "GET":
-        return 200, {"resolve_resolved": a.resolve_resolved_status}
+        return 200, _behaviour_json(sim, a)
+    if path == "/_sim/behaviour" and method == "POST":
+        return _set_behaviour(sim, a, body)
     if path == "/_sim/abilities" and method == "POST":
         abilities = (body or {}).get("abilities")
         if not isinstance(abilities, list) or not all(isinstance(x, str) for x in abilities):
@@ -146,15 +146,27 @@ def _add_token(a, body):
         return 200, {"token": _token_json(a, t)}
 
 
-def _set_behaviour(a, body):
-    """Switches for what the real service leaves unknown (README "Unknowns as switches")."""
-    if "resolve_resolved" in body:
-        value = body["resolve_resolved"]
-        if value not in (200, 400):
-            raise _bad("resolve_resolved must be 200 or 400")
-        with a.lock:
-            a.resolve_resolved_status = value
-    return 200, {"resolve_resolved": a.resolve_resolved_status}
+def _behaviour_json(sim, a):
+    """Every switch: the incident listing's (behaviour.py) and the writes'."""
+    return dict(sim.behaviour.as_json(), resolve_resolved=a.resolve_resolved_status)
+
+
+def _set_behaviour(sim, a, body):
+    """Switches for what the real service leaves unknown (README "Unknowns as
+    switches"); all are validated before any is set."""
+    if not isinstance(body, dict):
+        raise _bad("body must be an object of switches")
+    changes = dict(body)
+    resolve_resolved = changes.pop("resolve_resolved", a.resolve_resolved_status)
+    if resolve_resolved not in (200, 400):
+        raise _bad("resolve_resolved must be 200 or 400")
+    with a.lock:
+        try:
+            sim.behaviour.update(changes)
+        except ValueError as e:
+            raise _bad(str(e))
+        a.resolve_resolved_status = resolve_resolved
+        return 200, _behaviour_json(sim, a)
 
 
 def _seed_incident(sim, body):

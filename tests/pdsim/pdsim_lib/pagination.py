@@ -1,7 +1,9 @@
 """Classic pagination: limit (default 25, over 100 clamped to 100), offset,
-more, total (null unless total=true); offset + limit beyond 10000 is a 400."""
+more, total (null unless total=true); offset + limit beyond 10000 is a 400
+with the real answer (API-NOTES: faros-ai/airbyte-connectors #991,
+cloudquery #12750)."""
 
-from .errors import invalid_input
+from .errors import invalid_input, rest_error
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -32,7 +34,8 @@ def page_params(query):
         raise invalid_input("Offset must be greater than or equal to 0")
     limit = min(limit, MAX_LIMIT)
     if offset + limit > MAX_WINDOW:
-        raise invalid_input("Offset must be less than %d" % MAX_WINDOW)
+        raise rest_error(400, "Arguments Caused Error", 2002,
+                         ["Offset+limit exceeds maximum allowed value of %d." % MAX_WINDOW])
     return limit, offset, _bool_param(query, "total")
 
 

@@ -3,6 +3,7 @@
 itself; `html_url` at a fictitious web subdomain."""
 
 from .timeutil import fmt
+from .timeutil import fmt as timefmt
 from . import oncall
 
 HTML_BASE = "https://pdsim.pagerduty.com"
@@ -95,7 +96,10 @@ class Renderer:
         d.update(self._links("service", s.id))
         return d
 
-    def incident(self, inc):
+    def incident(self, inc, zone=None):
+        """zone (a tzinfo): the times in that zone's offset; None: UTC 'Z'."""
+        def fmt(ts):
+            return timefmt(ts, zone)
         first = inc.log[0] if inc.log else None
         alerts = [self.a.alerts[x] for x in inc.alert_ids]
         triggered = sum(1 for x in alerts if x.status == "triggered")

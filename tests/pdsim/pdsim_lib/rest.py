@@ -9,7 +9,7 @@ write permission (roles, From) is checked here.
 import bisect
 import re
 
-from . import errors
+from . import behaviour, errors
 from .errors import ApiError, invalid_input, not_found, rest_error
 from .model import READ_ONLY_ROLES
 from .oncall import OncallCalculator
@@ -58,12 +58,14 @@ def _one(q, name):
     return v[-1] if v else None
 
 
-def _time_param(q, name):
+def _time_param(q, name, zone=None):
+    """A time parameter; one without a zone is read in `zone` (the
+    account's time zone for GET /incidents)."""
     v = _one(q, name)
     if v is None or v == "":
         return None
     try:
-        return timeutil.parse(v)
+        return timeutil.parse(v, zone)
     except ValueError:
         raise invalid_input("%s is not a valid ISO 8601 time" % name.capitalize())
 
@@ -254,10 +256,24 @@ def _sort_incidents(items, keys):
     return items
 
 
+def _render_zone(req):
+    """Incidents render in the request's time_zone, else the account's
+    (sim.behaviour; API-NOTES)."""
+    name = _one(req.query, "time_zone")
+    if not name:
+        return req.sim.behaviour.zone
+    try:
+        return behaviour.zone(name)
+    except ValueError:
+        raise invalid_input("Time zone is invalid")
+
+
 def list_incidents(req, m):
     q = req.query
     a = req.account
     now = req.now
+    how = req.sim.behaviour
+    zone = _render_zone(req)
     statuses = set(_enum_values(q, "statuses[]", ("triggered", "acknowledged", "resolved")))
     urgencies = set(_enum_values(q, "urgencies[]", ("high", "low")))
     service_ids = set(_values(q, "service_ids[]"))
@@ -271,8 +287,8 @@ def list_incidents(req, m):
     if date_range == "all":
         lo, hi = 0, len(a.incidents_by_created)
     else:
-        since = _time_param(q, "since")
-        until = _time_param(q, "until")
+        since = _time_param(q, "since", how.zone)
+        until = _time_param(q, "until", how.zone)
         if since is None and until is None:
             since, until = now - MONTH, now
         elif since is None:
@@ -281,6 +297,7 @@ def list_incidents(req, m):
             until = now
         if since > until:
             raise invalid_input("Since must be before until")
+        since, until = how.widen(since, until)
         lo = bisect.bisect_left(a.incidents_by_created, (since,))
         hi = bisect.bisect_left(a.incidents_by_created, (until,))
     items = []
@@ -302,11 +319,12 @@ def list_incidents(req, m):
         if not _visible(req, inc.team_ids):
             continue
         items.append(inc)
-    return 200, paginate(q, _sort_incidents(items, sort_keys), "incidents", req.renderer.incident)
+    items = _sort_incidents(items, sort_keys) if how.incident_sort == "honoured" else how.order(items)
+    return 200, paginate(q, items, "incidents", lambda i: req.renderer.incident(i, zone))
 
 
 def get_incident(req, m):
-    return 200, {"incident": req.renderer.incident(_get_incident(req, m.group(1)))}
+    return 200, {"incident": req.renderer.incident(_get_incident(req, m.group(1)), _render_zone(req))}
 
 
 def _assignees_now(req, policy_id):

@@ -24,6 +24,7 @@ import traceback
 import urllib.parse
 
 from . import control, events, rest, scenarios
+from .behaviour import Behaviour
 from .errors import STATUS_CODES, ApiError, rest_error
 from .faults import FaultBook
 from .ratelimit import RollingBudget
@@ -40,7 +41,11 @@ MAX_BODY = 8 * 1024 * 1024
 class Simulator:
     """Everything the handlers share: the account and the test machinery."""
 
-    def __init__(self, scenario, seed, rate_limit):
+    def __init__(self, scenario, seed, rate_limit, behaviour_settings=None):
+        # What PagerDuty leaves undocumented (behaviour.py); reset returns
+        # to the settings of the command line.
+        self.start_behaviour = dict(behaviour_settings or {})
+        self.behaviour = Behaviour(**self.start_behaviour)
         self.scenario = scenario
         self.seed = seed
         self.clock = Clock()
@@ -61,6 +66,7 @@ class Simulator:
         self.rest_budget.clear()
         self.events_budget.set_limit(120)
         self.events_budget.clear()
+        self.behaviour = Behaviour(**self.start_behaviour)
 
     def renderer(self, now):
         return Renderer(self.account, self.base_url, now)

@@ -8,17 +8,20 @@ import time
 _UTC = datetime.timezone.utc
 
 
-def fmt(ts):
-    """Epoch seconds -> '2026-11-28T08:00:00Z' (None stays None)."""
+def fmt(ts, zone=None):
+    """Epoch seconds -> '2026-11-28T08:00:00Z', or in `zone` (a tzinfo)
+    '2026-11-28T03:00:00-05:00' (None stays None)."""
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if zone is None:
+        return datetime.datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(int(ts), zone).isoformat()
 
 
-def parse(text):
+def parse(text, zone=None):
     """ISO 8601 date or date-time (any offset, 'Z', fractions) -> epoch seconds.
-    Raises ValueError for anything else. A naive time is taken as UTC, as
-    PagerDuty does for the account time zone UTC."""
+    Raises ValueError for anything else. A naive time is read in `zone` (a
+    tzinfo: the account's time zone, as PagerDuty does), UTC when None."""
     if not isinstance(text, str) or not text:
         raise ValueError("empty time")
     s = text.strip().replace(" ", "T", 1) if "T" not in text else text.strip()
@@ -32,7 +35,7 @@ def parse(text):
         s = s[:-2] + ":" + s[-2:]
     dt = datetime.datetime.fromisoformat(s)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_UTC)
+        dt = dt.replace(tzinfo=zone or _UTC)
     return dt.timestamp()
 
 
