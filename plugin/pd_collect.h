@@ -14,10 +14,19 @@
  *                       GET /incidents since=now-TrendWindow    (services)
  *   every SlowInterval  GET /teams                       (teams; and to
  *     (cached, the          resolve Team names while any is unresolved)
- *     series re-        GET /schedules (with include[]=final_schedule and
- *     computed each         since=now, until=now+CoverageWindow+SlowInterval
- *     cycle at the          + 2 Interval when schedules are collected)
- *     current now)                                  (schedules, oncalls)
+ *     series re-        GET /schedules (layer-based; team_ids[]) and
+ *     computed each         GET /v3/schedules (shift-based; no team
+ *     cycle at the          filter): the lists, which never carry final
+ *     current now)          schedules                (schedules, oncalls)
+ *                       GET /schedules/{id}?since&until&time_zone=UTC or
+ *                           GET /v3/schedules/{id}?since&until&include[]=
+ *                           final_schedule, per schedule: since=now,
+ *                           until=now+CoverageWindow+2 SlowInterval
+ *                           +2 Interval; all never read (or whose window
+ *                           no longer holds) at once, the due ones (a
+ *                           SlowInterval old) oldest first, at most
+ *                           ceil(N*Interval/SlowInterval) a cycle
+ *                                                    (schedules, oncalls)
  *                       GET /escalation_policies        (policies, oncalls)
  *                       GET /oncalls since=now, until=now+SlowInterval
  *                           + 2 Interval: every shift of that stretch, so
@@ -42,6 +51,12 @@
  * most 180 days (the API's 6-month limit), and within a single second that
  * alone holds more than 10,000, it splits by status and urgency. Repeats
  * are dropped by ID.
+ *
+ * Shift-based schedules are scoped by the teams of their detail (the v3
+ * listing has no documented team filter). A schedule whose detail fails is
+ * unknown on its own: its series keep the values of its last known cycle
+ * (pd_readmetrics.h), it raises no notification, and the change is logged
+ * once per schedule (its requests' failures are not logged per request).
  *
  * Failure semantics: a collection is all or nothing. When any of its
  * requests fails (HTTP error, timeout, reset, truncated or malformed body)
