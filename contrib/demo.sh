@@ -13,6 +13,13 @@
 #   contrib/demo.sh --once   one full cycle, a summary, exit 0 - or non-zero
 #                            when collectd did not load the plugin or the
 #                            plugin did not reach the simulator
+#   contrib/demo.sh --graphs DIR
+#                            the values through write_graphite into a real
+#                            carbon-cache, a short story (an incident opened,
+#                            acknowledged, resolved; a disk alert delivered
+#                            after a retry), then PNGs drawn by graphite-web's
+#                            render API in DIR (contrib/demo_graphs.py;
+#                            about two minutes)
 #
 # Nothing is installed into the system's collectd: the daemon runs with a
 # config in a temp dir and loads the plugin from build/plugin/.libs. The
@@ -22,12 +29,15 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 ONCE=
-for arg in "$@"; do
-  case $arg in
+GRAPHS=
+while [ $# -gt 0 ]; do
+  case $1 in
     --once) ONCE=--once ;;
+    --graphs) GRAPHS=${2:?--graphs needs a directory}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--once]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--once | --graphs DIR]" >&2; exit 2 ;;
   esac
+  shift
 done
 
 COLLECTD=${COLLECTD:-/usr/sbin/collectd}
@@ -46,6 +56,12 @@ if ! make -C "$PD_SRCDIR/build" -j2 >"$PD_SRCDIR/build/make.log" 2>&1; then
   exit 1
 fi
 PLUGIN_DIR="$PD_SRCDIR/build/plugin/.libs"
+
+if [ -n "$GRAPHS" ]; then
+  mkdir -p "$GRAPHS"
+  exec "$PYTHON3" "$PD_SRCDIR/contrib/demo_graphs.py" --out "$GRAPHS" \
+    --plugin-dir "$PLUGIN_DIR"
+fi
 
 # --- a temp dir, and stopping everything whatever happens ----------------------
 tmp=$(mktemp -d /tmp/pagerduty-demo.XXXXXX)   # mode 0700

@@ -670,11 +670,14 @@ static void learn_rate_limit(pd_http_client_t *c, transfer_t *x, double now,
                    : x->retry_after >= 0 ? x->retry_after
                                          : -1;
     resp->retry_after_s = pd_ratelimit_on_429(&c->limiter, now, named);
+    resp->wait_named = named >= 0;
     return;
   }
   pd_ratelimit_on_response(&c->limiter, now, x->rl_remaining, x->rl_reset);
-  if (x->retry_after >= 0)
+  if (x->retry_after >= 0) {
     resp->retry_after_s = x->retry_after; /* e.g. a 503 naming a time */
+    resp->wait_named = true;
+  }
 }
 
 static void count(pd_http_client_t *c, const pd_http_response_t *resp) {

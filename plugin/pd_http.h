@@ -103,6 +103,8 @@ typedef struct {
                            local ceiling, or the 429 backoff); -1 when
                            unknown */
   long ratelimit_limit, ratelimit_remaining, ratelimit_reset; /* -1 absent */
+  bool wait_named;      /* retry_after_s came from the server's answer
+                           (ratelimit-reset / Retry-After), not a guess */
   double latency_s;     /* time on the wire */
   bool sent;            /* false when refused locally (ceiling, cancel) */
   bool cancelled;       /* pd_http_client_cancel() stopped it: shutting down */

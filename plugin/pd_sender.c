@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pd_intent.h"
 #include "pd_json.h"
 #include "pd_log.h"
 #include "pd_parse.h"
@@ -68,6 +69,7 @@ typedef struct {
   int api_code;
   bool no_response;   /* nothing came back (refused, timeout, reset) */
   bool throttled;     /* 429, or held back by a ceiling */
+  bool wait_named;    /* retry_after_s is the server's */
   bool via_events;    /* the Events API answered, not REST */
   double retry_after_s; /* named by the server or the limiter; -1 none */
   char what[96];      /* "POST /incidents" */
@@ -81,6 +83,7 @@ struct pd_sender_s {
   pd_account_t *account;
   pd_http_client_t *events; /* own, RoutingKey blocks only */
   double max_event_age_s;
+  double events_throttle_s;
   pd_value_state_fn value_state;
   void *value_state_ctx;
   char log_name[128]; /* "notify \"web\"" */
@@ -119,6 +122,10 @@ static bool is_read_only_role(const char *role) {
          strcmp(role, "read_only_limited_user") == 0;
 }
 
+static double random01(pd_sender_t *s) {
+  return (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
+}
+
 /* Exponential backoff with jitter: attempt 1 waits up to BASE. */
 static double backoff_s(pd_sender_t *s, unsigned attempt) {
   double d = PD_SENDER_BACKOFF_BASE_S;
@@ -126,8 +133,21 @@ static double backoff_s(pd_sender_t *s, unsigned attempt) {
     d *= 2;
   if (d > PD_SENDER_BACKOFF_CAP_S)
     d = PD_SENDER_BACKOFF_CAP_S;
-  double r = (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
-  return d / 2 + r * d / 2;
+  return d / 2 + random01(s) * d / 2;
+}
+
+double pd_sender_events_throttle_wait(double named_s, double base_s,
+                                      double jitter01) {
+  if (named_s >= 0)
+    return named_s < PD_SENDER_NAMED_WAIT_CAP_S ? named_s
+                                                : PD_SENDER_NAMED_WAIT_CAP_S;
+  if (base_s <= 0)
+    base_s = PD_SENDER_EVENTS_THROTTLE_S;
+  if (!(jitter01 >= 0)) /* also NaN */
+    jitter01 = 0;
+  if (jitter01 > 1)
+    jitter01 = 1;
+  return base_s * (1.0 + PD_SENDER_EVENTS_THROTTLE_JITTER * jitter01);
 }
 
 static double slow_retry_s(const pd_sender_t *s) {
@@ -158,6 +178,7 @@ static void result_from(result_t *r, const pd_http_response_t *resp) {
   r->status = resp->status;
   r->api_code = resp->api_code;
   r->retry_after_s = resp->retry_after_s;
+  r->wait_named = resp->wait_named;
   r->throttled = resp->status == 429 || (!resp->sent && resp->retry_after_s >= 0);
   r->no_response = resp->status == 0;
   result_kind_t kind;
@@ -296,31 +317,70 @@ static int find_open_by_key(pd_sender_t *s, const char *key, incident_t *inc,
   return found;
 }
 
-/* GET /incidents/{ref}: 1 found, -1 failed (404: r->status). */
-static int get_incident(pd_sender_t *s, const char *ref, incident_t *inc,
-                        result_t *r) {
+static int feed_json(void *js, const unsigned char *data, size_t len) {
+  if (pd_json_feed(js, data, len) == 0)
+    return 0;
+  pd_http_body_error("%s", pd_json_error(js));
+  return -1;
+}
+
+/* GET /incidents/{ref} into *v (with its merge target, which the list
+ * parser does not keep): 1 found, -1 failed (404: r->status). */
+static int get_incident(pd_sender_t *s, const char *ref,
+                        pd_incident_view_t *v, result_t *r) {
   char path[128];
   snprintf(path, sizeof(path), "/incidents/%s", ref);
   snprintf(r->what, sizeof(r->what), "GET /incidents/%s", ref);
-  memset(inc, 0, sizeof(*inc));
-  int found = incident_request(s, "GET /incidents/{id}", 404, "GET", path,
-                               NULL, 0, inc, r);
-  if (found == 0) {
-    result_set(r, R_RETRY, "%s: malformed response: no incident", r->what);
+  pd_incident_view_init(v);
+  pd_json_stream_t *js =
+      pd_json_stream_create(&pd_incident_view_handlers, v, 0);
+  if (js == NULL) {
+    result_set(r, R_RETRY, "out of memory");
     return -1;
   }
-  return found;
+  pd_http_response_t resp;
+  int status = rest_request(s, "GET /incidents/{id}", 404, "GET", path, NULL,
+                            0, feed_json, js, &resp);
+  if (status != 0) {
+    result_from(r, &resp);
+    if (resp.status >= 200 && resp.status < 300) /* the body let us down */
+      r->kind = R_RETRY;
+  } else if (pd_json_finish(js) != 0 || v->id[0] == '\0' ||
+             v->status == PD_INCIDENT_UNKNOWN) {
+    /* A 2xx that is not what PagerDuty sends: try again later. */
+    result_set(r, R_RETRY, "%s: malformed response: %s", r->what,
+               pd_json_error(js)[0] != '\0' ? pd_json_error(js)
+                                            : "no incident id or status");
+    r->status = resp.status;
+    status = -1;
+  }
+  pd_json_stream_destroy(js);
+  return status == 0 ? 1 : -1;
 }
 
-/*
- * The incident an acknowledge, resolve or note acts on: the one the
- * operator named (pagerduty_incident), else the one the block knows, else
- * the open one with the event's dedup key. 1 with *id, 0 when none is open,
- * -1 failed.
- */
-static int target_incident(pd_sender_t *s, const pd_event_t *ev, pd_id_t id,
-                           result_t *r) {
-  incident_t inc;
+/* After a write found the block's own incident resolved by someone else,
+ * the block stops tracking it (as reconciliation would): the value failing
+ * again opens a new incident instead of notes nobody reads. */
+static void forget_if_tracked(pd_sender_t *s, const pd_event_t *ev,
+                              const pd_incident_view_t *v) {
+  pd_open_alert_t a;
+  if (v->status == PD_INCIDENT_RESOLVED && !pd_incident_view_merged(v) &&
+      pd_notify_lookup(s->notify, ev->dedup_key, &a) == 0 &&
+      strcmp(a.incident_id, v->id) == 0 &&
+      pd_notify_forget(s->notify, ev->dedup_key, a.opened))
+    PD_NOTIFY_INFO(block(s), "%s: incident %s of dedup key \"%s\" is "
+                   "resolved in PagerDuty; no longer tracked",
+                   ev->identifier, v->id, ev->dedup_key);
+}
+
+/* The first incident a write may act on, before pd_intent has a say: the
+ * one the operator named (pagerduty_incident), else the one the block
+ * knows, else the open one with the event's dedup key. 1 with *v; 0 when
+ * there is none: v->id "" when nothing is open with the dedup key, else
+ * the block's incident, gone (logged); -1 failed. */
+static int first_target(pd_sender_t *s, const pd_event_t *ev,
+                        pd_incident_view_t *v, result_t *r) {
+  pd_incident_view_init(v);
   if (ev->incident != NULL) {
     if (!pd_id_is_valid(ev->incident, strlen(ev->incident))) {
       result_set(r, R_PERMANENT,
@@ -328,21 +388,82 @@ static int target_incident(pd_sender_t *s, const pd_event_t *ev, pd_id_t id,
                  ev->incident);
       return -1;
     }
-    if (get_incident(s, ev->incident, &inc, r) < 0) {
+    if (get_incident(s, ev->incident, v, r) < 0) {
       if (r->status == 404)
         result_set(r, R_PERMANENT, "incident %s not found", ev->incident);
       return -1;
     }
-    memcpy(id, inc.id, sizeof(pd_id_t));
     return 1;
   }
   if (ev->incident_id != NULL &&
-      pd_id_set(id, ev->incident_id, strlen(ev->incident_id)) == 0)
-    return 1;
+      pd_id_is_valid(ev->incident_id, strlen(ev->incident_id))) {
+    if (get_incident(s, ev->incident_id, v, r) == 1)
+      return 1;
+    if (r->status != 404)
+      return -1;
+    PD_NOTIFY_INFO(block(s), "%s: incident %s no longer exists; %s not sent",
+                   ev->identifier, ev->incident_id,
+                   pd_action_name(ev->action));
+    pd_id_set(v->id, ev->incident_id, strlen(ev->incident_id));
+    r->kind = R_DONE;
+    return 0;
+  }
+  incident_t inc;
   int found = find_open_by_key(s, ev->dedup_key, &inc, r);
-  if (found == 1)
-    memcpy(id, inc.id, sizeof(pd_id_t));
+  if (found == 1) { /* open, so merged into nothing */
+    memcpy(v->id, inc.id, sizeof(pd_id_t));
+    v->status = inc.status;
+    v->urgency = inc.urgency;
+  }
   return found;
+}
+
+/*
+ * The incident an acknowledge, resolve or note acts on (issue 7: writes
+ * that do what the user meant, see pd_intent.h): the first target, then
+ * merges followed. 1: act on *v. 0: nothing to send, said in the log (or,
+ * with v->id "", nothing open with the dedup key: the caller says so, if
+ * it should). -1: failed, r says why. The state is read right before the
+ * write; a person acting in the instant between the two is the one race
+ * PagerDuty's API leaves open (it has no conditional PUT).
+ */
+static int write_target(pd_sender_t *s, const pd_event_t *ev,
+                        pd_incident_view_t *v, result_t *r) {
+  int found = first_target(s, ev, v, r);
+  if (found <= 0)
+    return found;
+  bool named = ev->incident != NULL;
+  for (unsigned hops = 0;; hops++) {
+    switch (pd_intent_decide(ev->action, v, named)) {
+    case PD_INTENT_SEND:
+      return 1;
+    case PD_INTENT_NOTHING:
+      PD_NOTIFY_INFO(block(s), "%s: incident %s %s; %s not sent",
+                     ev->identifier, v->id,
+                     pd_intent_why_nothing(ev->action, v, named),
+                     pd_action_name(ev->action));
+      if (!named)
+        forget_if_tracked(s, ev, v);
+      return 0;
+    case PD_INTENT_FOLLOW:
+      break;
+    }
+    if (hops == PD_INTENT_MAX_HOPS) {
+      PD_NOTIFY_INFO(block(s), "%s: incident %s was merged more than %d "
+                     "times over; %s not sent", ev->identifier, v->id,
+                     PD_INTENT_MAX_HOPS, pd_action_name(ev->action));
+      return 0;
+    }
+    pd_id_t from, into;
+    memcpy(from, v->id, sizeof(from));
+    memcpy(into, v->merged_into, sizeof(into));
+    if (get_incident(s, into, v, r) < 0)
+      return -1;
+    PD_NOTIFY_INFO(block(s), "%s: incident %s was merged into incident %s; "
+                   "the %s goes there", ev->identifier, from, into,
+                   pd_action_name(ev->action));
+    named = false; /* nobody named the target */
+  }
 }
 
 /* PUT /incidents/{id} with body. */
@@ -441,15 +562,16 @@ static void rest_trigger(pd_sender_t *s, pd_event_t *ev, result_t *r) {
     r->kind = R_DONE;
 }
 
-/* REST acknowledge / resolve: PUT status on the target incident. */
+/* REST acknowledge / resolve: PUT status on the target incident, when
+ * pd_intent says the write does what the user meant. */
 static void rest_status(pd_sender_t *s, pd_event_t *ev, const char *status,
                         result_t *r) {
-  pd_id_t id;
-  int found = target_incident(s, ev, id, r);
-  if (found < 0)
+  pd_incident_view_t v;
+  int act = write_target(s, ev, &v, r);
+  if (act < 0)
     return;
-  if (found == 0) {
-    r->kind = R_DONE; /* nothing open with this key: nothing to send */
+  if (act == 0) {
+    r->kind = R_DONE; /* nothing to send: the incident is as asked, or gone */
     return;
   }
   const char *resolution = ev->note;
@@ -461,11 +583,12 @@ static void rest_status(pd_sender_t *s, pd_event_t *ev, const char *status,
     result_set(r, R_RETRY, "out of memory");
     return;
   }
-  int put = put_incident(s, id, body, len, r);
+  int put = put_incident(s, v.id, body, len, r);
   free(body);
-  if (put == 0 ||
-      (r->status == 400 && r->api_code == 1001) || /* already resolved */
-      (r->status == 404 && ev->incident == NULL))  /* gone */
+  /* Resolved by someone in the instant since it was read: PagerDuty may
+   * answer "already resolved" (400, code 1001) - done, nothing reopened. */
+  if (put == 0 || (r->status == 400 && r->api_code == 1001) ||
+      (r->status == 404 && ev->incident == NULL)) /* gone */
     r->kind = R_DONE;
 }
 
@@ -506,13 +629,6 @@ static int note_end(void *ctx, pd_json_stream_t *js, bool is_map) {
   return PD_JSON_CONTINUE;
 }
 
-static int feed_json(void *js, const unsigned char *data, size_t len) {
-  if (pd_json_feed(js, data, len) == 0)
-    return 0;
-  pd_http_body_error("%s", pd_json_error(js));
-  return -1;
-}
-
 /* 1 when the incident has the note already, 0 when not, -1 failed. */
 static int note_exists(pd_sender_t *s, const char *id, const pd_event_t *ev,
                        const char *content, result_t *r) {
@@ -549,16 +665,18 @@ static int note_exists(pd_sender_t *s, const char *id, const pd_event_t *ev,
 /* REST note, at most once even across a crash. */
 static void rest_note(pd_sender_t *s, pd_event_t *ev, result_t *r) {
   const char *content = ev->note != NULL ? ev->note : ev->summary;
-  pd_id_t id;
-  int found = target_incident(s, ev, id, r);
-  if (found < 0)
+  pd_incident_view_t v;
+  int act = write_target(s, ev, &v, r);
+  if (act < 0)
     return;
-  if (found == 0) {
-    PD_NOTIFY_INFO(block(s), "%s: no open incident with this dedup key; "
-                   "note not sent", ev->identifier);
+  if (act == 0) {
+    if (v.id[0] == '\0')
+      PD_NOTIFY_INFO(block(s), "%s: no open incident with this dedup key; "
+                     "note not sent", ev->identifier);
     r->kind = R_DONE;
     return;
   }
+  const char *id = v.id;
   if (ev->step == PD_STEP_NOTE_POSTED) {
     int exists = note_exists(s, id, ev, content, r);
     if (exists < 0)
@@ -637,6 +755,8 @@ static void events_send(pd_sender_t *s, const pd_event_t *ev, result_t *r) {
 
 /* ------------------------------------------------------------ delivery */
 
+static int ensure_from(pd_sender_t *s, result_t *r); /* identity, below */
+
 /* Sends ev along its path; r says how it went. */
 static void route(pd_sender_t *s, pd_event_t *ev, result_t *r) {
   bool events = s->cfg->routing_key != NULL && s->events != NULL;
@@ -665,6 +785,8 @@ static void route(pd_sender_t *s, pd_event_t *ev, result_t *r) {
                pd_action_name(ev->action));
     return;
   }
+  if (ensure_from(s, r) != 0)
+    return;
   switch (ev->action) {
   case PD_ACTION_TRIGGER:
     rest_trigger(s, ev, r);
@@ -768,6 +890,16 @@ static void report_recovery(pd_sender_t *s) {
   PD_NOTIFY_INFO(block(s), "deliveries succeed again");
 }
 
+/* After a 401 or 403 the whole block waits SlowInterval; after a 401 of
+ * the Account's token (auth) also until the Account's client has a request
+ * succeed again (the read side picked up a new token). */
+static void hold_slowly(pd_sender_t *s, double mono, bool auth) {
+  s->hold_until = mono + slow_retry_s(s);
+  s->auth_hold = auth;
+  if (auth)
+    s->auth_successes = account_successes(s);
+}
+
 /* Applies the outcome of one attempt to the spool, counters and log. */
 static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
                    cdtime_t now) {
@@ -792,12 +924,14 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
     /* The whole block waits; the event itself is due again as soon as the
      * block may send (after a restart, or a new token, at once). */
     wait = 0;
-    s->hold_until = mono + slow_retry_s(s);
-    s->auth_hold = r->kind == R_AUTH && s->account != NULL && !r->via_events;
-    if (s->auth_hold)
-      s->auth_successes = account_successes(s);
+    hold_slowly(s, mono, r->kind == R_AUTH && s->account != NULL &&
+                             !r->via_events);
   } else {
-    if (r->retry_after_s >= 0)
+    if (r->via_events && r->status == 429)
+      wait = pd_sender_events_throttle_wait(
+          r->wait_named ? r->retry_after_s : -1, s->events_throttle_s,
+          random01(s));
+    else if (r->retry_after_s >= 0)
       wait = r->retry_after_s < PD_SENDER_NAMED_WAIT_CAP_S
                  ? r->retry_after_s
                  : PD_SENDER_NAMED_WAIT_CAP_S;
@@ -810,7 +944,11 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r,
     if (r->throttled || r->no_response)
       s->hold_until = mono + wait;
   }
-  ev->next_attempt = now + DOUBLE_TO_CDTIME_T(wait);
+  /* From when the answer came, not when the turn began: "not before 30 s
+   * after the 429" must hold however long the request took. */
+  cdtime_t answered = cdtime();
+  ev->next_attempt = (answered > now ? answered : now) +
+                     DOUBLE_TO_CDTIME_T(wait);
   pd_event_set_text(&ev->last_error, r->message);
   pd_spool_update(s->spool, ev);
   count(s, &s->retried);
@@ -872,13 +1010,15 @@ static void expire_oldest(pd_sender_t *s, cdtime_t now) {
 static pd_remote_state_t remote_state(pd_sender_t *s,
                                       const pd_open_alert_t *a) {
   result_t r = {.retry_after_s = -1};
-  incident_t inc;
   if (a->incident_id[0] != '\0') {
-    if (get_incident(s, a->incident_id, &inc, &r) == 1)
-      return inc.status == PD_INCIDENT_RESOLVED ? PD_REMOTE_GONE
-                                                : PD_REMOTE_OPEN;
+    /* Merged away counts as resolved: a resolve would not follow it. */
+    pd_incident_view_t v;
+    if (get_incident(s, a->incident_id, &v, &r) == 1)
+      return v.status == PD_INCIDENT_RESOLVED ? PD_REMOTE_GONE
+                                              : PD_REMOTE_OPEN;
     return r.status == 404 ? PD_REMOTE_GONE : PD_REMOTE_UNKNOWN;
   }
+  incident_t inc;
   int found = find_open_by_key(s, a->key, &inc, &r);
   if (found == 1) {
     pd_notify_set_incident(s->notify, a->key, a->opened, inc.id);
@@ -930,19 +1070,62 @@ static void reconcile_one(pd_sender_t *s, const char *key) {
 
 /* ---------------------------------------------------------- identity */
 
-static int remember_role(void *ctx, const pd_user_t *user) {
-  snprintf(ctx, PD_ROLE_MAX + 1, "%s", user->role);
+static int remember_user(void *ctx, const pd_user_t *user) {
+  *(pd_user_t *)ctx = *user;
   return 0;
 }
 
-/* GET /users/me once: the role for SPEC 7's WARNING and 403 advice. */
-static void check_identity(pd_sender_t *s, double mono) {
-  char role[PD_ROLE_MAX + 1] = "";
-  pd_parse_callbacks_t cb = {.ctx = role, .on_user = remember_role};
+/* What the identity of the Account's token says, wherever it came from:
+ * the role for SPEC 7's advice, and the user's email as From on REST
+ * writes unless the configuration names one (From is required with an
+ * account-level key, harmless with a user token: API-NOTES). */
+static void set_identity(pd_sender_t *s, const pd_user_t *user) {
+  s->identity_known = true;
+  if (user == NULL)
+    return; /* an account-level key: no role, From only from the config */
+  bool warn = s->role[0] == '\0' && is_read_only_role(user->role);
+  snprintf(s->role, sizeof(s->role), "%s", user->role);
+  if (s->account->cfg->from == NULL && user->email[0] != '\0')
+    pd_http_client_set_from(s->account->http, user->email);
+  if (warn)
+    PD_ACCOUNT_WARNING(s->account->cfg->name,
+                       "notify \"%s\" acts on incidents through REST, but "
+                       "the user's role is \"%s\", which cannot; give the "
+                       "user the Responder or Manager role.",
+                       block(s), user->role);
+}
+
+/* Takes what the Account's read side learnt from GET /users/me, when it
+ * has asked already. true when the identity is known now. */
+static bool identity_from_account(pd_sender_t *s) {
+  pd_account_t *acct = s->account;
+  pthread_mutex_lock(&acct->failures_lock);
+  pd_identity_t id = acct->identity;
+  pthread_mutex_unlock(&acct->failures_lock);
+  if (id.kind == PD_IDENTITY_USER)
+    set_identity(s, &id.user);
+  else if (id.kind == PD_IDENTITY_ACCOUNT_KEY)
+    set_identity(s, NULL);
+  return s->identity_known;
+}
+
+/* GET /users/me itself: a Notify block may write before the Account's
+ * first read cycle, or have no read side at all (Collect of nothing the
+ * block needs). 0 when the identity is known now; -1 with *resp. */
+static int check_identity(pd_sender_t *s, double mono,
+                          pd_http_response_t *resp) {
+  if (identity_from_account(s))
+    return 0;
+  pd_user_t user;
+  memset(&user, 0, sizeof(user));
+  pd_parse_callbacks_t cb = {.ctx = &user, .on_user = remember_user};
   pd_parser_t *parser = pd_parser_create(PD_PARSE_USER_ME, &cb);
-  if (parser == NULL)
-    return;
-  pd_http_response_t resp;
+  if (parser == NULL) {
+    memset(resp, 0, sizeof(*resp));
+    resp->outcome = PD_HTTP_RETRY;
+    snprintf(resp->message, sizeof(resp->message), "out of memory");
+    return -1;
+  }
   pd_http_request_t req = {
       .method = "GET",
       .path = "/users/me",
@@ -950,23 +1133,47 @@ static void check_identity(pd_sender_t *s, double mono) {
       .ctx = parser,
       .max_wait_s = REST_MAX_WAIT_S,
   };
-  /* Not through pd_account_request: a 400 here only says "account key". */
-  int status = pd_http_perform(s->account->http, &req, &resp);
-  if (status == 0 && pd_parser_finish(parser) == 0 && role[0] != '\0') {
-    s->identity_known = true;
-    snprintf(s->role, sizeof(s->role), "%s", role);
-    if (is_read_only_role(role))
-      PD_ACCOUNT_WARNING(s->account->cfg->name,
-                         "notify \"%s\" acts on incidents through REST, but "
-                         "the user's role is \"%s\", which cannot; give the "
-                         "user the Responder or Manager role.",
-                         block(s), role);
-  } else if (status != 0 && resp.status == 400) {
-    s->identity_known = true; /* an account-level key: no role to name */
+  /* The Account's logging rules (SPEC 7 wording for a 401), except for
+   * the 400 that only says "account-level key". */
+  int status = pd_account_request_quiet(s->account, "GET /users/me", &req,
+                                        resp, 400);
+  if (status == 0 && pd_parser_finish(parser) == 0 && user.role[0] != '\0') {
+    set_identity(s, &user);
+  } else if (status != 0 && resp->status == 400) {
+    set_identity(s, NULL); /* an account-level key */
   } else {
+    if (status == 0) { /* a 2xx without a user */
+      resp->outcome = PD_HTTP_RETRY;
+      snprintf(resp->message, sizeof(resp->message),
+               "malformed response: no user");
+    }
     s->identity_next = mono + IDENTITY_RETRY_S;
+    /* The token is refused: no REST write can go. (An Events block's
+     * deliveries need no token and go on.) */
+    if (resp->outcome == PD_HTTP_AUTH && s->cfg->routing_key == NULL)
+      hold_slowly(s, mono, true);
   }
   pd_parser_destroy(parser);
+  return s->identity_known ? 0 : -1;
+}
+
+/*
+ * Before any REST write: From must be known, so that even the first write
+ * carries it (issue 7). When it is not yet, GET /users/me now; when that
+ * fails the event waits, with the failure as its reason (a 401 holds the
+ * block as any 401 does). 0 when the write may go.
+ */
+static int ensure_from(pd_sender_t *s, result_t *r) {
+  if (s->identity_known || s->account->cfg->from != NULL)
+    return 0;
+  pd_http_response_t resp;
+  if (check_identity(s, pd_monotonic_now(), &resp) == 0)
+    return 0;
+  snprintf(r->what, sizeof(r->what), "GET /users/me (the From address)");
+  result_from(r, &resp);
+  if (r->kind == R_DONE || r->kind == R_PERMANENT)
+    r->kind = R_RETRY;
+  return -1;
 }
 
 /* -------------------------------------------------------------- thread */
@@ -999,13 +1206,18 @@ static bool work(pd_sender_t *s, cdtime_t now, double mono, double *wake_s) {
       *wake_s = s->hold_until - mono;
     return false;
   }
-  if (s->account != NULL && !s->identity_known && mono >= s->identity_next)
-    check_identity(s, mono);
 
   pd_spool_entry_t entry;
   cdtime_t due_at = 0, reconcile_at = 0;
   if (pd_spool_next_due(s->spool, now, &entry, &due_at) == 0) {
-    deliver(s, &entry, now);
+    deliver(s, &entry, now); /* a REST write learns the identity first */
+    return true;
+  }
+  /* Idle: learn the role for SPEC 7's WARNING at start, and From before a
+   * first write needs it. */
+  if (s->account != NULL && !s->identity_known && mono >= s->identity_next) {
+    pd_http_response_t resp;
+    check_identity(s, mono, &resp);
     return true;
   }
   char key[PD_DEDUP_KEY_MAX + 1];
@@ -1078,6 +1290,7 @@ pd_sender_t *pd_sender_create(const pd_sender_options_t *opts) {
   s->spool = pd_notify_spool(opts->notify);
   s->account = opts->account;
   s->max_event_age_s = opts->max_event_age_s;
+  s->events_throttle_s = opts->events_throttle_s;
   s->value_state = opts->value_state;
   s->value_state_ctx = opts->value_state_ctx;
   s->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)s;

@@ -19,8 +19,10 @@
  * Outcomes (per request, from pd_http):
  *   2xx                        done: removed from the spool, counted sent
  *   429                        retried after ratelimit-reset / Retry-After
- *                              (or pd_ratelimit's backoff); the whole block
- *                              waits, as the limit is not per event
+ *                              (or pd_ratelimit's backoff; on the Events
+ *                              API, which names no wait, about 30 s:
+ *                              pd_sender_events_throttle_wait); the whole
+ *                              block waits, as the limit is not per event
  *   5xx, timeout, reset,       retried with exponential backoff and jitter:
  *   connection refused         1 s doubling per attempt, capped at 5 min,
  *                              each wait drawn from [d/2, d]; when no
@@ -42,8 +44,14 @@
  *  - REST note: the step "note posted" is saved with the event before the
  *    POST; a resend first reads GET /incidents/{id}/notes and posts only
  *    when no note with the same content was created since the event was.
- *  - REST resolve / acknowledge: PUTs of a state the incident has are
- *    harmless; "already resolved" (400, code 1001) counts as done.
+ *  - REST resolve / acknowledge / note: the incident is read first
+ *    (GET /incidents/{id}) and pd_intent decides whether the write does
+ *    what the user meant; an acknowledge never reopens a resolved incident
+ *    and nothing already so is sent again. "Already resolved" (400, code
+ *    1001) counts as done.
+ *  - REST writes carry From from the first one: before it, the sender
+ *    takes the email the Account's read side learnt, or asks
+ *    GET /users/me itself.
  *
  * Stopping: pd_sender_stop() wakes the thread, cancels its own Events
  * client and joins. A REST request in flight on the Account's (shared)
@@ -68,6 +76,12 @@
 /* Waits named by the server (ratelimit-reset, Retry-After) are honoured up
  * to this long. */
 #define PD_SENDER_NAMED_WAIT_CAP_S 3600.0
+/* Events API 429: PagerDuty documents no rate-limit headers there and
+ * advises retrying about 30 s apart (events-API-v2/05-Rate-Limits.md,
+ * API-NOTES). Each wait is stretched by up to this share, at random, so
+ * many collectd instances throttled together do not retry in step. */
+#define PD_SENDER_EVENTS_THROTTLE_S 30.0
+#define PD_SENDER_EVENTS_THROTTLE_JITTER 0.2
 /* 401/403 without an Account's SlowInterval. */
 #define PD_SENDER_SLOW_RETRY_S 300.0
 /* Reconciliation without an Account's SlowInterval. */
@@ -80,7 +94,22 @@ typedef struct {
   double reconcile_interval_s; /* 0 = off; see pd_sender_reconcile_interval */
   pd_value_state_fn value_state; /* NULL: every value is UNKNOWN */
   void *value_state_ctx;
+  /* The wait after an Events 429 that names none; 0 = the documented
+   * PD_SENDER_EVENTS_THROTTLE_S. Only tests shorten it (no config option). */
+  double events_throttle_s;
 } pd_sender_options_t;
+
+/*
+ * How long a block waits after the Events API answered 429 (the block
+ * sends nothing meanwhile, so each dedup key's events stay in order): the
+ * wait the answer named (Retry-After, or ratelimit-reset if an answer ever
+ * carries it; named_s < 0: none), capped at PD_SENDER_NAMED_WAIT_CAP_S;
+ * otherwise base_s (0 = PD_SENDER_EVENTS_THROTTLE_S) stretched by
+ * PD_SENDER_EVENTS_THROTTLE_JITTER * jitter01 (jitter01 in [0, 1)): never
+ * sooner than base_s, never later than base_s * 1.2.
+ */
+double pd_sender_events_throttle_wait(double named_s, double base_s,
+                                      double jitter01);
 
 typedef struct pd_sender_s pd_sender_t;
 

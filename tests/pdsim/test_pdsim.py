@@ -398,7 +398,7 @@ class TestIncidents(DemoCase):
         status, _, out = put({"status": "resolved", "resolution": "Cooled down"})
         self.assertEqual((status, out["incident"]["status"]), (200, "resolved"))
         self.assertIsNotNone(out["incident"]["resolved_at"])
-        status, _, out = put({"status": "acknowledged"})
+        status, _, out = put({"urgency": "low"})
         self.assertEqual((status, out["error"]["code"]), (400, 1001))
         self.assertEqual(self.req("POST", "/incidents", body=body)[0], 201)
         self.assertEqual(self.req("PUT", "/incidents/PNOPE00",
@@ -409,7 +409,7 @@ class TestIncidents(DemoCase):
         open_ = self.incidents(**{"statuses[]": ["triggered"]})
         resolved = self.incidents(**{"statuses[]": ["resolved"]})
         body = {"incidents": [{"id": open_[0]["id"], "type": "incident_reference", "status": "acknowledged"},
-                              {"id": resolved[0]["id"], "type": "incident_reference", "status": "acknowledged"}]}
+                              {"id": resolved[0]["id"], "type": "incident_reference", "urgency": "high"}]}
         self.assertEqual(self.req("PUT", "/incidents", body=body)[0], 400)
         self.assertEqual(self.sim.api("/incidents/" + open_[0]["id"])["incident"]["status"], "triggered")
         body["incidents"].pop()
@@ -446,6 +446,82 @@ class TestIncidents(DemoCase):
             self.assertEqual(len(self.sim.list_all("/incidents", "incidents", incident_key="seeded/1")), 1)
         finally:
             self.sim.control("POST", "clock", {"offset": 0})
+
+
+class TestIncidentWrites(DemoCase):
+    """PUT on resolved incidents and merges (README "Incident writes")."""
+
+    def put(self, inc_id, **change):
+        return self.req("PUT", "/incidents/" + inc_id,
+                        body={"incident": dict({"type": "incident_reference"}, **change)})
+
+    def seed(self, status, key, alert=False):
+        return self.sim.control("POST", "incidents", {
+            "service_id": self.service("Auth Service")["id"], "status": status, "incident_key": key,
+            "alert": alert, "title": "seeded " + key})["incident"]
+
+    def test_acknowledge_reopens_resolved(self):
+        inc = self.seed("resolved", "w/ack")
+        status, _, out = self.put(inc["id"], status="acknowledged")
+        self.assertEqual((status, out["incident"]["status"]), (200, "acknowledged"))
+        self.assertIsNone(out["incident"]["resolved_at"])
+        self.assertEqual(out["incident"]["assignments"][0]["assignee"]["summary"], "Morgan Lee")
+        self.assertEqual([i["id"] for i in self.sim.list_all(
+            "/incidents", "incidents", incident_key="w/ack", date_range="all", **{"statuses[]": ["acknowledged"]})],
+            [inc["id"]])
+        self.assertEqual(self.sim.api("/services/" + inc["service"]["id"])["service"]["status"], "warning")
+
+    def test_triggered_reopens_resolved_and_unacknowledges(self):
+        inc = self.seed("resolved", "w/trig")
+        status, _, out = self.put(inc["id"], status="triggered")
+        self.assertEqual((status, out["incident"]["status"]), (200, "triggered"))
+        self.assertEqual(out["incident"]["acknowledgements"], [])
+        self.put(inc["id"], status="acknowledged")
+        status, _, out = self.put(inc["id"], status="triggered")
+        self.assertEqual((status, out["incident"]["status"], out["incident"]["acknowledgements"]),
+                         (200, "triggered", []))
+
+    def test_resolve_resolved_switch(self):
+        inc = self.seed("resolved", "w/res")
+        before = self.sim.api("/incidents/" + inc["id"])["incident"]
+        status, _, out = self.put(inc["id"], status="resolved", resolution="again")
+        self.assertEqual((status, out["error"]["code"]), (400, 1001))
+        self.assertEqual(self.sim.control("POST", "behaviour", {"resolve_resolved": 200}),
+                         {"resolve_resolved": 200})
+        status, _, out = self.put(inc["id"], status="resolved", resolution="again")
+        self.assertEqual((status, out["incident"]["status"]), (200, "resolved"))
+        self.assertEqual(out["incident"]["resolved_at"], before["resolved_at"])
+        self.assertEqual(self.sim.request("POST", "/_sim/behaviour", body={"resolve_resolved": 201})[0], 400)
+        self.sim.control("POST", "reset", {})
+        self.assertEqual(self.sim.control("GET", "behaviour"), {"resolve_resolved": 400})
+
+    def test_merge_resolves_sources_with_reference(self):
+        self.trigger("Auth Service", key="m/src")
+        src = self.incidents(incident_key="m/src")[0]
+        rest_src = self.seed("triggered", "m/rest")
+        target = self.seed("triggered", "m/target", alert=True)
+        body = {"source_incidents": [{"id": src["id"], "type": "incident_reference"},
+                                     {"id": rest_src["id"], "type": "incident_reference"}]}
+        status, _, out = self.req("PUT", "/incidents/%s/merge" % target["id"], body=body)
+        self.assertEqual((status, out["incident"]["id"]), (200, target["id"]))
+        for merged in (src, rest_src):
+            got = self.sim.api("/incidents/" + merged["id"])["incident"]
+            self.assertEqual(got["status"], "resolved")
+            self.assertEqual(got["resolve_reason"]["type"], "merge_resolve_reason")
+            self.assertEqual(got["resolve_reason"]["incident"]["id"], target["id"])
+        # The alerts now live in the target: key lookups find it, open.
+        for key in ("m/src", "m/rest"):
+            found = self.incidents(incident_key=key, **{"statuses[]": ["triggered", "acknowledged"]})
+            self.assertEqual([i["id"] for i in found], [target["id"]])
+        # An Events resolve of a moved alert resolves the target once all its alerts are.
+        self.event({"routing_key": self.routing_key("Auth Service"), "event_action": "resolve",
+                    "dedup_key": "m/src"})
+        self.assertEqual(self.sim.api("/incidents/" + target["id"])["incident"]["status"], "triggered")
+        # Into a resolved incident: 400.
+        other = self.seed("triggered", "m/other")
+        status, _, _ = self.req("PUT", "/incidents/%s/merge" % src["id"],
+                                body={"source_incidents": [{"id": other["id"], "type": "incident_reference"}]})
+        self.assertEqual(status, 400)
 
 
 class TestEvents(DemoCase):

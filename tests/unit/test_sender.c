@@ -195,6 +195,7 @@ typedef struct {
   pd_sender_t *sender;
   double max_event_age_s;
   double reconcile_s;
+  double events_throttle_s; /* 0: the documented 30 s */
 } rig_t;
 
 static rig_t rig;
@@ -281,6 +282,7 @@ static int rig_open(bool with_sender) {
         .max_event_age_s = rig.max_event_age_s,
         .reconcile_interval_s = rig.reconcile_s,
         .value_state = fake_value_state,
+        .events_throttle_s = rig.events_throttle_s,
     };
     rig.sender = pd_sender_create(&opts);
     if (rig.sender == NULL || pd_sender_start(rig.sender) != 0)
@@ -677,6 +679,66 @@ START_TEST(test_429_storm_and_5xx_burst_lose_nothing) {
 }
 END_TEST
 
+/* The time the simulator logged the first request matching method, path
+ * and status; -1 none. */
+static double first_request_time(const char *method, const char *path,
+                                 long status) {
+  yajl_val log = pdsim_get_json(&sim, "/_sim/requests");
+  ck_assert_ptr_nonnull(log);
+  yajl_val list = array_at(log, "requests");
+  double t = -1;
+  for (size_t i = 0; list != NULL && i < list->u.array.len && t < 0; i++) {
+    yajl_val r = list->u.array.values[i];
+    const char *m = pdsim_json_string(r, "method");
+    const char *p = pdsim_json_string(r, "path");
+    if (m != NULL && p != NULL && strcmp(m, method) == 0 &&
+        strcmp(p, path) == 0 && (long)number_of(r, "status") == status)
+      t = number_of(r, "time");
+  }
+  yajl_tree_free(log);
+  return t;
+}
+
+/* The Events API's own 429 names no wait (no headers, no Retry-After): the
+ * whole block waits the documented ~30 s (shortened here through the
+ * tests' knob), then every dedup key's events still go in order. */
+START_TEST(test_events_429_without_named_wait_backs_off_in_order) {
+  events_block();
+  rig.events_throttle_s = 0.6;
+  ck_assert_int_eq(pdsim_fault(&sim, "{\"kind\":\"ratelimit\",\"count\":1,"
+                                     "\"headers\":false,\"body\":true,"
+                                     "\"path\":\"/v2/enqueue\"}"),
+                   0);
+  ck_assert_int_eq(rig_open(false), 0);
+  notification_t f = notif(NOTIF_FAILURE, "web01", "Disk 97% full");
+  handle(&f, cdtime(), PD_NOTIFY_QUEUED);
+  notification_t other = notif(NOTIF_FAILURE, "db01", "Disk 97% full");
+  handle(&other, cdtime(), PD_NOTIFY_QUEUED);
+  notification_t ack = notif(NOTIF_OKAY, "web01", "on it");
+  notification_meta_t m[1] = {meta_string("pagerduty_action", "acknowledge")};
+  ack.meta = m;
+  handle(&ack, cdtime(), PD_NOTIFY_QUEUED);
+  notification_t ok = notif(NOTIF_OKAY, "web01", "fine");
+  handle(&ok, cdtime(), PD_NOTIFY_QUEUED);
+  ck_assert_int_eq(rig_open(true), 0);
+  ck_assert(drained(15));
+
+  char actions[256];
+  events_of(KEY_WEB01, actions, sizeof(actions));
+  ck_assert_str_eq(actions, "trigger,acknowledge,resolve");
+  events_of("db01/df-root/percent_bytes-used", actions, sizeof(actions));
+  ck_assert_str_eq(actions, "trigger");
+  /* Nothing went out until the wait was over: not even db01's trigger. */
+  double refused = first_request_time("POST", "/v2/enqueue", 429);
+  double next = first_request_time("POST", "/v2/enqueue", 202);
+  ck_assert(refused > 0 && next > 0);
+  ck_assert_msg(next - refused >= 0.6, "retried after %.3f s",
+                next - refused);
+  ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 429), 1);
+  ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 202), 4);
+}
+END_TEST
+
 START_TEST(test_400_goes_to_failed_with_reason) {
   events_block();
   /* A routing key of the wrong length: the Events API answers 400. */
@@ -721,12 +783,15 @@ START_TEST(test_revoked_token_keeps_events) {
 
   notification_t n = notif(NOTIF_FAILURE, "web01", "Disk 97% full");
   handle(&n, cdtime(), PD_NOTIFY_QUEUED);
+  /* The block's first REST request is refused: GET /users/me, which the
+   * sender asks for the From address before its first write. */
   double end = now_s() + 5;
-  while (now_s() < end && count_requests("POST", "/incidents", 401) == 0)
+  while (now_s() < end && count_requests("GET", "/users/me", 401) == 0)
     sleep_s(0.1);
   sleep_s(1.5);
   ck_assert_uint_eq(pending(), 1); /* kept */
-  ck_assert_int_eq(count_requests("POST", "/incidents", 401), 1); /* slowly */
+  ck_assert_int_eq(count_requests("GET", "/users/me", 401), 1); /* slowly */
+  ck_assert_int_eq(count_requests("POST", "/incidents", -1), 0);
   ck_assert(stub_log_contains(LOG_ERR, "authentication failed"));
   ck_assert(!stub_log_contains(-1, rig.acfg.token));
 
@@ -953,7 +1018,11 @@ START_TEST(test_crash_after_note_makes_no_second_note) {
   view_key(KEY_WEB01, texts, &v);
   ck_assert_int_eq(v.notes_with[0], 1);
   ck_assert_int_eq(count_requests("POST", "/incidents/", -1), 1);
-  ck_assert_int_eq(count_requests("GET", "/incidents/", 200), 1);
+  /* The resend looked for the note first, once. */
+  char notes_path[64];
+  snprintf(notes_path, sizeof(notes_path), "/incidents/%s/notes",
+           a.incident_id);
+  ck_assert_int_eq(count_requests("GET", notes_path, 200), 1);
 }
 END_TEST
 
@@ -1166,6 +1235,7 @@ static Suite *sender_suite(void) {
 
   tc = simulator_tcase("failures");
   tcase_add_test(tc, test_429_storm_and_5xx_burst_lose_nothing);
+  tcase_add_test(tc, test_events_429_without_named_wait_backs_off_in_order);
   tcase_add_test(tc, test_400_goes_to_failed_with_reason);
   tcase_add_test(tc, test_revoked_token_keeps_events);
   tcase_add_test(tc, test_rest_garbage_answers_retried);

@@ -111,6 +111,10 @@ def handle(sim, method, path, query, body):
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
     if path == "/_sim/clock" and method == "GET":
         return 200, {"offset": sim.clock.offset, "now": timeutil.fmt(sim.clock.now())}
+    if path == "/_sim/behaviour" and method == "POST":
+        return _set_behaviour(a, body or {})
+    if path == "/_sim/behaviour" and method == "GET":
+        return 200, {"resolve_resolved": a.resolve_resolved_status}
     if path == "/_sim/abilities" and method == "POST":
         abilities = (body or {}).get("abilities")
         if not isinstance(abilities, list) or not all(isinstance(x, str) for x in abilities):
@@ -140,6 +144,17 @@ def _add_token(a, body):
         t = Token(value, kind, user.id if user else None, role, False, body.get("label", ""))
         a.add_token(t)
         return 200, {"token": _token_json(a, t)}
+
+
+def _set_behaviour(a, body):
+    """Switches for what the real service leaves unknown (README "Unknowns as switches")."""
+    if "resolve_resolved" in body:
+        value = body["resolve_resolved"]
+        if value not in (200, 400):
+            raise _bad("resolve_resolved must be 200 or 400")
+        with a.lock:
+            a.resolve_resolved_status = value
+    return 200, {"resolve_resolved": a.resolve_resolved_status}
 
 
 def _seed_incident(sim, body):

@@ -217,6 +217,7 @@ class Incident:
     alert_ids: list = field(default_factory=list)
     note_ids: list = field(default_factory=list)
     log: list = field(default_factory=list)
+    merged_into: Optional[str] = None  # the target when resolved by a merge (resolve_reason)
 
 
 @dataclass
@@ -274,6 +275,9 @@ class Account:
         self.integration_by_key = {}            # routing key -> (service_id, integration id)
         self.user_by_email = {}
         self._next_incident_number = 1
+        # What PUT status=resolved answers for an incident already resolved: unknown for the
+        # real service (API-NOTES); 400 (code 1001) is the harsher default. POST /_sim/behaviour.
+        self.resolve_resolved_status = 400
 
     # -- creation helpers used by scenarios and handlers -------------------
     def add_user(self, user):
@@ -353,9 +357,68 @@ class Account:
                         del self.open_alert_by_key[(alert.service_id, alert.alert_key)]
             inc.log.append(LogEntry(self.ids.long_id(), "resolve_log_entry", at,
                                     "Resolved" + (": " + resolution if resolution else ""), agent))
-        elif status == "triggered":   # only seeding uses this (re-open is not an API action)
+        elif status == "triggered":   # seeding; the API reopens through reopen()
             inc.resolved_at = None
             self.open_by_service[inc.service_id].add(inc.id)
+
+    def reopen(self, inc, status, at, actor_id, assignees):
+        """PUT status triggered|acknowledged on a resolved incident reopens it (the
+        OpenAPI description of PUT /incidents/{id}): triggered is assigned to `assignees`
+        (the escalation policy), acknowledged to the acting user. Its alerts stay resolved
+        [I]; the incident_key index is taken back unless another open incident holds it."""
+        agent = ("user_reference", actor_id)
+        inc.status = status
+        inc.resolved_at = None
+        inc.resolution = None
+        inc.merged_into = None
+        inc.updated_at = inc.last_status_change_at = at
+        inc.last_status_change_by = agent
+        self.open_by_service[inc.service_id].add(inc.id)
+        if inc.incident_key is not None:
+            self.open_by_key.setdefault((inc.service_id, inc.incident_key), inc.id)
+        if status == "acknowledged":
+            inc.assignments = [(actor_id, at)]
+            inc.acknowledgements = [(actor_id, at)]
+            inc.log.append(LogEntry(self.ids.long_id(), "acknowledge_log_entry", at, "Reopened and acknowledged",
+                                    agent))
+        else:
+            inc.assignments = [(uid, at) for uid in assignees]
+            inc.acknowledgements = []
+            inc.log.append(LogEntry(self.ids.long_id(), "trigger_log_entry", at, "Reopened", agent))
+
+    def unacknowledge(self, inc, at, actor_id):
+        """PUT status triggered on an acknowledged incident."""
+        agent = ("user_reference", actor_id)
+        inc.status = "triggered"
+        inc.acknowledgements = []
+        inc.updated_at = inc.last_status_change_at = at
+        inc.last_status_change_by = agent
+        inc.log.append(LogEntry(self.ids.long_id(), "unacknowledge_log_entry", at, "Unacknowledged", agent))
+
+    def merge(self, target, sources, at, actor_id):
+        """PUT /incidents/{id}/merge: the sources' alerts move to the target and the
+        sources are resolved with resolve_reason {merge_resolve_reason, target}. A source
+        without alerts (created through REST or the web UI) becomes one alert of the target
+        keyed by its incident_key [I], so incident_key lookups find the target afterwards."""
+        for src in sources:
+            for aid in src.alert_ids:
+                alert = self.alerts[aid]
+                alert.incident_id = target.id
+                target.alert_ids.append(aid)
+                if alert.status != "resolved":
+                    if self.open_alert_by_key.get((alert.service_id, alert.alert_key)) == aid \
+                            and alert.service_id != target.service_id:
+                        del self.open_alert_by_key[(alert.service_id, alert.alert_key)]
+                        self.open_alert_by_key[(target.service_id, alert.alert_key)] = aid
+                    alert.service_id = target.service_id
+            if not src.alert_ids and src.incident_key is not None and src.status != "resolved":
+                self.add_alert(target, None, src.incident_key, "critical" if src.urgency == "high" else "warning",
+                               src.title, at, {})
+            src.alert_ids = []
+            self.set_status(src, "resolved", at, user_id=actor_id)
+            src.merged_into = target.id
+            src.log[-1].summary = "Resolved by merge into #%d" % target.number
+            target.updated_at = at
 
     def add_note(self, inc, user_id, content, at):
         note = Note(self.ids.object_id(), inc.id, user_id, content, at)

@@ -128,7 +128,8 @@ class Renderer:
              "acknowledgements": [{"at": fmt(at), "acknowledger": self.ref("user", uid)}
                                   for uid, at in inc.acknowledgements],
              "last_status_change_by": self.agent_ref(inc.last_status_change_by),
-             "resolve_reason": None,
+             "resolve_reason": None if inc.merged_into is None else {
+                 "type": "merge_resolve_reason", "incident": self.ref("incident", inc.merged_into)},
              "incidents_responders": [],
              "responder_requests": [],
              "urgency": inc.urgency}

@@ -370,24 +370,36 @@ def create_incident(req, m):
 
 
 def _apply_update(req, inc, change, actor, dry_run):
-    """Validate (and unless dry_run apply) one incident update."""
+    """Validate (and unless dry_run apply) one incident update.
+
+    Status on a resolved incident (API-NOTES, "Where the real service differs"):
+    triggered or acknowledged REOPENS it (the OpenAPI description of the operation);
+    resolved again changes nothing and answers as POST /_sim/behaviour says (400 code
+    1001 by default, or 200). An urgency change of a resolved incident is a 400 (1001)."""
     status = change.get("status")
     urgency = change.get("urgency")
     if change.get("type") not in (None, "incident", "incident_reference"):
         raise invalid_input("Type must be 'incident_reference'")
-    if status is not None and status not in ("acknowledged", "resolved"):
-        raise invalid_input("Status must be one of acknowledged, resolved")
+    if status is not None and status not in ("triggered", "acknowledged", "resolved"):
+        raise invalid_input("Status must be one of triggered, acknowledged, resolved")
     if urgency is not None and urgency not in ("high", "low"):
         raise invalid_input("Urgency must be one of high, low")
-    if inc.status == "resolved" and (status is not None or urgency is not None):
-        raise rest_error(400, "Incident Already Resolved", 1001,
-                         ["Incident %s has already been resolved" % inc.id])
+    already_resolved = rest_error(400, "Incident Already Resolved", 1001,
+                                  ["Incident %s has already been resolved" % inc.id])
+    if inc.status == "resolved":
+        if status == "resolved" and req.account.resolve_resolved_status >= 400:
+            raise already_resolved
+        if status is None and urgency is not None:
+            raise already_resolved
     title = change.get("title")
     if title is not None and (not isinstance(title, str) or not title.strip()):
         raise invalid_input("Title cannot be empty.")
     if dry_run:
         return
     now = req.now
+    if inc.status == "resolved" and status in ("triggered", "acknowledged"):
+        req.account.reopen(inc, status, now, actor.id, _assignees_now(req, inc.escalation_policy_id))
+        status = None
     if urgency is not None:
         inc.urgency = urgency
         inc.updated_at = now
@@ -401,7 +413,10 @@ def _apply_update(req, inc, change, actor, dry_run):
             inc.updated_at = now
         else:
             req.account.set_status(inc, "acknowledged", now, user_id=actor.id)
-    elif status == "resolved":
+    elif status == "triggered":
+        if inc.status == "acknowledged":
+            req.account.unacknowledge(inc, now, actor.id)
+    elif status == "resolved" and inc.status != "resolved":
         req.account.set_status(inc, "resolved", now, user_id=actor.id, resolution=change.get("resolution"))
 
 
@@ -435,6 +450,32 @@ def update_incidents(req, m):
     for inc, change in pairs:
         _apply_update(req, inc, change, actor, dry_run=False)
     return 200, paginate(req.query, [inc for inc, _ in pairs], "incidents", req.renderer.incident)
+
+
+def merge_incidents(req, m):
+    """PUT /incidents/{id}/merge: source_incidents are resolved into the target, which
+    receives their alerts; the target must be open (OpenAPI description)."""
+    check_write(req)
+    actor = _acting_user(req)
+    target = _get_incident(req, m.group(1))
+    body = req.json()
+    refs = body.get("source_incidents") if isinstance(body, dict) else None
+    if not isinstance(refs, list) or not refs:
+        raise invalid_input("Source incidents must be a non-empty array")
+    if target.status == "resolved":
+        raise invalid_input("Open incidents cannot be merged into a resolved incident")
+    sources = []
+    for ref in refs:
+        if not isinstance(ref, dict) or not ref.get("id"):
+            raise invalid_input("Each source incident needs an id")
+        src = _get_incident(req, ref["id"])
+        if src.id == target.id:
+            raise invalid_input("An incident cannot be merged into itself")
+        sources.append(src)
+    if len(target.alert_ids) + sum(max(1, len(s.alert_ids)) for s in sources) > 1000:
+        raise invalid_input("An incident cannot have more than 1000 alerts")
+    req.account.merge(target, sources, req.now, actor.id)
+    return 200, {"incident": req.renderer.ref("incident", target.id)}
 
 
 def list_notes(req, m):
@@ -670,6 +711,7 @@ ROUTES = [
     ("PUT", r"/incidents", update_incidents),
     ("GET", r"/incidents/" + _ID, get_incident),
     ("PUT", r"/incidents/" + _ID, update_incident),
+    ("PUT", r"/incidents/" + _ID + "/merge", merge_incidents),
     ("GET", r"/incidents/" + _ID + "/notes", list_notes),
     ("POST", r"/incidents/" + _ID + "/notes", create_note),
     ("GET", r"/incidents/" + _ID + "/alerts", list_alerts),
