@@ -285,7 +285,8 @@ int pd_account_fetch(pd_account_t *acct, const pd_fetch_t *f,
     report_success(acct, f->what);
     if (result != NULL)
       *result = *pd_parser_result(parser);
-  } else if (f->quiet_status == 0 || resp->status != f->quiet_status) {
+  } else if ((f->quiet_status == 0 || resp->status != f->quiet_status) &&
+             (!f->caller_reports || strcmp(failure_key(f->what, resp), "*") == 0)) {
     report_failure(acct, f->what, "GET", resp);
   }
   pd_parser_destroy(parser);

@@ -133,6 +133,10 @@ typedef struct {
   /* A non-2xx status the caller handles itself (e.g. 402 on GET /teams):
    * not logged as a failure. 0 = none. */
   long quiet_status;
+  /* Failures PagerDuty answered (not those of the connection or the token,
+   * which concern the whole account) are the caller's to log: per-schedule
+   * detail requests log each schedule's change of state themselves. */
+  bool caller_reports;
 } pd_fetch_t;
 
 /*

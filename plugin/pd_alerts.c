@@ -105,6 +105,7 @@ static void format_utc(char out[32], time_t t) {
 typedef struct {
   const char *id;
   bool bad;
+  bool unknown; /* the entity's state cannot be told this cycle: keep it */
 } observation_t;
 
 /* Describes entity i of the readings: observe() fills its observation,
@@ -128,20 +129,38 @@ static int watch_run(watch_t *w, const condition_t *cond,
     free(changed);
     return -1;
   }
+  size_t *entity = malloc((num ? num : 1) * sizeof(*entity));
+  if (entity == NULL) {
+    free(items);
+    free(changed);
+    return -1;
+  }
+  size_t kept = 0;
   for (size_t i = 0; i < num; i++) {
-    observation_t obs;
+    observation_t obs = {0};
     cond->observe(r, i, &obs);
     const watch_state_t *old = watch_find(w, obs.id);
-    changed[i] = old == NULL ? obs.bad : old->bad != obs.bad;
-    snprintf(items[i].id, sizeof(items[i].id), "%s", obs.id);
-    items[i].bad = obs.bad;
+    if (obs.unknown) {
+      /* Unknown: the state stays what it was, and nothing is said. */
+      if (old != NULL) {
+        items[kept] = *old;
+        changed[kept] = false;
+        entity[kept++] = i;
+      }
+      continue;
+    }
+    changed[kept] = old == NULL ? obs.bad : old->bad != obs.bad;
+    snprintf(items[kept].id, sizeof(items[kept].id), "%s", obs.id);
+    items[kept].bad = obs.bad;
+    entity[kept++] = i;
   }
   free(w->items);
   w->items = items;
-  w->num = num;
-  for (size_t i = 0; i < num; i++)
-    if (changed[i])
-      cond->notify(ctx, r, i, items[i].bad);
+  w->num = kept;
+  for (size_t k = 0; k < kept; k++)
+    if (changed[k])
+      cond->notify(ctx, r, entity[k], items[k].bad);
+  free(entity);
   free(changed);
   return 0;
 }
@@ -151,7 +170,8 @@ static int watch_run(watch_t *w, const condition_t *cond,
 static void schedule_observe(const pd_readings_t *r, size_t i,
                              observation_t *obs) {
   *obs = (observation_t){.id = r->schedules[i].rec->schedule.id,
-                         .bad = r->schedules[i].coverage.gap_s > 0};
+                         .bad = r->schedules[i].coverage.gap_s > 0,
+                         .unknown = r->schedules[i].unknown};
 }
 
 static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,

@@ -27,7 +27,6 @@
 #define NEED_CREATED(cfg) NEED(cfg, PD_COLLECT_SERVICES)
 #define NEED_TEAMS(cfg) NEED(cfg, PD_COLLECT_TEAMS)
 #define NEED_SCHEDULES(cfg) NEED(cfg, PD_COLLECT_SCHEDULES | PD_COLLECT_ONCALLS)
-#define NEED_RENDERED(cfg) NEED(cfg, PD_COLLECT_SCHEDULES)
 #define NEED_POLICIES(cfg) NEED(cfg, PD_COLLECT_POLICIES | PD_COLLECT_ONCALLS)
 #define NEED_ONCALLS(cfg) NEED(cfg, PD_COLLECT_ONCALLS)
 
@@ -63,9 +62,8 @@ struct pd_collect_s {
   /* Every SlowInterval. */
   pd_teams_t teams;
   cache_t teams_cache;
-  pd_schedule_recs_t schedules;
-  cache_t schedules_cache;
-  bool schedules_rendered;
+  pd_schedule_recs_t schedules; /* the listings', with final schedules */
+  cache_t schedules_cache;         /* the listings */
   pd_policies_t policies;
   cache_t policies_cache;
   pd_oncalls_t oncalls;
@@ -112,7 +110,6 @@ static void drop_teams(pd_collect_t *c) {
 static void drop_schedules(pd_collect_t *c) {
   pd_schedule_recs_free(&c->schedules);
   c->schedules_cache = (cache_t){0};
-  c->schedules_rendered = false;
 }
 static void drop_policies(pd_collect_t *c) {
   pd_policies_free(&c->policies);
@@ -870,60 +867,296 @@ static int collect_policies(cycle_t *cy) {
 
 /* --- schedules ------------------------------------------------------------ */
 
-typedef struct {
-  pd_schedule_recs_t *recs;
-  pd_schedule_entries_t pending; /* the entries of the schedule being read */
-} schedule_sink_t;
+/*
+ * Schedules are read in two steps (API-NOTES, "Where the real service
+ * differs"): the listings GET /schedules (layer-based; team_ids[]) and
+ * GET /v3/schedules (shift-based; references only, no team filter) every
+ * SlowInterval, and each schedule's final schedule from its detail
+ * endpoint, which the listings never carry. c->schedules is the cache of
+ * both: sorted by ID, a record per listed schedule with its last final
+ * schedule and the state of its detail (pd_readmetrics.h).
+ */
 
-static int on_schedule_entry(void *ctx, const pd_schedule_entry_t *entry) {
-  schedule_sink_t *sink = ctx;
-  return pd_schedule_entries_push(&sink->pending, entry);
+static int on_listed_schedule(void *ctx, const pd_schedule_t *schedule) {
+  pd_schedule_entries_t none = {0};
+  return pd_schedule_recs_push(ctx, schedule, &none);
 }
 
-/* A schedule object closes after its final_schedule entries. */
-static int on_schedule(void *ctx, const pd_schedule_t *schedule) {
-  schedule_sink_t *sink = ctx;
-  int rc = pd_schedule_recs_push(sink->recs, schedule, &sink->pending);
-  sink->pending.num = 0;
-  return rc;
+/* One listing into `listed`, its records marked with `kind`. */
+static int list_schedule_kind(cycle_t *cy, pd_schedule_kind_t kind,
+                              pd_schedule_recs_t *listed) {
+  bool shifts = kind == PD_SCHEDULE_SHIFTS;
+  const char *what = shifts ? "GET /v3/schedules" : "GET /schedules";
+  pd_url_t u;
+  int rc = pd_url_init(&u, shifts ? "/v3/schedules" : "/schedules");
+  if (!shifts) /* /v3/schedules has no documented team filter */
+    rc |= url_add_scope(&u, cy->c);
+  if (rc != 0) {
+    pd_url_free(&u);
+    return out_of_memory(cy, what);
+  }
+  size_t first = listed->num;
+  pd_parse_callbacks_t cb = {.ctx = listed, .on_schedule = on_listed_schedule};
+  list_status_t ls =
+      list_pages(cy, what, u.buf,
+                 shifts ? PD_PARSE_SCHEDULES_V3 : PD_PARSE_SCHEDULES, &cb, 0,
+                 NULL);
+  pd_url_free(&u);
+  if (ls == LIST_CAPPED)
+    say_capped(cy, CAPPED_SCHEDULES, what);
+  for (size_t i = first; i < listed->num; i++) {
+    listed->items[i].kind = kind;
+    listed->items[i].read = listed->items[i].offered = false;
+  }
+  return ls == LIST_OK ? 0 : -1;
+}
+
+static void swap_schedule(pd_schedule_t *a, pd_schedule_t *b) {
+  pd_schedule_t t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* A listed schedule the cache knew as the same kind keeps its final
+ * schedule and detail state; a shift-based one also its name and teams,
+ * which only its detail has (the listing has a summary). */
+static void carry_over(pd_schedule_rec_t *fresh, pd_schedule_rec_t *old) {
+  pd_schedule_entries_t entries = fresh->entries;
+  fresh->entries = old->entries;
+  old->entries = entries;
+  if (fresh->kind == PD_SCHEDULE_SHIFTS && old->read)
+    swap_schedule(&fresh->schedule, &old->schedule);
+  fresh->read = old->read;
+  fresh->unknown = old->unknown;
+  fresh->logged_unknown = old->logged_unknown;
+  fresh->fetched_mono = old->fetched_mono;
+  fresh->until = old->until;
+  fresh->known_at = old->known_at;
 }
 
 static int collect_schedules(cycle_t *cy) {
   pd_collect_t *c = cy->c;
-  drop_schedules(c);
-  bool rendered = NEED_RENDERED(cy->cfg);
-  time_t until =
-      rendered ? slow_horizon(cy) + (time_t)cy->cfg->coverage_window_s : 0;
-  pd_url_t u;
-  int rc = pd_url_init(&u, "/schedules");
-  rc |= url_add_scope(&u, c);
-  if (rendered) {
-    rc |= pd_url_add(&u, "include[]", "final_schedule");
-    rc |= url_add_time(&u, "since", cy->now);
-    rc |= url_add_time(&u, "until", until);
-  }
-  if (rc != 0) {
-    pd_url_free(&u);
-    return out_of_memory(cy, "GET /schedules");
-  }
-  schedule_sink_t sink = {.recs = &c->schedules};
-  pd_parse_callbacks_t cb = {.ctx = &sink,
-                             .on_schedule = on_schedule,
-                             .on_schedule_entry = on_schedule_entry};
-  list_status_t ls =
-      list_pages(cy, "GET /schedules", u.buf, PD_PARSE_SCHEDULES, &cb, 0, NULL);
-  pd_url_free(&u);
-  pd_schedule_entries_free(&sink.pending);
-  if (ls != LIST_OK) {
-    if (ls == LIST_CAPPED)
-      say_capped(cy, CAPPED_SCHEDULES, "GET /schedules");
-    drop_schedules(c);
+  c->schedules_cache.valid = false;
+  pd_schedule_recs_t listed = {0};
+  if (list_schedule_kind(cy, PD_SCHEDULE_LAYERS, &listed) != 0 ||
+      list_schedule_kind(cy, PD_SCHEDULE_SHIFTS, &listed) != 0) {
+    /* Not offered this cycle; the cached final schedules stay for the
+     * next listing. */
+    pd_schedule_recs_free(&listed);
     return -1;
   }
-  pd_schedule_recs_dedupe(&c->schedules);
-  c->schedules_rendered = rendered;
-  cache_fresh(&c->schedules_cache, cy, until);
+  pd_schedule_recs_dedupe(&listed);
+  for (size_t i = 0; i < listed.num; i++) {
+    pd_schedule_rec_t *old =
+        pd_schedule_recs_find(&c->schedules, listed.items[i].schedule.id);
+    if (old != NULL && old->kind == listed.items[i].kind)
+      carry_over(&listed.items[i], old);
+  }
+  pd_schedule_recs_free(&c->schedules);
+  c->schedules = listed;
+  cache_fresh(&c->schedules_cache, cy, 0);
   return 0;
+}
+
+/* How far ahead a final schedule is read: CoverageWindow from the last
+ * moment it may still be used. A record is refreshed once it is a
+ * SlowInterval old, at the latest one more SlowInterval later (the quota
+ * below), so it must hold until now + 2 SlowInterval + 2 Interval (one for
+ * a late cycle) + CoverageWindow. */
+static time_t detail_until(const cycle_t *cy) {
+  return cy->now + (time_t)(cy->cfg->coverage_window_s +
+                            2 * cy->cfg->slow_interval_s + 2 * cy->interval_s);
+}
+
+/* Details read per cycle once every record has been read: all of them
+ * spread over SlowInterval, ceil(num * Interval / SlowInterval). */
+static size_t detail_quota(const cycle_t *cy, size_t num) {
+  double slow = cy->cfg->slow_interval_s;
+  if (cy->interval_s >= slow)
+    return num;
+  double q = (double)num * cy->interval_s / slow;
+  size_t n = (size_t)q;
+  return n < q ? n + 1 : n;
+}
+
+/* Must be read this cycle: never read, or the window read no longer holds
+ * [now, now + CoverageWindow). */
+static bool detail_needed(const cycle_t *cy, const pd_schedule_rec_t *r) {
+  return !r->read ||
+         cy->now + (time_t)cy->cfg->coverage_window_s > r->until;
+}
+
+static bool detail_due(const cycle_t *cy, const pd_schedule_rec_t *r) {
+  cache_t k = {.valid = true, .fetched_mono = r->fetched_mono};
+  return cache_due(&k, cy);
+}
+
+typedef struct {
+  pd_schedule_t schedule;
+  bool got;
+  pd_schedule_entries_t entries;
+} detail_sink_t;
+
+static int on_detail_schedule(void *ctx, const pd_schedule_t *schedule) {
+  detail_sink_t *sink = ctx;
+  pd_schedule_free(&sink->schedule);
+  if (pd_schedule_copy(&sink->schedule, schedule) != 0)
+    return -1;
+  sink->got = true;
+  return 0;
+}
+
+static int on_detail_entry(void *ctx, const pd_schedule_entry_t *entry) {
+  detail_sink_t *sink = ctx;
+  return pd_schedule_entries_push(&sink->entries, entry);
+}
+
+/* The detail request of one schedule: its final schedule of
+ * [now, until). */
+static int detail_url(const cycle_t *cy, const pd_schedule_rec_t *r,
+                      time_t until, pd_url_t *u) {
+  char path[64];
+  bool shifts = r->kind == PD_SCHEDULE_SHIFTS;
+  snprintf(path, sizeof(path), "%s/%s", shifts ? "/v3/schedules" : "/schedules",
+           r->schedule.id);
+  int rc = pd_url_init(u, path);
+  rc |= url_add_time(u, "since", cy->now);
+  rc |= url_add_time(u, "until", until);
+  if (shifts)
+    rc |= pd_url_add(u, "include[]", "final_schedule");
+  else
+    rc |= pd_url_add(u, "time_zone", "UTC");
+  return rc;
+}
+
+/* The state of a schedule's detail changed to unknown: said once, unless
+ * the connection or the token failed (the account says that). */
+static void mark_unknown(cycle_t *cy, pd_schedule_rec_t *r,
+                         const pd_http_response_t *resp) {
+  bool account_wide =
+      resp == NULL || resp->status == 0 || resp->outcome == PD_HTTP_AUTH;
+  if (!r->unknown && !account_wide) {
+    PD_ACCOUNT_WARNING(
+        cy->cfg->name,
+        "schedule \"%s\" (%s): its final schedule could not be read (%s); "
+        "%s until it can.",
+        r->schedule.name, r->schedule.id, resp->message,
+        r->read ? "its series keep their last values"
+                : "its series are not dispatched");
+    r->logged_unknown = true;
+  }
+  r->unknown = true;
+}
+
+static int fetch_detail(cycle_t *cy, pd_schedule_rec_t *r) {
+  bool shifts = r->kind == PD_SCHEDULE_SHIFTS;
+  const char *what =
+      shifts ? "GET /v3/schedules/{id}" : "GET /schedules/{id}";
+  time_t until = detail_until(cy);
+  pd_url_t u;
+  if (detail_url(cy, r, until, &u) != 0) {
+    pd_url_free(&u);
+    r->unknown = true;
+    return out_of_memory(cy, what);
+  }
+  detail_sink_t sink = {0};
+  pd_parse_callbacks_t cb = {.ctx = &sink,
+                             .on_schedule = on_detail_schedule,
+                             .on_schedule_entry = on_detail_entry};
+  pd_fetch_t f = {.what = what,
+                  .path = u.buf,
+                  .kind = shifts ? PD_PARSE_SCHEDULE_V3 : PD_PARSE_SCHEDULE,
+                  .cb = &cb,
+                  .caller_reports = true};
+  pd_http_response_t resp;
+  int rc = pd_account_fetch(cy->acct, &f, NULL, &resp);
+  pd_url_free(&u);
+  if (rc == 0 && (!sink.got || strcmp(sink.schedule.id, r->schedule.id) != 0)) {
+    snprintf(resp.message, sizeof(resp.message),
+             "the answer is not about this schedule");
+    rc = -1;
+  }
+  if (rc != 0) {
+    if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
+      cy->aborted = true;
+    mark_unknown(cy, r, &resp);
+    pd_schedule_free(&sink.schedule);
+    pd_schedule_entries_free(&sink.entries);
+    return -1;
+  }
+  pd_schedule_entries_free(&r->entries);
+  r->entries = sink.entries;
+  swap_schedule(&r->schedule, &sink.schedule);
+  pd_schedule_free(&sink.schedule);
+  if (r->logged_unknown)
+    PD_ACCOUNT_INFO(cy->cfg->name,
+                    "schedule \"%s\" (%s): its final schedule is read again.",
+                    r->schedule.name, r->schedule.id);
+  r->read = true;
+  r->unknown = r->logged_unknown = false;
+  r->fetched_mono = cy->mono;
+  r->until = until;
+  return 0;
+}
+
+static int cmp_rec_fetched(const void *a, const void *b) {
+  const pd_schedule_rec_t *x = *(pd_schedule_rec_t *const *)a;
+  const pd_schedule_rec_t *y = *(pd_schedule_rec_t *const *)b;
+  return (x->fetched_mono > y->fetched_mono) -
+         (x->fetched_mono < y->fetched_mono);
+}
+
+/* Is a read schedule in the Team scope? Layer-based ones are listed with
+ * team_ids[]; shift-based ones by the teams of their detail. */
+static bool schedule_in_scope(const pd_collect_t *c,
+                              const pd_schedule_rec_t *r) {
+  if (c->cfg->teams_num == 0 || r->kind == PD_SCHEDULE_LAYERS)
+    return true;
+  for (size_t i = 0; i < r->schedule.team_ids.num; i++)
+    if (find_team(&c->scope, r->schedule.team_ids.ids[i]) != NULL)
+      return true;
+  return false;
+}
+
+/*
+ * Reads the final schedules this cycle needs: every one never read or
+ * whose window no longer holds, and of those due (a SlowInterval old) the
+ * oldest, up to detail_quota(). Then decides what is offered. Returns -1
+ * when any detail could not be read.
+ */
+static int refresh_details(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  pd_schedule_recs_t *v = &c->schedules;
+  pd_schedule_rec_t **due = malloc((v->num ? v->num : 1) * sizeof(*due));
+  if (due == NULL)
+    return out_of_memory(cy, "schedules");
+  int status = 0;
+  size_t due_num = 0;
+  for (size_t i = 0; i < v->num; i++) {
+    pd_schedule_rec_t *r = &v->items[i];
+    if (detail_needed(cy, r)) {
+      if (cy->aborted || fetch_detail(cy, r) != 0) {
+        r->unknown = r->unknown || r->read; /* cannot be computed now */
+        status = -1;
+      }
+    } else if (detail_due(cy, r)) {
+      due[due_num++] = r;
+    }
+  }
+  qsort(due, due_num, sizeof(*due), cmp_rec_fetched);
+  size_t quota = detail_quota(cy, v->num);
+  for (size_t i = 0; i < due_num && i < quota && !cy->aborted; i++)
+    if (fetch_detail(cy, due[i]) != 0)
+      status = -1;
+  free(due);
+
+  for (size_t i = 0; i < v->num; i++) {
+    pd_schedule_rec_t *r = &v->items[i];
+    r->offered = r->read && schedule_in_scope(c, r);
+    if (r->read && !r->unknown)
+      r->known_at = cy->now;
+  }
+  return status;
 }
 
 /* --- on-calls ------------------------------------------------------------- */
@@ -1012,9 +1245,6 @@ static int collect_oncalls(cycle_t *cy) {
 /* Cached data whose time window no longer holds the current one is of no
  * use: drop it so it is fetched again. */
 static void expire_windows(pd_collect_t *c, time_t now) {
-  if (c->schedules_cache.valid && c->schedules_rendered &&
-      now + (time_t)c->cfg->coverage_window_s > c->schedules_cache.until)
-    drop_schedules(c);
   if (c->oncalls_cache.valid && now >= c->oncalls_cache.until)
     drop_oncalls(c);
 }
@@ -1041,7 +1271,6 @@ static void fill_snapshot(const pd_collect_t *c, time_t now,
       .created = c->created_ok ? &c->created : NULL,
       .teams = NEED_TEAMS(cfg) && c->teams_cache.valid ? &c->teams : NULL,
       .schedules = c->schedules_cache.valid ? &c->schedules : NULL,
-      .schedules_rendered = c->schedules_rendered,
       .oncalls = c->oncalls_cache.valid ? &c->oncalls : NULL,
       .policies = c->policies_cache.valid ? &c->policies : NULL,
   };
@@ -1087,7 +1316,8 @@ int pd_collect_run(pd_collect_t *c, pd_account_t *acct, time_t now,
       refresh(&cy, &c->policies_cache, collect_policies) != 0)
     status = -1;
   if (NEED_SCHEDULES(cfg) &&
-      refresh(&cy, &c->schedules_cache, collect_schedules) != 0)
+      (refresh(&cy, &c->schedules_cache, collect_schedules) != 0 ||
+       refresh_details(&cy) != 0))
     status = -1;
   if (NEED_ONCALLS(cfg) &&
       refresh(&cy, &c->oncalls_cache, collect_oncalls) != 0)

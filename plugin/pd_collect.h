@@ -16,10 +16,19 @@
  *                           [now-TrendWindow, now))        (services)
  *   every SlowInterval  GET /teams                       (teams; and to
  *     (cached, the          resolve Team names while any is unresolved)
- *     series re-        GET /schedules (with include[]=final_schedule and
- *     computed each         since=now, until=now+CoverageWindow+SlowInterval
- *     cycle at the          + 2 Interval when schedules are collected)
- *     current now)                                  (schedules, oncalls)
+ *     series re-        GET /schedules (layer-based; team_ids[]) and
+ *     computed each         GET /v3/schedules (shift-based; no team
+ *     cycle at the          filter): the lists, which never carry final
+ *     current now)          schedules                (schedules, oncalls)
+ *                       GET /schedules/{id}?since&until&time_zone=UTC or
+ *                           GET /v3/schedules/{id}?since&until&include[]=
+ *                           final_schedule, per schedule: since=now,
+ *                           until=now+CoverageWindow+2 SlowInterval
+ *                           +2 Interval; all never read (or whose window
+ *                           no longer holds) at once, the due ones (a
+ *                           SlowInterval old) oldest first, at most
+ *                           ceil(N*Interval/SlowInterval) a cycle
+ *                                                    (schedules, oncalls)
  *                       GET /escalation_policies        (policies, oncalls)
  *                       GET /oncalls since=now, until=now+SlowInterval
  *                           + 2 Interval: every shift of that stretch, so
@@ -48,6 +57,12 @@
  * are never relied on: times go in UTC, a day wider than needed, and
  * created_at is filtered here. A split that cannot be proven complete
  * fails the collection (an ERROR; no values). Repeats are dropped by ID.
+ *
+ * Shift-based schedules are scoped by the teams of their detail (the v3
+ * listing has no documented team filter). A schedule whose detail fails is
+ * unknown on its own: its series keep the values of its last known cycle
+ * (pd_readmetrics.h), it raises no notification, and the change is logged
+ * once per schedule (its requests' failures are not logged per request).
  *
  * Failure semantics: a collection is all or nothing. When any of its
  * requests fails (HTTP error, timeout, reset, truncated or malformed body)

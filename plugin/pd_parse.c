@@ -54,6 +54,8 @@ typedef enum {
   S_ENTRY_START,
   S_ENTRY_END,
   S_ENTRY_USER_ID,
+  S_ENTRY_MEMBER,      /* a shift assignment's member object */
+  S_ENTRY_MEMBER_TYPE, /* user_member, empty_member, ... */
   S_COVERAGE,
 } field_slot_t;
 
@@ -101,6 +103,38 @@ static const field_t incident_fields[] = {
     {"service", T_OBJECT, S_NONE},
     {"service/id", T_STRING, S_SERVICE_ID},
     TEAM_FIELDS,
+    {NULL, 0, 0},
+};
+
+/* GET /schedules: the list never carries final schedules (API-NOTES). */
+static const field_t schedule_list_fields[] = {
+    {"id", T_STRING, S_ID},
+    {"name", T_STRING, S_NAME},
+    TEAM_FIELDS,
+    {NULL, 0, 0},
+};
+
+/* GET /v3/schedules: schedule_v3_reference items. */
+static const field_t schedule_v3_list_fields[] = {
+    {"id", T_STRING, S_ID},
+    {"summary", T_STRING, S_NAME},
+    {NULL, 0, 0},
+};
+
+#define SHIFTS "final_schedule/computed_shift_assignments"
+static const field_t schedule_v3_fields[] = {
+    {"id", T_STRING, S_ID},
+    {"name", T_STRING, S_NAME},
+    TEAM_FIELDS,
+    {"final_schedule", T_OBJECT, S_NONE},
+    {"final_schedule/rendered_coverage_percentage", T_NUMBER, S_COVERAGE},
+    {SHIFTS, T_ARRAY, S_NONE},
+    {SHIFTS "/*", T_OBJECT, S_ENTRY},
+    {SHIFTS "/*/start_time", T_STRING, S_ENTRY_START},
+    {SHIFTS "/*/end_time", T_STRING, S_ENTRY_END},
+    {SHIFTS "/*/member", T_OBJECT, S_ENTRY_MEMBER},
+    {SHIFTS "/*/member/type", T_STRING, S_ENTRY_MEMBER_TYPE},
+    {SHIFTS "/*/member/user_id", T_STRING, S_ENTRY_USER_ID},
     {NULL, 0, 0},
 };
 
@@ -161,8 +195,13 @@ static const kind_desc_t kinds[] = {
     [PD_PARSE_SERVICES] = {"services", "services", "service", service_fields},
     [PD_PARSE_INCIDENTS] = {"incidents", "incidents", "incident",
                             incident_fields},
-    [PD_PARSE_SCHEDULES] = {"schedules", "schedules", NULL, schedule_fields},
+    [PD_PARSE_SCHEDULES] = {"schedules", "schedules", NULL,
+                            schedule_list_fields},
     [PD_PARSE_SCHEDULE] = {"schedule", NULL, "schedule", schedule_fields},
+    [PD_PARSE_SCHEDULES_V3] = {"shift-based schedules", "schedules", NULL,
+                               schedule_v3_list_fields},
+    [PD_PARSE_SCHEDULE_V3] = {"shift-based schedule", NULL, "schedule",
+                              schedule_v3_fields},
     [PD_PARSE_ONCALLS] = {"oncalls", "oncalls", NULL, oncall_fields},
     [PD_PARSE_POLICIES] = {"escalation policies", "escalation_policies",
                            "escalation_policy", policy_fields},
@@ -193,6 +232,7 @@ struct pd_parser_s {
 
   pd_schedule_entry_t entry;
   bool entry_has_start, entry_has_end;
+  bool entry_has_member, entry_user_member; /* shift assignments */
   pd_target_t target;
 };
 
@@ -234,7 +274,9 @@ static void begin_entity(pd_parser_t *p, size_t ent_frame) {
     break;
   }
   case PD_PARSE_SCHEDULES:
-  case PD_PARSE_SCHEDULE: {
+  case PD_PARSE_SCHEDULE:
+  case PD_PARSE_SCHEDULES_V3:
+  case PD_PARSE_SCHEDULE_V3: {
     pd_idlist_t teams = p->schedule.team_ids;
     p->schedule = (pd_schedule_t){0};
     p->schedule.team_ids = teams;
@@ -260,6 +302,8 @@ static pd_idlist_t *entity_teams(pd_parser_t *p) {
     return &p->incident.team_ids;
   case PD_PARSE_SCHEDULES:
   case PD_PARSE_SCHEDULE:
+  case PD_PARSE_SCHEDULES_V3:
+  case PD_PARSE_SCHEDULE_V3:
     return &p->schedule.team_ids;
   case PD_PARSE_POLICIES:
     return &p->policy.team_ids;
@@ -281,6 +325,8 @@ static char *entity_id(pd_parser_t *p) {
     return p->incident.id;
   case PD_PARSE_SCHEDULES:
   case PD_PARSE_SCHEDULE:
+  case PD_PARSE_SCHEDULES_V3:
+  case PD_PARSE_SCHEDULE_V3:
     return p->schedule.id;
   case PD_PARSE_POLICIES:
     return p->policy.id;
@@ -300,6 +346,8 @@ static char *entity_name(pd_parser_t *p) {
     return p->service.name;
   case PD_PARSE_SCHEDULES:
   case PD_PARSE_SCHEDULE:
+  case PD_PARSE_SCHEDULES_V3:
+  case PD_PARSE_SCHEDULE_V3:
     return p->schedule.name;
   case PD_PARSE_POLICIES:
     return p->policy.name;
@@ -322,6 +370,8 @@ static int emit_entity(pd_parser_t *p) {
     return cb->on_incident ? cb->on_incident(cb->ctx, &p->incident) : 0;
   case PD_PARSE_SCHEDULES:
   case PD_PARSE_SCHEDULE:
+  case PD_PARSE_SCHEDULES_V3:
+  case PD_PARSE_SCHEDULE_V3:
     return cb->on_schedule ? cb->on_schedule(cb->ctx, &p->schedule) : 0;
   case PD_PARSE_ONCALLS:
     return cb->on_oncall ? cb->on_oncall(cb->ctx, &p->oncall) : 0;
@@ -494,6 +544,10 @@ static int store_value(pd_parser_t *p, const field_t *f,
   case S_ENTRY_END:
     p->entry_has_end = true;
     return set_time(p, &p->entry.end, v);
+  case S_ENTRY_MEMBER_TYPE:
+    p->entry_user_member = v->len == strlen("user_member") &&
+                           memcmp(v->text, "user_member", v->len) == 0;
+    return PD_JSON_CONTINUE;
   case S_COVERAGE:
     if (pd_json_to_double(v, &p->result.coverage_percentage) != 0)
       return pd_json_fail(p->js, "not a usable number");
@@ -502,6 +556,7 @@ static int store_value(pd_parser_t *p, const field_t *f,
   case S_RULE:
   case S_TARGET:
   case S_ENTRY:
+  case S_ENTRY_MEMBER:
     break;
   }
   return PD_JSON_CONTINUE;
@@ -523,11 +578,30 @@ static int begin_object(pd_parser_t *p, const field_t *f) {
   case S_ENTRY:
     p->entry = (pd_schedule_entry_t){0};
     p->entry_has_start = p->entry_has_end = false;
+    p->entry_has_member = p->entry_user_member = false;
+    break;
+  case S_ENTRY_MEMBER:
+    p->entry_has_member = true;
     break;
   default:
     break;
   }
   return PD_JSON_CONTINUE;
+}
+
+/* A shift assignment's member: a user_member must name its user; any
+ * other member (empty_member, a type this code does not know) names
+ * nobody, so it covers nothing. */
+static int shift_member(pd_parser_t *p) {
+  if (!p->entry_has_member)
+    return pd_json_fail(p->js, "shift assignment without a member");
+  if (!p->entry_user_member) {
+    p->entry.user_id[0] = '\0';
+    return 0;
+  }
+  if (p->entry.user_id[0] == '\0')
+    return pd_json_fail(p->js, "user_member without a user_id");
+  return 0;
 }
 
 /* A wanted object inside the entity closes. */
@@ -543,6 +617,8 @@ static int end_object(pd_parser_t *p, const field_t *f) {
   } else if (f->slot == S_ENTRY) {
     if (!p->entry_has_start || !p->entry_has_end)
       return pd_json_fail(p->js, "schedule entry without start or end");
+    if (p->kind == PD_PARSE_SCHEDULE_V3 && shift_member(p) != 0)
+      return PD_JSON_ABORT;
     p->result.entries++;
     if (p->cb.on_schedule_entry != NULL &&
         p->cb.on_schedule_entry(p->cb.ctx, &p->entry) != 0)

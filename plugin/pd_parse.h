@@ -16,7 +16,9 @@
  *    "incidents" or single "incident", ...), of the right container type;
  *  - every entity needs a valid ID (pd_id_is_valid); an on-call needs its
  *    escalation_policy.id and escalation_level; a schedule entry its start
- *    and end; an escalation target its id;
+ *    and end; a shift assignment its start_time, end_time and member, and a
+ *    user_member its user_id (other member types name nobody); an
+ *    escalation target its id;
  *  - a field read here that has the wrong type ("more": "yes", "status": 3,
  *    "service": "PX"), an invalid ID, or a time that is not ISO 8601 fails
  *    the whole response; null is accepted for every other field and leaves
@@ -45,6 +47,11 @@ typedef enum {
   PD_PARSE_SCHEDULES,   /* GET /schedules */
   PD_PARSE_SCHEDULE,    /* GET /schedules/{id}: the schedule, its
                            final_schedule entries and coverage */
+  PD_PARSE_SCHEDULES_V3, /* GET /v3/schedules: references (id, summary as
+                            the name) */
+  PD_PARSE_SCHEDULE_V3,  /* GET /v3/schedules/{id}: the schedule, its
+                            final_schedule.computed_shift_assignments (an
+                            empty_member entry names no user) and coverage */
   PD_PARSE_ONCALLS,     /* GET /oncalls */
   PD_PARSE_POLICIES,    /* GET /escalation_policies; also
                            {"escalation_policy":{...}} */
@@ -63,7 +70,8 @@ typedef struct {
   int (*on_service)(void *ctx, const pd_service_t *service);
   int (*on_incident)(void *ctx, const pd_incident_t *incident);
   int (*on_schedule)(void *ctx, const pd_schedule_t *schedule);
-  /* final_schedule.rendered_schedule_entries[] of PD_PARSE_SCHEDULE */
+  /* final_schedule.rendered_schedule_entries[] of PD_PARSE_SCHEDULE,
+   * final_schedule.computed_shift_assignments[] of PD_PARSE_SCHEDULE_V3 */
   int (*on_schedule_entry)(void *ctx, const pd_schedule_entry_t *entry);
   int (*on_oncall)(void *ctx, const pd_oncall_t *oncall);
   int (*on_policy)(void *ctx, const pd_policy_t *policy);

@@ -69,6 +69,7 @@ int pd_schedule_recs_push(pd_schedule_recs_t *v, const pd_schedule_t *s,
     return -1;
   v->items = items;
   pd_schedule_rec_t *r = &v->items[v->num];
+  *r = (pd_schedule_rec_t){.listed = true, .read = true, .offered = true};
   if (pd_schedule_copy(&r->schedule, s) != 0)
     return -1;
   r->entries = *entries;
@@ -99,6 +100,22 @@ void pd_schedule_recs_dedupe(pd_schedule_recs_t *v) {
       v->items[kept++] = v->items[i];
   }
   v->num = kept;
+}
+
+pd_schedule_rec_t *pd_schedule_recs_find(pd_schedule_recs_t *v,
+                                         const char *id) {
+  size_t lo = 0, hi = v->num;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(v->items[mid].schedule.id, id);
+    if (c == 0)
+      return &v->items[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
 }
 
 void pd_schedule_recs_free(pd_schedule_recs_t *v) {
@@ -445,13 +462,6 @@ static const pd_oncall_t **oncalls_now(const pd_snapshot_t *snap, size_t *num) {
   return now;
 }
 
-static int cmp_oncall_by_schedule(const void *a, const void *b) {
-  const pd_oncall_t *x = *(const pd_oncall_t *const *)a;
-  const pd_oncall_t *y = *(const pd_oncall_t *const *)b;
-  int c = strcmp(x->schedule_id, y->schedule_id);
-  return c != 0 ? c : strcmp(x->user_id, y->user_id);
-}
-
 static int cmp_oncall_by_policy(const void *a, const void *b) {
   const pd_oncall_t *x = *(const pd_oncall_t *const *)a;
   const pd_oncall_t *y = *(const pd_oncall_t *const *)b;
@@ -482,36 +492,17 @@ static int cmp_id(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/*
- * Distinct users on call now in the schedule: those GET /oncalls names for
- * it, together with those its final schedule has on call now. The two
- * agree for a schedule an escalation policy uses; only the final schedule
- * knows about one no policy (in scope) uses. Returns -1 on no memory.
- */
-static long schedule_oncall(const pd_oncall_t **sorted, size_t num,
-                            const pd_schedule_rec_t *rec, bool rendered,
-                            time_t now) {
-  pd_oncall_t probe = {0};
-  memcpy(probe.schedule_id, rec->schedule.id, sizeof(probe.schedule_id));
-  size_t first = lower_bound(sorted, num, &probe, cmp_oncall_by_schedule);
-  size_t from_oncalls = 0;
-  while (first + from_oncalls < num &&
-         strcmp(sorted[first + from_oncalls]->schedule_id,
-                rec->schedule.id) == 0)
-    from_oncalls++;
-
-  size_t entries = rendered ? rec->entries.num : 0;
-  size_t cap = from_oncalls + entries;
-  const char **users = malloc((cap ? cap : 1) * sizeof(*users));
+/* Distinct users the final schedule has on call at `at` (shift-based
+ * schedules may have several at once). Returns -1 on no memory. */
+static long schedule_oncall(const pd_schedule_rec_t *rec, time_t at) {
+  size_t num = rec->entries.num;
+  const char **users = malloc((num ? num : 1) * sizeof(*users));
   if (users == NULL)
     return -1;
   size_t n = 0;
-  for (size_t i = 0; i < from_oncalls; i++)
-    if (sorted[first + i]->user_id[0] != '\0')
-      users[n++] = sorted[first + i]->user_id;
-  for (size_t i = 0; i < entries; i++) {
+  for (size_t i = 0; i < num; i++) {
     const pd_schedule_entry_t *e = &rec->entries.items[i];
-    if (e->user_id[0] != '\0' && e->start <= now && now < e->end)
+    if (e->user_id[0] != '\0' && e->start <= at && at < e->end)
       users[n++] = e->user_id;
   }
   qsort(users, n, sizeof(*users), cmp_id);
@@ -540,43 +531,35 @@ static long policy_level_oncall(const pd_oncall_t **sorted, size_t num,
 }
 
 static int compute_schedules(const pd_snapshot_t *snap, pd_readings_t *r) {
-  size_t num = snap->schedules->num;
-  const pd_schedule_rec_t **sorted = malloc((num ? num : 1) * sizeof(*sorted));
-  r->schedules = calloc(num ? num : 1, sizeof(*r->schedules));
+  size_t all = snap->schedules->num;
+  const pd_schedule_rec_t **sorted = malloc((all ? all : 1) * sizeof(*sorted));
+  r->schedules = calloc(all ? all : 1, sizeof(*r->schedules));
   if (sorted == NULL || r->schedules == NULL) {
     free(sorted);
     return -1;
   }
-  for (size_t i = 0; i < num; i++)
-    sorted[i] = &snap->schedules->items[i];
+  size_t num = 0;
+  for (size_t i = 0; i < all; i++)
+    if (snap->schedules->items[i].offered)
+      sorted[num++] = &snap->schedules->items[i];
   qsort(sorted, num, sizeof(*sorted), cmp_schedule_ptr);
   r->schedules_num = num;
 
-  size_t now_num = 0;
-  const pd_oncall_t **now = NULL;
-  if (r->has.schedule_oncall) {
-    now = oncalls_now(snap, &now_num);
-    if (now == NULL) {
-      free(sorted);
-      return -1;
-    }
-    qsort(now, now_num, sizeof(*now), cmp_oncall_by_schedule);
-  }
   for (size_t i = 0; i < num; i++) {
     pd_schedule_reading_t *s = &r->schedules[i];
     s->rec = sorted[i];
+    s->unknown = s->rec->unknown;
+    /* An unknown schedule keeps the values it had when last known. */
+    time_t at = s->unknown ? s->rec->known_at : snap->now;
     if (r->has.schedule_coverage)
-      pd_coverage_compute(s->rec->entries.items, s->rec->entries.num, snap->now,
+      pd_coverage_compute(s->rec->entries.items, s->rec->entries.num, at,
                           snap->coverage_window_s, &s->coverage);
     if (r->has.schedule_oncall &&
-        (s->oncall = schedule_oncall(now, now_num, s->rec,
-                                     snap->schedules_rendered, snap->now)) < 0) {
-      free(now);
+        (s->oncall = schedule_oncall(s->rec, at)) < 0) {
       free(sorted);
       return -1;
     }
   }
-  free(now);
   free(sorted);
   return assign_names(num, schedule_id, schedule_name, schedule_instance,
                       r->schedules, snap->instance_by);
@@ -632,10 +615,9 @@ static void decide_groups(const pd_snapshot_t *snap, pd_reading_groups_t *has) {
       .services = (want & PD_COLLECT_SERVICES) && snap->services != NULL,
       .teams = (want & PD_COLLECT_TEAMS) && snap->teams != NULL &&
                snap->services != NULL && open,
-      .schedule_coverage = (want & PD_COLLECT_SCHEDULES) &&
-                           snap->schedules != NULL && snap->schedules_rendered,
-      .schedule_oncall = (want & PD_COLLECT_ONCALLS) &&
-                         snap->schedules != NULL && snap->oncalls != NULL,
+      .schedule_coverage =
+          (want & PD_COLLECT_SCHEDULES) && snap->schedules != NULL,
+      .schedule_oncall = (want & PD_COLLECT_ONCALLS) && snap->schedules != NULL,
       .policies = (want & PD_COLLECT_POLICIES) && snap->policies != NULL,
       .policy_oncall = (want & PD_COLLECT_ONCALLS) && snap->policies != NULL &&
                        snap->oncalls != NULL,

@@ -22,21 +22,25 @@
  *   Collect "schedules": schedule-<sched>-coverage/-gap/-next_gap/
  *       -next_handoff          <- schedules with their final schedule
  *   Collect "policies": policy-<policy>-rules/-loops  <- policies
- *   Collect "oncalls": schedule-<sched>-oncall        <- schedules + oncalls;
+ *   Collect "oncalls": schedule-<sched>-oncall        <- schedules with their
+ *                                                        final schedule;
  *       policy-<policy>-oncall/-uncovered_levels      <- policies + oncalls
  *
  * Definitions (SPEC 4, and the choices where it is silent):
  *  - "On call now" is an on-call entry with start <= now < end (a null
  *    start or end is open-ended: permanently on call). Entries without a
  *    user do not count.
- *  - schedule oncall: distinct users on call now that on-call entries
- *    naming the schedule (via any escalation policy in scope) or the
- *    schedule's own final schedule name: a schedule no policy in scope
- *    uses still counts whoever it has on call.
+ *  - schedule oncall: distinct users the schedule's final schedule has on
+ *    call now (layer-based and shift-based alike; a shift-based one may
+ *    have several people on call at once). A schedule no policy uses
+ *    counts too.
  *  - coverage / gap / next_gap: [now, now + CoverageWindow) against the
  *    union of the final schedule's entries that name a user (entries may
- *    overlap or touch). next_gap is CoverageWindow when fully covered and 0
- *    when nobody is on call now.
+ *    overlap or touch; shift-based empty_member entries name nobody).
+ *    next_gap is CoverageWindow when fully covered and 0 when nobody is on
+ *    call now.
+ *  - an unknown schedule (offered, but its detail failed this round) gets
+ *    the values computed at its known_at: the ones it last had.
  *  - next_handoff: for each user the final schedule has on call now, the
  *    end of that user's unbroken stretch (touching or overlapping entries
  *    of the same user are one shift); the earliest of those ends, minus
@@ -85,10 +89,27 @@ int pd_incident_recs_push(pd_incident_recs_t *v, const pd_incident_t *inc);
 void pd_incident_recs_dedupe(pd_incident_recs_t *v);
 void pd_incident_recs_free(pd_incident_recs_t *v);
 
-/* A schedule and, when it was rendered, its final schedule. */
+/* Layer-based (GET /schedules) or shift-based (GET /v3/schedules). */
+typedef enum { PD_SCHEDULE_LAYERS = 0, PD_SCHEDULE_SHIFTS } pd_schedule_kind_t;
+
+/*
+ * A schedule and its final schedule, as pd_collect's cache keeps it
+ * between detail reads (pd_collect.h). Only `offered` records are series;
+ * an `unknown` one (its detail could not be read this round) is computed at
+ * known_at, so it keeps the values it last had (SPEC 4).
+ */
 typedef struct {
   pd_schedule_t schedule;
-  pd_schedule_entries_t entries;
+  pd_schedule_entries_t entries; /* the final schedule of [.., until) */
+  pd_schedule_kind_t kind;
+  bool listed;  /* in the last listing */
+  bool read;    /* a detail was read at least once */
+  bool unknown; /* the last detail request failed */
+  bool logged_unknown; /* that was logged (so its recovery is, too) */
+  bool offered; /* listed, read and in scope: its series are dispatched */
+  double fetched_mono; /* when the entries were read (monotonic) */
+  time_t until;        /* end of the entries' window */
+  time_t known_at;     /* the last cycle's now while it was known */
 } pd_schedule_rec_t;
 
 typedef struct {
@@ -97,9 +118,12 @@ typedef struct {
 } pd_schedule_recs_t;
 
 /* Takes ownership of *entries (left empty) and deep-copies the schedule;
- * -1 on allocation failure (then nothing is taken). */
+ * the record is offered and known at any time. -1 on allocation failure
+ * (then nothing is taken). */
 int pd_schedule_recs_push(pd_schedule_recs_t *v, const pd_schedule_t *s,
                           pd_schedule_entries_t *entries);
+/* The record with this ID, or NULL; v must be sorted (dedupe). */
+pd_schedule_rec_t *pd_schedule_recs_find(pd_schedule_recs_t *v, const char *id);
 /* Sorts by ID and drops repeats. */
 void pd_schedule_recs_dedupe(pd_schedule_recs_t *v);
 void pd_schedule_recs_free(pd_schedule_recs_t *v);
@@ -119,9 +143,9 @@ typedef struct {
   const pd_incident_recs_t *open_incidents; /* triggered + acknowledged */
   const pd_incident_recs_t *created;        /* created within TrendWindow */
   const pd_teams_t *teams;
+  /* the offered records' entries are their final schedule for (at least)
+   * [now, now + window), or [known_at, known_at + window) when unknown */
   const pd_schedule_recs_t *schedules;
-  /* entries are the final schedule for (at least) [now, now + window) */
-  bool schedules_rendered;
   const pd_oncalls_t *oncalls;
   const pd_policies_t *policies;
 } pd_snapshot_t;
@@ -158,6 +182,7 @@ typedef struct {
   char instance[PD_INSTANCE_NAME_MAX + 1];
   long oncall;
   pd_coverage_t coverage;
+  bool unknown; /* last values kept: no notification may follow from them */
 } pd_schedule_reading_t;
 
 typedef struct {

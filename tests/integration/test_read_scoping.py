@@ -9,7 +9,9 @@ policies and teams of the named teams only, named by name or by lowercased
 ID. Nothing of another team may show up in LISTVAL - not a service, a
 schedule, a policy, a team or an on-call count - and every listing request
 must carry the scope (team_ids[], or escalation_policy_ids[] of in-scope
-policies for GET /oncalls, which has no team filter). A restricted_access
+policies for GET /oncalls, which has no team filter; GET /v3/schedules has
+no documented one, so shift-based schedules are kept or left out by the
+teams their detail names). A restricted_access
 user without Team sees the same as a Team scope of its own team.
 """
 
@@ -25,7 +27,8 @@ SERIES_RE = re.compile(r"^(service|schedule|policy|team)-(.+)-"
 SCOPED_PATHS = ("/services", "/incidents", "/schedules",
                 "/escalation_policies")
 KIND_OF = {"services": "service", "schedules": "schedule",
-           "escalation_policies": "policy", "teams": "team"}
+           "schedules_v3": "schedule", "escalation_policies": "policy",
+           "teams": "team"}
 
 
 class ScopingReadTest(ReadTestCase):
@@ -45,6 +48,7 @@ class ScopingReadTest(ReadTestCase):
         shown = self.instances(daemon)
         in_scope = {"services": {s["id"] for s in truth.services},
                     "schedules": {s["id"] for s in truth.schedules},
+                    "schedules_v3": {s["id"] for s in truth.schedules},
                     "escalation_policies": {p["id"] for p in truth.policies},
                     "teams": {t["id"] for t in truth.team_list}}
         leaks = []
@@ -91,8 +95,13 @@ class ScopingReadTest(ReadTestCase):
         self.assertEqual({s["name"] for s in truth.services},
                          {"Checkout API", "Payment Gateway",
                           "Legacy Billing"})
+        # Shift-based schedules too: GET /v3/schedules has no documented
+        # team filter, so they are scoped by their detail's teams (Checkout
+        # Shifts is Payments', SRE Follow the Sun Platform's).
         self.assertEqual({s["name"] for s in truth.schedules},
-                         {"Payments Primary"})
+                         {"Payments Primary", "Checkout Shifts"})
+        self.assertIn("Checkout Escalation",
+                      {p["name"] for p in truth.policies})
         self.wait_cycles(daemon, truth, 3, timeout=60)
         self.assertMatchesTruth(daemon, truth)
         self.assertListvalIsTruth(daemon, truth)

@@ -6,7 +6,7 @@ collectd runs under memcheck (--leak-check=full --track-origins=yes
 --errors-for-leak-kinds=definite --error-exitcode=99) with one Account
 against the simulator, through injected faults (503, a non-JSON body, a
 cut-off body, a dropped connection, an HTML 502, a 429, a plain-text 401),
-good cycles, a TokenFile rotation to a refused token (401) and on to a good
+good cycles, schedule details failing (503, non-JSON, cut off), a TokenFile rotation to a refused token (401) and on to a good
 one, then SIGTERM. The daemon must exit 0:
 valgrind turns any memory error or definite leak into status 99.
 tests/integration/valgrind.supp hides only noise from collectd itself and
@@ -46,6 +46,13 @@ class ValgrindTest(DaemonTestCase):
         daemon.wait_for_value(up, lambda v: v == 1, timeout=120)
         hit = [r.get("fault") for r in sim.requests()]
         self.assertGreaterEqual(len(hit), len(faults) + 1, hit)
+        # Schedule details failing (503, garbage, cut off) at both detail
+        # endpoints: the per-schedule error paths (unknown schedules).
+        for kind, extra in faults[:3]:
+            for path in ("/schedules/", "/v3/schedules/"):
+                sim.add_fault(kind, count=1, path=path, **extra)
+        harness.wait_until(lambda: not sim.control("GET", "/faults")[
+            "faults"], 60, message="the schedule faults to be used")
 
         # A token that is refused (401), then a good one: rotation.
         info = sim.token_info()

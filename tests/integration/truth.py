@@ -9,7 +9,8 @@ What the plugin must dispatch for an account is computed here from the
 simulator's whole state (GET /_sim/state: teams, services, incidents,
 maintenance windows, escalation policies) and, where a schedule has to be
 rendered (layers, restrictions, overrides), from the public REST API
-(GET /schedules/{id}?since&until, read with the scenario's account-level
+(GET /schedules/{id}?since&until, or GET /v3/schedules/{id}?since&until&
+include[]=final_schedule for shift-based ones, read with the scenario's account-level
 key, so the plugin's own user keeps its rate-limit budget). Nothing here
 calls or copies the simulator's or the plugin's logic: every series follows
 SPEC 4's definitions, written out below, and two self-checks hold the
@@ -36,14 +37,19 @@ Definitions (SPEC 4; `t` is the moment the plugin looked, whole seconds):
   team-<team>-triggered/-acknowledged   open incidents of services that
                   list the team; teams: the scope (or every team).
   schedule-<sched>-oncall        distinct users the final schedule has on
-                  call at t.
+                  call at t. Schedules are layer-based (GET /schedules/{id})
+                  or shift-based (GET /v3/schedules/{id}, whose computed
+                  shift assignments may overlap - several people at once -
+                  and list gaps as empty_member entries, which cover
+                  nothing); shift-based ones are in scope by their teams.
   schedule-<sched>-coverage/-gap/-next_gap
                   [t, t + CoverageWindow) against the union of the final
                   schedule's entries: covered percent, uncovered seconds,
                   seconds until the first uncovered moment (CoverageWindow
                   when none).
   schedule-<sched>-next_handoff  end of the final-schedule shift on at t
-                  (consecutive entries of one user are one shift) minus t;
+                  (touching or overlapping entries of one user are one
+                  shift; the earliest such end of those on call) minus t;
                   0 when nobody is on call. A shift that runs past
                   t + CoverageWindow may be reported as ending anywhere from
                   there to its real end (SPEC 4 is silent on how far ahead
@@ -190,13 +196,16 @@ class FinalSchedule:
     def __init__(self, entries, since, until):
         self.since, self.until = since, until
         entries = sorted((s, e, u) for s, e, u in entries if e > s and u)
+        # One user's touching or overlapping entries are one shift, even
+        # with other people's entries between them (shift-based schedules
+        # have several people on call at once).
         shifts = []
-        for s, e, u in entries:
+        for s, e, u in sorted(entries, key=lambda x: (x[2], x[0])):
             if shifts and shifts[-1][2] == u and s <= shifts[-1][1]:
                 shifts[-1] = (shifts[-1][0], max(e, shifts[-1][1]), u)
             else:
                 shifts.append((s, e, u))
-        self.shifts = shifts
+        self.shifts = sorted(shifts)
         spans = []
         for s, e, _ in entries:
             if spans and s <= spans[-1][1]:
@@ -324,8 +333,14 @@ class Truth:
         self.team_list = ([self.all_teams[tid] for tid in sorted(self.scope)]
                           if self.scope is not None
                           else list(self.all_teams.values()))
-        self.schedules = [s for s in state["schedules"]
-                          if in_scope(s.get("team_ids"))]
+        # Layer-based and shift-based schedules alike (SPEC 4); "v3" tells
+        # which REST endpoint renders one.
+        self.schedules = ([dict(s, v3=False) for s in state["schedules"]
+                           if in_scope(s.get("team_ids"))]
+                          + [dict(s, v3=True)
+                             for s in state.get("schedules_v3") or ()
+                             if in_scope(s.get("team_ids"))])
+        self.v3_ids = {s["id"] for s in state.get("schedules_v3") or ()}
         self.policies = [p for p in state["escalation_policies"]
                          if in_scope(p.get("team_ids"))]
 
@@ -387,20 +402,47 @@ class Truth:
         token = self._account_key()
         finals = {}
         for sid in sorted(wanted):
-            status, body = self.sim.rest(
-                "GET", "/schedules/%s" % sid,
-                query={"since": iso(since), "until": iso(until)}, token=token)
-            if status != 200:
-                raise OracleError("GET /schedules/%s -> %s: %s"
-                                  % (sid, status, str(body)[:300]))
-            final = body["schedule"]["final_schedule"]
-            entries = []
-            for e in final["rendered_schedule_entries"]:
-                user = e.get("user") or {}
-                entries.append((parse_time(e["start"]), parse_time(e["end"]),
-                                user.get("id")))
+            if sid in self.v3_ids:
+                entries = self._render_v3(sid, since, until, token)
+            else:
+                entries = self._render_v2(sid, since, until, token)
             finals[sid] = FinalSchedule(entries, since, until)
         return finals
+
+    def _get(self, path, query, token):
+        status, body = self.sim.rest("GET", path, query=query, token=token)
+        if status != 200:
+            raise OracleError("GET %s -> %s: %s" % (path, status,
+                                                    str(body)[:300]))
+        return body
+
+    def _render_v2(self, sid, since, until, token):
+        """[(start, end, user)] of a layer-based final schedule."""
+        body = self._get("/schedules/%s" % sid,
+                         {"since": iso(since), "until": iso(until)}, token)
+        entries = []
+        for e in body["schedule"]["final_schedule"][
+                "rendered_schedule_entries"]:
+            user = e.get("user") or {}
+            entries.append((parse_time(e["start"]), parse_time(e["end"]),
+                            user.get("id")))
+        return entries
+
+    def _render_v3(self, sid, since, until, token):
+        """[(start, end, user)] of a shift-based final schedule: its computed
+        shift assignments; an empty_member names nobody (None)."""
+        body = self._get("/v3/schedules/%s" % sid,
+                         {"since": iso(since), "until": iso(until),
+                          "include[]": "final_schedule"}, token)
+        entries = []
+        for a in body["schedule"]["final_schedule"][
+                "computed_shift_assignments"]:
+            member = a.get("member") or {}
+            user = (member.get("user_id")
+                    if member.get("type") == "user_member" else None)
+            entries.append((parse_time(a["start_time"]),
+                            parse_time(a["end_time"]), user))
+        return entries
 
     # -- the series ---------------------------------------------------------
     def identifier(self, type_, type_instance):
@@ -674,12 +716,24 @@ def oncall_entries_now(truth):
         offset += PAGE
 
 
+def request_kind(path):
+    """A logged request's path with a schedule's ID replaced by {id}: the
+    detail requests (one per schedule) are counted together."""
+    for prefix in ("/schedules/", "/v3/schedules/"):
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + "{id}"
+    return path
+
+
 def minimum_requests(truth, oncall_entries):
     """{path: fewest requests one full cycle needs}: one page of PAGE per
-    started hundred of teams, services, schedules (final schedules inline),
-    escalation policies and current on-call entries; for incidents the
-    open set (_open_pages: split per status and urgency past 10,000) plus
-    those created within TrendWindow asked a day wider on each side."""
+    started hundred of teams, services, layer-based schedules, escalation
+    policies and current on-call entries; for incidents the open set
+    (_open_pages: split per status and urgency past 10,000) plus those
+    created within TrendWindow asked a day wider on each side; one page of
+    the shift-based schedules; and one detail request per schedule, since
+    the listings never carry final schedules (paths as request_kind() gives
+    them)."""
     state = truth.state
     t = truth.built_at
     pages = _pages
@@ -692,6 +746,9 @@ def minimum_requests(truth, oncall_entries):
         "/services": pages(len(state["services"])),
         "/incidents": _open_pages(state) + pages(created_n),
         "/schedules": pages(len(state["schedules"])),
+        "/schedules/{id}": len(state["schedules"]),
+        "/v3/schedules": pages(len(state.get("schedules_v3") or ())),
+        "/v3/schedules/{id}": len(state.get("schedules_v3") or ()),
         "/escalation_policies": pages(len(state["escalation_policies"])),
         "/oncalls": pages(oncall_entries),
     }

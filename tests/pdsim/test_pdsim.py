@@ -897,14 +897,21 @@ class TestSchedulesAndOncalls(DemoCase):
         now = int(self.now())
         oncalls = self.sim.list_all("/oncalls", "oncalls")
         policies = self.sim.list_all("/escalation_policies", "escalation_policies")
-        self.assertEqual(len(policies), 4)
+        self.assertEqual(len(policies), 6)
         expected = set()
+        v3_ids = {s["id"] for s in self.state["schedules_v3"]}
         for p in policies:
             self.assertTrue(p["num_loops"] >= 0 and p["escalation_rules"])
             for level, rule in enumerate(p["escalation_rules"], 1):
                 for t in rule["targets"]:
                     if t["type"] == "user_reference":
                         expected.add((p["id"], level, None, t["id"], None, None))
+                    elif t["type"] == "schedule_v3_reference":
+                        sch = self.sim.api("/v3/schedules/" + t["id"], since=iso(now), until=iso(now + 1),
+                                           **{"include[]": "final_schedule"})
+                        for a in sch["schedule"]["final_schedule"]["computed_shift_assignments"]:
+                            if a["member"]["type"] == "user_member":
+                                expected.add((p["id"], level, t["id"], a["member"]["user_id"]))
                     else:
                         sch = self.sim.api("/schedules/" + t["id"], since=iso(now), until=iso(now + 1))
                         for e in sch["schedule"]["final_schedule"]["rendered_schedule_entries"]:
@@ -917,6 +924,17 @@ class TestSchedulesAndOncalls(DemoCase):
                 self.assertIsNone(o["start"])
                 self.assertIsNone(o["end"])
                 key = key + (None, None)
+            elif o["schedule"]["id"] in v3_ids:
+                self.assertTrue(parse(o["start"]) <= now < parse(o["end"]))
+                # The user's shifts cover it without a break.
+                sch = self.sim.api("/v3/schedules/" + o["schedule"]["id"], since=o["start"], until=o["end"],
+                                   **{"include[]": "final_schedule"})
+                reach = parse(o["start"])
+                for a in sorted(sch["schedule"]["final_schedule"]["computed_shift_assignments"],
+                                key=lambda a: a["start_time"]):
+                    if a["member"].get("user_id") == o["user"]["id"] and parse(a["start_time"]) <= reach:
+                        reach = max(reach, parse(a["end_time"]))
+                self.assertEqual(reach, parse(o["end"]))
             else:
                 self.assertTrue(parse(o["start"]) <= now < parse(o["end"]))
                 # The shift is one user's, whole: the schedule agrees over it.
@@ -970,6 +988,158 @@ class TestSchedulesAndOncalls(DemoCase):
         self.assertEqual(names("past"), ["Checkout API"])
         self.assertEqual(names("open"), ["CDN Edge", "Search Indexer"])
         self.assertEqual(len(names("all")), 3)
+
+
+class TestShiftBasedSchedules(DemoCase):
+    """Schedules as the real service serves them (API-NOTES, "Where the real
+    service differs"): the v2 list without final schedules, and the v3
+    ("shift-based") endpoints, whose shapes are not in the bundled OpenAPI
+    file, checked here against API-NOTES."""
+
+    def v3(self, name):
+        return next(s for s in self.state["schedules_v3"] if s["name"] == name)
+
+    def v3_detail(self, sid, since=None, until=None, final=True, label="manager"):
+        q = {}
+        if final:
+            q["include[]"] = "final_schedule"
+        if since is not None:
+            q.update(since=iso(since), until=iso(until))
+        return self.req("GET", "/v3/schedules/" + sid, label=label, query=q)
+
+    def test_v2_list_never_carries_final_schedules(self):
+        now = int(self.now())
+        for include in (["final_schedule"], ["final_schedule", "overrides_subschedule"],
+                        ["schedule_layers", "final_schedule"]):
+            body = self.sim.api("/schedules", since=iso(now), until=iso(now + 86400),
+                                **{"include[]": include})
+            self.assertEqual(len(body["schedules"]), 5)
+            for s in body["schedules"]:
+                self.assertNotIn("final_schedule", s)
+                self.assertNotIn("overrides_subschedule", s)
+                self.assertEqual("schedule_layers" in s, "schedule_layers" in include)
+        # the detail: the final schedule by default, given since/until
+        sid = self.state["schedules"][0]["id"]
+        d = self.sim.api("/schedules/" + sid, since=iso(now), until=iso(now + 86400))["schedule"]
+        self.assertTrue(d["final_schedule"]["rendered_schedule_entries"])
+
+    def test_lists_keep_the_kinds_apart(self):
+        v2 = {s["id"] for s in self.sim.list_all("/schedules", "schedules")}
+        body = self.sim.api("/v3/schedules")
+        v3 = {s["id"] for s in body["schedules"]}
+        self.assertEqual(v2, {s["id"] for s in self.state["schedules"]})
+        self.assertEqual(v3, {s["id"] for s in self.state["schedules_v3"]})
+        self.assertFalse(v2 & v3)
+        self.assertEqual(len(v3), 2)
+
+    def test_v3_list_shape(self):
+        body = self.sim.api("/v3/schedules")
+        self.assertEqual(set(body), {"schedules", "limit", "offset", "more"})   # no total
+        self.assertEqual((body["limit"], body["offset"], body["more"]), (100, 0, False))
+        for item in body["schedules"]:
+            self.assertEqual(set(item), {"id", "type", "summary", "self", "html_url"})
+            self.assertEqual(item["type"], "schedule_v3_reference")
+            self.assertTrue(item["self"].endswith("/v3/schedules/" + item["id"]))
+        self.assertEqual(self.sim.api("/v3/schedules", limit=5000)["limit"], 1000)
+        page = self.sim.api("/v3/schedules", limit=1)
+        self.assertEqual((len(page["schedules"]), page["more"]), (1, True))
+        self.assertEqual([s["summary"] for s in self.sim.api("/v3/schedules", query="checkout")["schedules"]],
+                         ["Checkout Shifts"])
+
+    def test_v3_detail_shape_and_final_schedule(self):
+        now = int(self.now())
+        since, until = now, now + 7 * 86400
+        sid = self.v3("SRE Follow the Sun")["id"]
+        status, _, body = self.v3_detail(sid, final=False)
+        self.assertEqual(status, 200)
+        sch = body["schedule"]
+        self.assertEqual(sch["type"], "schedule_v3")
+        self.assertNotIn("final_schedule", sch)      # only with include[]=final_schedule
+        for key in ("id", "name", "time_zone", "teams", "escalation_policies", "rotations"):
+            self.assertIn(key, sch)
+        self.assertEqual(len(sch["rotations"]), 3)
+        status, _, body = self.v3_detail(sid, since, until)
+        self.assertEqual(status, 200)
+        final = body["schedule"]["final_schedule"]
+        self.assertEqual(final["type"], "final_schedule")
+        shifts = final["computed_shift_assignments"]
+        users, reach, empty = [], since, 0
+        for a in shifts:
+            self.assertEqual(a["type"], "computed_shift_assignment")
+            s, e = parse(a["start_time"]), parse(a["end_time"])
+            self.assertTrue(since <= s < e <= until, a)
+            m = a["member"]
+            self.assertIn(m["type"], ("user_member", "empty_member"))
+            if m["type"] == "user_member":
+                self.assertEqual(set(m), {"type", "user_id"})      # members carry only user_id
+                users.append((s, e))
+            else:
+                self.assertEqual(set(m), {"type"})
+                empty += 1
+        self.assertGreater(empty, 0)
+        # empty members fill exactly what no user covers
+        covered, reach = 0, since
+        for s, e in sorted(users):
+            if e > reach:
+                covered += e - max(s, reach)
+                reach = e
+        gaps = sum(parse(a["end_time"]) - parse(a["start_time"]) for a in shifts
+                   if a["member"]["type"] == "empty_member")
+        self.assertEqual(covered + gaps, until - since)
+        self.assertAlmostEqual(final["rendered_coverage_percentage"], 100.0 * covered / (until - since), places=1)
+        # overlapping day shifts: two people at once, every day 14:00-18:00 UTC
+        day = since - since % 86400 + 86400
+        at = day + 15 * 3600
+        self.assertEqual(len({a["member"]["user_id"] for a in shifts if a["member"]["type"] == "user_member"
+                              and parse(a["start_time"]) <= at < parse(a["end_time"])}), 2)
+
+    def test_v3_two_people_now_and_a_gap_later(self):
+        now = int(self.now())
+        sid = self.v3("Checkout Shifts")["id"]
+        _, _, body = self.v3_detail(sid, now, now + 7 * 86400)
+        shifts = body["schedule"]["final_schedule"]["computed_shift_assignments"]
+        on_now = {a["member"]["user_id"] for a in shifts if a["member"]["type"] == "user_member"
+                  and parse(a["start_time"]) <= now < parse(a["end_time"])}
+        self.assertEqual(len(on_now), 2)
+        self.assertEqual(shifts[-1]["member"], {"type": "empty_member"})
+        self.assertEqual(parse(shifts[-1]["end_time"]), now + 7 * 86400)
+
+    def test_kinds_answer_at_the_other_kinds_endpoint(self):
+        v2 = self.state["schedules"][0]["id"]
+        v3 = self.state["schedules_v3"][0]["id"]
+        status, _, body = self.v3_detail(v2)
+        self.assertEqual(status, 400)
+        self.assertIn("error", body)
+        status, _, body = self.req("GET", "/schedules/" + v3)
+        self.assertEqual(status, 404)
+        status, _, _ = self.v3_detail("PNOPE99")
+        self.assertEqual(status, 404)
+
+    def test_v3_visibility_follows_teams(self):
+        # restricted_access (Web only) sees neither demo v3 schedule
+        status, _, body = self.req("GET", "/v3/schedules", label="restricted")
+        self.assertEqual((status, body["schedules"]), (200, []))
+        status, _, _ = self.v3_detail(self.v3("Checkout Shifts")["id"], label="restricted")
+        self.assertEqual(status, 403)
+
+    def test_policies_target_v3_schedules_and_oncalls_follow(self):
+        now = int(self.now())
+        policies = self.sim.list_all("/escalation_policies", "escalation_policies")
+        checkout = next(p for p in policies if p["name"] == "Checkout Escalation")
+        target = checkout["escalation_rules"][0]["targets"][0]
+        self.assertEqual(target["type"], "schedule_v3_reference")
+        self.assertEqual(target["id"], self.v3("Checkout Shifts")["id"])
+        got = self.sim.list_all("/oncalls", "oncalls", **{"escalation_policy_ids[]": [checkout["id"]]})
+        level1 = {o["user"]["id"] for o in got if o["escalation_level"] == 1}
+        _, _, body = self.v3_detail(target["id"], now, now + 1)
+        self.assertEqual(level1, {a["member"]["user_id"] for a in
+                                  body["schedule"]["final_schedule"]["computed_shift_assignments"]
+                                  if a["member"]["type"] == "user_member"})
+        self.assertEqual(len(level1), 2)
+        for o in got:
+            if o["escalation_level"] == 1:
+                self.assertEqual(o["schedule"]["id"], target["id"])
+                self.assertEqual(o["schedule"]["summary"], "Checkout Shifts")
 
 
 class TestHttps(unittest.TestCase):

@@ -259,6 +259,21 @@ static size_t count_path(yajl_val log, const char *path) {
   return n;
 }
 
+/* Is this a schedule detail request (GET /schedules/{id}, GET
+ * /v3/schedules/{id})? */
+static bool is_detail(const char *path) {
+  return (strncmp(path, "/schedules/", 11) == 0 && path[11] != '\0') ||
+         (strncmp(path, "/v3/schedules/", 14) == 0 && path[14] != '\0');
+}
+
+static size_t count_details(yajl_val log) {
+  yajl_val list = request_list(log);
+  size_t n = 0;
+  for (size_t i = 0; i < list->u.array.len; i++)
+    n += is_detail(req_path(list->u.array.values[i]));
+  return n;
+}
+
 /* The values of a query parameter of a logged request (a JSON array). */
 static yajl_val query_values(yajl_val req, const char *key) {
   const char *path[] = {"query", key, NULL};
@@ -614,20 +629,28 @@ START_TEST(test_demo_requests_and_series) {
   time_t t1 = time(NULL);
   ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
 
-  /* exactly these requests, in this order, one page each */
+  /* exactly these requests, in this order, one page each: the lists,
+   * then one detail per schedule (the lists never carry final schedules),
+   * then the on-calls */
   yajl_val log = requests();
   yajl_val list = request_list(log);
-  static const char *const expected[] = {"/users/me",  "/teams",
-                                         "/services",  "/incidents",
-                                         "/incidents", "/escalation_policies",
-                                         "/schedules", "/oncalls"};
-  ck_assert_uint_eq(list->u.array.len, 8);
-  for (size_t i = 0; i < 8; i++) {
+  static const char *const expected[] = {
+      "/users/me",           "/teams",     "/services",     "/incidents",
+      "/incidents",          "/escalation_policies", "/schedules",
+      "/v3/schedules"};
+  enum { LISTS = 8, DETAILS = 7, ALL = LISTS + DETAILS + 1 };
+  ck_assert_uint_eq(list->u.array.len, ALL);
+  for (size_t i = 0; i < ALL; i++) {
     yajl_val req = list->u.array.values[i];
-    ck_assert_str_eq(req_path(req), expected[i]);
+    if (i < LISTS)
+      ck_assert_str_eq(req_path(req), expected[i]);
+    else if (i < LISTS + DETAILS)
+      ck_assert_msg(is_detail(req_path(req)), "%s", req_path(req));
+    else
+      ck_assert_str_eq(req_path(req), "/oncalls");
     ck_assert_str_eq(string(req, "method"), "GET");
     ck_assert_str_eq(string(req, "auth"), "ok");
-    if (i > 0) {
+    if (i > 0 && !is_detail(req_path(req))) {
       ck_assert_str_eq(query_one(req, "limit"), "100");
       ck_assert_str_eq(query_one(req, "offset"), "0");
     }
@@ -644,13 +667,28 @@ START_TEST(test_demo_requests_and_series) {
   ck_assert_ptr_null(query_values(created, "date_range"));
   ck_assert_ptr_nonnull(query_one(created, "since"));
   ck_assert_ptr_nonnull(query_one(created, "until"));
-  /* the final schedule, far enough ahead for the cache */
-  yajl_val sched = list->u.array.values[6];
-  ck_assert(query_has(sched, "include[]", "final_schedule"));
-  ck_assert_ptr_nonnull(query_one(sched, "since"));
-  ck_assert_ptr_nonnull(query_one(sched, "until"));
+  /* the lists ask for nothing only a detail gives */
+  for (size_t i = 6; i < LISTS; i++) {
+    yajl_val sched = list->u.array.values[i];
+    ck_assert_uint_eq(query_count(sched, "include[]"), 0);
+    ck_assert_ptr_null(query_values(sched, "since"));
+  }
+  /* each detail: the final schedule, far enough ahead for the cache */
+  size_t v3 = 0;
+  for (size_t i = LISTS; i < LISTS + DETAILS; i++) {
+    yajl_val d = list->u.array.values[i];
+    bool shifts = strncmp(req_path(d), "/v3/", 4) == 0;
+    v3 += shifts;
+    ck_assert_ptr_nonnull(query_one(d, "since"));
+    ck_assert_ptr_nonnull(query_one(d, "until"));
+    if (shifts)
+      ck_assert(query_has(d, "include[]", "final_schedule"));
+    else
+      ck_assert_str_eq(query_one(d, "time_zone"), "UTC");
+  }
+  ck_assert_uint_eq(v3, 2);
   /* no team filter without Team */
-  for (size_t i = 0; i < 8; i++)
+  for (size_t i = 0; i < ALL; i++)
     ck_assert_uint_eq(query_count(list->u.array.values[i], "team_ids[]"), 0);
   yajl_tree_free(log);
 
@@ -659,7 +697,7 @@ START_TEST(test_demo_requests_and_series) {
   check_against_state(st, t0, t1, true);
   yajl_tree_free(st);
 
-  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-requests"), 8);
+  ck_assert_double_eq(value_of(&fx.rec, "derive", "api-requests"), 16);
   ck_assert_double_eq(value_of(&fx.rec, "derive", "api-errors"), 0);
   ck_assert_double_eq(value_of(&fx.rec, "derive", "api-throttled"), 0);
   ck_assert(value_of(&fx.rec, "response_time", "api-latency") > 0);
@@ -756,8 +794,12 @@ START_TEST(test_demo_named_series) {
   /* every entity has all of its series */
   ck_assert_uint_eq(count_prefix(r, "service-"), 10 * 5);
   ck_assert_uint_eq(count_prefix(r, "team-"), 3 * 2);
-  ck_assert_uint_eq(count_prefix(r, "schedule-"), 5 * 5);
-  ck_assert_uint_eq(count_prefix(r, "policy-"), 4 * 4);
+  /* 5 layer-based and 2 shift-based schedules; 6 policies */
+  ck_assert_uint_eq(count_prefix(r, "schedule-"), 7 * 5);
+  ck_assert_uint_eq(count_prefix(r, "policy-"), 6 * 4);
+  /* shift-based: two people on call at once */
+  ck_assert_double_eq(value_of(r, "count", "schedule-checkout_shifts-oncall"),
+                      2);
   ck_assert_uint_eq(count_prefix(r, "incidents-"), 6);
   ck_assert_uint_eq(count_prefix(r, "services-"), 5);
   stop_account();
@@ -796,9 +838,13 @@ START_TEST(test_cache_and_slow_interval) {
   clear_requests();
   cycle();
   log = requests();
-  ck_assert_uint_eq(request_list(log)->u.array.len, 7);
+  /* the lists, and the details spread over SlowInterval: 7 schedules,
+   * Interval 1 s, SlowInterval 3 s: ceil(7 / 3) = 3 per cycle */
+  ck_assert_uint_eq(request_list(log)->u.array.len, 11);
+  ck_assert_uint_eq(count_details(log), 3);
   ck_assert_uint_eq(count_path(log, "/teams"), 1);
   ck_assert_uint_eq(count_path(log, "/schedules"), 1);
+  ck_assert_uint_eq(count_path(log, "/v3/schedules"), 1);
   ck_assert_uint_eq(count_path(log, "/escalation_policies"), 1);
   ck_assert_uint_eq(count_path(log, "/oncalls"), 1);
   ck_assert_uint_eq(count_path(log, "/users/me"), 0);
@@ -820,9 +866,11 @@ START_TEST(test_collect_fetches_only_what_is_needed) {
       {PD_COLLECT_TEAMS,
        {"/users/me", "/teams", "/services", "/incidents", NULL}},
       {PD_COLLECT_POLICIES, {"/users/me", "/escalation_policies", NULL}},
-      {PD_COLLECT_SCHEDULES, {"/users/me", "/schedules", NULL}},
+      {PD_COLLECT_SCHEDULES,
+       {"/users/me", "/schedules", "/v3/schedules", "{details}", NULL}},
       {PD_COLLECT_ONCALLS,
-       {"/users/me", "/escalation_policies", "/schedules", "/oncalls", NULL}},
+       {"/users/me", "/escalation_policies", "/schedules", "/v3/schedules",
+        "{details}", "/oncalls", NULL}},
   };
   reset_sim("demo");
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -834,15 +882,19 @@ START_TEST(test_collect_fetches_only_what_is_needed) {
     ck_assert_double_eq(api_up(), 1);
     yajl_val log = requests();
     yajl_val list = request_list(log);
-    size_t n = 0;
+    /* "{details}": the 7 schedule details, one after the other */
+    size_t n = 0, at = 0;
     for (; cases[c].paths[n] != NULL; n++) {
-      ck_assert_uint_gt(list->u.array.len, n);
-      ck_assert_str_eq(req_path(list->u.array.values[n]), cases[c].paths[n]);
+      ck_assert_uint_gt(list->u.array.len, at);
+      if (strcmp(cases[c].paths[n], "{details}") == 0) {
+        for (size_t k = 0; k < 7; k++, at++)
+          ck_assert(is_detail(req_path(list->u.array.values[at])));
+        continue;
+      }
+      ck_assert_str_eq(req_path(list->u.array.values[at]), cases[c].paths[n]);
+      at++;
     }
-    ck_assert_uint_eq(list->u.array.len, n);
-    if (cases[c].collect == PD_COLLECT_ONCALLS)
-      /* names only: no final schedule */
-      ck_assert_uint_eq(query_count(list->u.array.values[2], "include[]"), 0);
+    ck_assert_uint_eq(list->u.array.len, at);
     yajl_tree_free(log);
     stop_account();
   }
@@ -958,8 +1010,11 @@ START_TEST(test_large_more_than_10000_open) {
       ck_assert_uint_eq(parts[s][u], (by[s][u] + 99) / 100);
   ck_assert_uint_eq(count_path(log, "/services"),
                     (services->u.array.len + 99) / 100);
-  /* 300 schedules: 3 pages with their final schedules, not 300 requests */
+  /* 300 layer-based schedules: 3 pages; 30 shift-based: 1 page; a final
+   * schedule from each one's detail (the lists never carry them) */
   ck_assert_uint_eq(count_path(log, "/schedules"), 3);
+  ck_assert_uint_eq(count_path(log, "/v3/schedules"), 1);
+  ck_assert_uint_eq(count_details(log), 330);
   ck_assert_uint_eq(count_path(log, "/escalation_policies"), 3);
   ck_assert_uint_eq(count_path(log, "/teams"), 1);
   if (getenv("PD_TEST_VERBOSE") != NULL)
@@ -1209,7 +1264,13 @@ START_TEST(test_team_scope) {
     }
     ck_assert_uint_eq(query_count(req, "escalation_policy_ids[]"), in_scope);
   }
-  ck_assert_uint_eq(in_scope, 2);
+  ck_assert_uint_eq(in_scope, 3);
+  /* shift-based schedules: listed without a team filter (none is
+   * documented), every one's detail read, scoped by the detail's teams */
+  ck_assert_uint_eq(count_path(log, "/v3/schedules"), 1);
+  for (size_t i = 0; i < list->u.array.len; i++)
+    if (strncmp(req_path(list->u.array.values[i]), "/v3/", 4) == 0)
+      ck_assert_uint_eq(query_count(list->u.array.values[i], "team_ids[]"), 0);
   yajl_tree_free(log);
   yajl_tree_free(st);
 
@@ -1229,6 +1290,8 @@ START_TEST(test_team_scope) {
   ck_assert(has_series(r, "policy-web_escalation-uncovered_levels"));
   ck_assert(!has_series(r, "schedule-platform_primary-coverage"));
   ck_assert(has_series(r, "schedule-web_secondary-coverage"));
+  ck_assert(has_series(r, "schedule-checkout_shifts-coverage"));
+  ck_assert(!has_series(r, "schedule-sre_follow_the_sun-coverage"));
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
   stop_account();
 }
@@ -1635,8 +1698,10 @@ START_TEST(test_403_logged_once) {
   ck_assert(stub_log_contains(LOG_ERR, "GET /oncalls"));
   ck_assert(stub_log_contains(LOG_ERR, "the user's role or team access does "
                                        "not allow it"));
-  /* only the series that need on-calls are missing */
-  ck_assert(!has_series(&fx.rec, "schedule-web_primary-oncall"));
+  /* only the series that need on-calls are missing (a schedule's oncall
+   * comes from its final schedule) */
+  ck_assert(has_series(&fx.rec, "schedule-web_primary-oncall"));
+  ck_assert(!has_series(&fx.rec, "policy-web_escalation-oncall"));
   ck_assert(!has_series(&fx.rec, "policy-web_escalation-uncovered_levels"));
   ck_assert(has_series(&fx.rec, "schedule-web_primary-coverage"));
   ck_assert(has_series(&fx.rec, "policy-web_escalation-rules"));

@@ -792,6 +792,119 @@ START_TEST(test_example_final_schedule) {
 }
 END_TEST
 
+/* GET /v3/schedules: references; the summary is the name. */
+START_TEST(test_v3_schedule_list) {
+  static const char body[] =
+      "{\"schedules\":[{\"id\":\"PV3A001\",\"type\":"
+      "\"schedule_v3_reference\",\"summary\":\"SRE Follow the Sun\","
+      "\"self\":\"https://api.pagerduty.com/v3/schedules/PV3A001\","
+      "\"html_url\":null},{\"id\":\"PV3A002\",\"type\":"
+      "\"schedule_v3_reference\",\"summary\":\"Checkout\"}],"
+      "\"limit\":100,\"offset\":0,\"more\":false}";
+  recorder_t r = {0};
+  outcome_t o = parse_chunked(PD_PARSE_SCHEDULES_V3, body, strlen(body), 7, &r);
+  ck_assert_msg(o.status == 0, "%s", o.error);
+  ck_assert_uint_eq(r.schedules.num, 2);
+  ck_assert_str_eq(r.schedules.items[0].id, "PV3A001");
+  ck_assert_str_eq(r.schedules.items[0].name, "SRE Follow the Sun");
+  ck_assert_str_eq(r.schedules.items[1].name, "Checkout");
+  ck_assert(!o.result.more);
+  ck_assert_int_eq(o.result.total, -1); /* there is none */
+  recorder_free(&r);
+}
+END_TEST
+
+/* GET /v3/schedules/{id}?include[]=final_schedule: computed shift
+ * assignments, overlapping, with an empty member; rotations are skipped. */
+#define V3_SHIFT(start, end, member)                                           \
+  "{\"type\":\"computed_shift_assignment\",\"start_time\":\"" start      \
+  "\",\"end_time\":\"" end "\",\"member\":" member                       \
+  ",\"source\":{\"type\":\"rotation\",\"rotation_id\":\"PROT001\"}}"
+#define V3_USER(id) "{\"type\":\"user_member\",\"user_id\":\"" id "\"}"
+#define V3_EMPTY "{\"type\":\"empty_member\"}"
+#define V3_DETAIL(shifts)                                                      \
+  "{\"schedule\":{\"id\":\"PV3A001\",\"type\":\"schedule_v3\","          \
+  "\"name\":\"SRE Follow the Sun\",\"time_zone\":\"Etc/UTC\","             \
+  "\"teams\":[{\"id\":\"PTEAM01\",\"type\":\"team_reference\"}],"         \
+  "\"rotations\":[{\"id\":\"PROT001\",\"events\":[{\"id\":\"PEV0001\","   \
+  "\"assignment_strategy\":{\"members\":[" V3_USER("PUSER09") "]}}]}],"     \
+  "\"final_schedule\":{\"type\":\"final_schedule\","                       \
+  "\"rendered_coverage_percentage\":75.5,\"computed_shift_assignments\":["  \
+  shifts "]}}}"
+
+START_TEST(test_v3_schedule_detail) {
+  static const char body[] = V3_DETAIL(
+      V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+               V3_USER("PUSER01")) "," V3_SHIFT(
+          "2026-12-01T14:00:00+01:00", "2026-12-02T00:00:00Z",
+          V3_USER("PUSER02")) "," V3_SHIFT("2026-12-02T00:00:00Z",
+                                           "2026-12-02T06:00:00Z", V3_EMPTY));
+  for (size_t chunk = 0; chunk < 40; chunk += 13) {
+    recorder_t r = {0};
+    outcome_t o =
+        parse_chunked(PD_PARSE_SCHEDULE_V3, body, strlen(body), chunk, &r);
+    ck_assert_msg(o.status == 0, "%s", o.error);
+    ck_assert_uint_eq(r.schedules.num, 1);
+    ck_assert_str_eq(r.schedules.items[0].id, "PV3A001");
+    ck_assert_str_eq(r.schedules.items[0].name, "SRE Follow the Sun");
+    ck_assert_uint_eq(r.schedules.items[0].team_ids.num, 1);
+    ck_assert_str_eq(r.schedules.items[0].team_ids.ids[0], "PTEAM01");
+    /* the rotations' members are not shifts */
+    ck_assert_uint_eq(r.entries.num, 3);
+    ck_assert_str_eq(r.entries.items[0].user_id, "PUSER01");
+    ck_assert_int_eq((long long)r.entries.items[0].start, 1796104800);
+    ck_assert_str_eq(r.entries.items[1].user_id, "PUSER02");
+    ck_assert_int_eq((long long)r.entries.items[1].start, 1796130000);
+    /* an empty member names nobody */
+    ck_assert_str_eq(r.entries.items[2].user_id, "");
+    ck_assert_int_eq((long long)r.entries.items[2].end, 1796191200);
+    ck_assert(o.result.coverage_percentage == 75.5);
+    recorder_free(&r);
+  }
+}
+END_TEST
+
+/* What a v3 detail must hold, or the whole answer is refused. */
+START_TEST(test_v3_schedule_detail_strict) {
+  static const char *const bad[] = {
+      /* a user_member without its user */
+      V3_DETAIL(V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+                         "{\"type\":\"user_member\"}")),
+      /* no member at all */
+      V3_DETAIL("{\"start_time\":\"2026-12-01T06:00:00Z\",\"end_time\":"
+                "\"2026-12-01T18:00:00Z\"}"),
+      /* no end */
+      V3_DETAIL("{\"start_time\":\"2026-12-01T06:00:00Z\",\"member\":"
+                V3_USER("PUSER01") "}"),
+      /* not a time */
+      V3_DETAIL(V3_SHIFT("tomorrow", "2026-12-01T18:00:00Z", V3_USER("PUSER01"))),
+      /* an invalid user ID */
+      V3_DETAIL(V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+                         V3_USER("P-1"))),
+      /* the list shape at the detail endpoint */
+      "{\"schedules\":[]}",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    recorder_t r = {0};
+    outcome_t o = parse_chunked(PD_PARSE_SCHEDULE_V3, bad[i], strlen(bad[i]),
+                                0, &r);
+    ck_assert_msg(o.status != 0, "case %zu parsed", i);
+    ck_assert_str_ne(o.error, "");
+    recorder_free(&r);
+  }
+  /* a member type this code does not know covers nothing, but is fine */
+  static const char odd[] = V3_DETAIL(V3_SHIFT(
+      "2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+      "{\"type\":\"team_member\",\"user_id\":\"PUSER01\"}"));
+  recorder_t r = {0};
+  outcome_t o = parse_chunked(PD_PARSE_SCHEDULE_V3, odd, strlen(odd), 0, &r);
+  ck_assert_msg(o.status == 0, "%s", o.error);
+  ck_assert_uint_eq(r.entries.num, 1);
+  ck_assert_str_eq(r.entries.items[0].user_id, "");
+  recorder_free(&r);
+}
+END_TEST
+
 START_TEST(test_example_oncalls) {
   size_t len;
   char *body = read_example("rest_list_oncalls.200.json", &len);
@@ -1441,6 +1554,9 @@ static Suite *parse_suite(void) {
   tcase_add_test(tc, test_example_incidents);
   tcase_add_test(tc, test_example_schedules);
   tcase_add_test(tc, test_example_final_schedule);
+  tcase_add_test(tc, test_v3_schedule_list);
+  tcase_add_test(tc, test_v3_schedule_detail);
+  tcase_add_test(tc, test_v3_schedule_detail_strict);
   tcase_add_test(tc, test_example_oncalls);
   tcase_add_test(tc, test_example_policies);
   tcase_add_test(tc, test_example_error_bodies);

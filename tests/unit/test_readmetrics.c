@@ -212,7 +212,6 @@ static pd_snapshot_t full_snapshot(const world_t *w) {
                          .created = &w->created,
                          .teams = &w->teams,
                          .schedules = &w->schedules,
-                         .schedules_rendered = true,
                          .oncalls = &w->oncalls,
                          .policies = &w->policies};
 }
@@ -400,23 +399,33 @@ START_TEST(test_missing_collections_silence_their_series) {
   ck_assert_value(&rec, "count", "service-web-created", 0);
   recorder_free(&rec);
 
-  /* on-calls failed: no oncall series, coverage and rules stay */
+  /* on-calls failed: no policy oncall series; schedules (their oncall
+   * comes from their final schedule), coverage and rules stay */
   snap = full_snapshot(&w);
   snap.oncalls = NULL;
   run(&snap, &rec);
-  ck_assert(!has_series(&rec, "schedule-primary-oncall"));
+  ck_assert_value(&rec, "count", "schedule-primary-oncall", 1);
   ck_assert(!has_series(&rec, "policy-main-oncall"));
   ck_assert(!has_series(&rec, "policy-main-uncovered_levels"));
   ck_assert_value(&rec, "percent", "schedule-primary-coverage", 100);
   ck_assert_value(&rec, "count", "policy-main-rules", 2);
   recorder_free(&rec);
 
-  /* schedules without the final schedule: no coverage series */
+  /* a schedule whose final schedule was never read: no series at all,
+   * never "nobody on call" */
   snap = full_snapshot(&w);
-  snap.schedules_rendered = false;
+  w.schedules.items[0].offered = false;
   run(&snap, &rec);
-  ck_assert(!has_series(&rec, "schedule-primary-coverage"));
-  ck_assert_value(&rec, "count", "schedule-primary-oncall", 0);
+  ck_assert_uint_eq(count_prefix(&rec, "schedule-"), 0);
+  ck_assert_value(&rec, "count", "policy-main-rules", 2);
+  w.schedules.items[0].offered = true;
+  recorder_free(&rec);
+
+  /* schedules failed (listing): no schedule series */
+  snap = full_snapshot(&w);
+  snap.schedules = NULL;
+  run(&snap, &rec);
+  ck_assert_uint_eq(count_prefix(&rec, "schedule-"), 0);
   recorder_free(&rec);
 
   /* services failed: no service or team series */
@@ -688,11 +697,58 @@ START_TEST(test_schedule_series) {
 }
 END_TEST
 
+/* A shift-based schedule's final schedule: overlapping assignments of
+ * several people, and empty_member entries (no user) that cover nothing. */
+START_TEST(test_shift_based_union) {
+  world_t w = {0};
+  add_schedule(&w, "PS1", "Shifts",
+               /* PU1 and PU2 both on now; PU1's next shift touches */
+               "PU1", -2 * HOUR, 2 * HOUR, "PU2", -HOUR, 4 * HOUR, "PU1",
+               2 * HOUR, 3 * HOUR,
+               /* an empty member from 4 h to 10 h: a 6 h gap */
+               "", 4 * HOUR, 10 * HOUR,
+               /* PU3 from 10 h to the end, PU2 inside it (overlap) */
+               "PU3", 10 * HOUR, 8 * DAY, "PU2", DAY, DAY + HOUR, NULL);
+  pd_snapshot_t snap = full_snapshot(&w);
+  recorder_t rec;
+  run(&snap, &rec);
+  ck_assert_value(&rec, "count", "schedule-shifts-oncall", 2);
+  ck_assert_value(&rec, "duration", "schedule-shifts-gap", 6 * HOUR);
+  ck_assert_value(&rec, "duration", "schedule-shifts-next_gap", 4 * HOUR);
+  /* PU1's two touching shifts are one, to 3 h; PU2's ends at 4 h */
+  ck_assert_value(&rec, "duration", "schedule-shifts-next_handoff", 3 * HOUR);
+  ck_assert_double_eq_tol(value_of(&rec, "percent", "schedule-shifts-coverage"),
+                          100.0 * (WEEK - 6 * HOUR) / WEEK, 1e-9);
+  recorder_free(&rec);
+
+  /* the same through pd_coverage_compute, entries out of order */
+  pd_schedule_entry_t e[] = {
+      ENTRY("PU3", 10 * HOUR, 8 * DAY), ENTRY("", 4 * HOUR, 10 * HOUR),
+      ENTRY("PU2", -HOUR, 4 * HOUR), ENTRY("PU1", -2 * HOUR, 2 * HOUR)};
+  pd_coverage_t c = coverage_of(e, 4, WEEK);
+  ck_assert_double_eq(c.gap_s, 6 * HOUR);
+  ck_assert_double_eq(c.next_gap_s, 4 * HOUR);
+  ck_assert_int_eq(c.gap_start, NOW + 4 * HOUR);
+  ck_assert_int_eq(c.gap_end, NOW + 10 * HOUR);
+  ck_assert_double_eq(c.next_handoff_s, 2 * HOUR);
+  /* only empty members: nobody, nothing covered */
+  pd_schedule_entry_t empty[] = {ENTRY("", -HOUR, 8 * DAY)};
+  c = coverage_of(empty, 1, WEEK);
+  ck_assert_double_eq(c.coverage_pct, 0);
+  ck_assert_double_eq(c.next_gap_s, 0);
+  ck_assert_double_eq(c.next_handoff_s, 0);
+  world_free(&w);
+}
+END_TEST
+
 /* --- on-calls and policies ------------------------------------------------ */
 
 START_TEST(test_oncall_counts) {
   world_t w = {0};
-  add_schedule(&w, "PS1", "Primary", NULL);
+  /* schedule oncall comes from the final schedule: PU1 and PU2 now (an
+   * override beside the layer), PU3 later */
+  add_schedule(&w, "PS1", "Primary", "PU1", -HOUR, HOUR, "PU2", -HOUR,
+               2 * HOUR, "PU3", HOUR, 5 * HOUR, NULL);
   add_schedule(&w, "PS2", "Secondary", NULL);
   add_schedule(&w, "PS3", "Nobody", NULL);
   add_policy(&w, "PP1", "Main", 3, 2);
@@ -954,9 +1010,9 @@ START_TEST(test_alerts_schedule_gap) {
   ck_assert_int_eq(r.items[0].severity, PD_NOTIF_OKAY);
   ck_assert_str_eq(r.items[0].type_instance, "schedule-payments_primary-gap");
 
-  /* without the final schedule, schedules are not judged */
+  /* without the schedules, schedules are not judged */
   snap.coverage_window_s = WEEK;
-  snap.schedules_rendered = false;
+  snap.schedules = NULL;
   ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
   pd_alerts_destroy(a);
   world_free(&w);
@@ -995,6 +1051,52 @@ START_TEST(test_alerts_policy_level1) {
   add_oncall(&w, "PP2", 1, "PS3", "PU3", -HOUR, HOUR, false);
   ck_assert_int_eq(alert_cycle(a, &snap, &r), 1);
   ck_assert_int_eq(r.items[0].severity, PD_NOTIF_FAILURE);
+  pd_alerts_destroy(a);
+  world_free(&w);
+}
+END_TEST
+
+/* An unknown schedule (its detail failed this round) keeps the values it
+ * had at known_at and raises no notification. */
+START_TEST(test_unknown_schedule_keeps_last_values) {
+  pd_alerts_t *a = pd_alerts_create();
+  world_t w = {0};
+  add_schedule(&w, "PS1", "Gappy", "PU1", -HOUR, 2 * HOUR, "PU2", 3 * HOUR,
+               8 * DAY, NULL);
+  pd_snapshot_t snap = full_snapshot(&w);
+  snap.collect = PD_COLLECT_SCHEDULES | PD_COLLECT_ONCALLS;
+  notif_recorder_t r;
+  recorder_t rec;
+  /* known at NOW: a WARNING for the gap */
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 1);
+
+  /* two hours later, unknown: the values at NOW, and no OKAY although
+   * the gap (2 h to 3 h) is no longer ahead at NOW + 3 h */
+  w.schedules.items[0].unknown = true;
+  w.schedules.items[0].known_at = NOW;
+  snap.now = NOW + 3 * HOUR;
+  run(&snap, &rec);
+  ck_assert_value(&rec, "count", "schedule-gappy-oncall", 1);
+  ck_assert_value(&rec, "duration", "schedule-gappy-gap", HOUR);
+  ck_assert_value(&rec, "duration", "schedule-gappy-next_gap", 2 * HOUR);
+  ck_assert_value(&rec, "duration", "schedule-gappy-next_handoff", 2 * HOUR);
+  recorder_free(&rec);
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
+
+  /* known again: computed at now; covered, so OKAY */
+  w.schedules.items[0].unknown = false;
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 1);
+  ck_assert_int_eq(r.items[0].severity, PD_NOTIF_OKAY);
+
+  /* unknown while never judged before: nothing (no state to keep) */
+  pd_alerts_destroy(a);
+  a = pd_alerts_create();
+  w.schedules.items[0].unknown = true;
+  snap.now = NOW;
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
+  w.schedules.items[0].unknown = false;
+  ck_assert_int_eq(alert_cycle(a, &snap, &r), 1);
   pd_alerts_destroy(a);
   world_free(&w);
 }
@@ -1041,6 +1143,7 @@ static Suite *readmetrics_suite(void) {
   tcase_add_test(tc, test_coverage_trailing_gap_and_userless);
   tcase_add_test(tc, test_handoff_rules);
   tcase_add_test(tc, test_schedule_series);
+  tcase_add_test(tc, test_shift_based_union);
   tcase_add_test(tc, test_oncall_counts);
   tcase_add_test(tc, test_oncall_is_now);
   tcase_add_test(tc, test_names_collisions_and_ids);
@@ -1050,6 +1153,7 @@ static Suite *readmetrics_suite(void) {
   tc = tcase_create("alerts");
   tcase_add_test(tc, test_alerts_services);
   tcase_add_test(tc, test_alerts_schedule_gap);
+  tcase_add_test(tc, test_unknown_schedule_keeps_last_values);
   tcase_add_test(tc, test_alerts_policy_level1);
   tcase_add_test(tc, test_alerts_long_name_cut_on_utf8);
   suite_add_tcase(s, tc);

@@ -97,10 +97,46 @@ class Schedule:
 
 
 @dataclass
+class ShiftEvent:
+    """One recurring shift of a shift-based ("v3") schedule's rotation: an
+    occurrence every `period` seconds from `start`, lasting `duration`, handed
+    to `member_ids` in turn (`shifts_per_member` occurrences each); None in
+    member_ids is an empty member (nobody). Occurrences start inside
+    [effective_since, effective_until)."""
+    id: str
+    name: str
+    start: float
+    duration: int
+    period: int
+    member_ids: list
+    effective_since: float
+    effective_until: Optional[float] = None
+    shifts_per_member: int = 1
+
+
+@dataclass
+class Rotation:
+    id: str
+    events: list                      # [ShiftEvent]
+
+
+@dataclass
+class ScheduleV3:
+    """A shift-based schedule (GET /v3/schedules). Its rotations overlap
+    freely: everyone with a shift at a moment is on call then."""
+    id: str
+    name: str
+    description: str
+    team_ids: list
+    rotations: list                   # [Rotation]
+    time_zone: str = "Etc/UTC"
+
+
+@dataclass
 class Rule:
     id: str
     delay_minutes: int
-    targets: list                     # [("user_reference"|"schedule_reference", id)]
+    targets: list                     # [("user_reference"|"schedule_reference"|"schedule_v3_reference", id)]
 
 
 @dataclass
@@ -221,7 +257,8 @@ class Account:
         self.users = {}
         self.teams = {}
         self.services = {}
-        self.schedules = {}
+        self.schedules = {}               # layer-based (GET /schedules)
+        self.schedules_v3 = {}            # shift-based (GET /v3/schedules); IDs shared with schedules
         self.policies = {}
         self.maintenance_windows = {}
         self.incidents = {}
@@ -423,7 +460,8 @@ class Account:
 
     def policies_of_schedule(self, schedule_id):
         return [p for p in self.policies.values()
-                if any(t == ("schedule_reference", schedule_id) for r in p.rules for t in r.targets)]
+                if any(t in (("schedule_reference", schedule_id), ("schedule_v3_reference", schedule_id))
+                       for r in p.rules for t in r.targets)]
 
     def find_incident(self, ref):
         """An incident by ID, or by number (the web UI's #1234)."""
@@ -452,6 +490,7 @@ class Account:
             "incidents": incidents,
             "notes": [plain(n) for n in self.notes.values()],
             "schedules": [plain(s) for s in self.schedules.values()],
+            "schedules_v3": [plain(s) for s in self.schedules_v3.values()],
             "escalation_policies": [plain(p) for p in self.policies.values()],
             "maintenance_windows": [plain(w) for w in self.maintenance_windows.values()],
             "events": [plain(e) for e in self.events],

@@ -145,10 +145,69 @@ def render_overrides(schedule, since, until):
 
 
 def coverage_percentage(entries, since, until):
+    """Covered share of [since, until): the union of the entries naming a user
+    (shift-based schedules' entries may overlap)."""
     if until <= since:
         return 0.0
-    covered = sum(e - s for s, e, _ in entries)
+    covered = sum(e - s for s, e in _merge_spans([(s, e) for s, e, u in entries if u]))
     return round(100.0 * covered / (until - since), 2)
+
+
+# -- shift-based ("v3") schedules ------------------------------------------------
+def v3_assignments(schedule, since, until):
+    """Every shift occurrence of every rotation event overlapping
+    [since, until), clipped to it: [(start, end, user_id|None, rotation_id)]
+    sorted by start. None is an empty member."""
+    out = []
+    for rot in schedule.rotations:
+        for ev in rot.events:
+            if not ev.member_ids or ev.period <= 0 or ev.duration <= 0:
+                continue
+            # the first occurrence that can still reach past `since`
+            k = max(0, math.floor((since - ev.start - ev.duration) / ev.period))
+            while True:
+                t0 = ev.start + k * ev.period
+                if t0 >= until or (ev.effective_until is not None and t0 >= ev.effective_until):
+                    break
+                if t0 >= ev.effective_since:
+                    s, e = max(t0, since), min(t0 + ev.duration, until)
+                    if s < e:
+                        member = ev.member_ids[(k // max(1, ev.shifts_per_member)) % len(ev.member_ids)]
+                        out.append((s, e, member, rot.id))
+                k += 1
+    out.sort(key=lambda x: (x[0], x[1], x[2] or "", x[3]))
+    return out
+
+
+def v3_final(schedule, since, until):
+    """The computed shift assignments of [since, until) as PagerDuty lists
+    them: every user's shift (overlaps kept: several people at once), and an
+    empty-member entry for each stretch nobody covers (empty members of a
+    rotation included). [(start, end, user_id|None, rotation_id|None)]"""
+    users = [a for a in v3_assignments(schedule, since, until) if a[2]]
+    out = list(users)
+    reach = since
+    for s, e in _merge_spans([(a[0], a[1]) for a in users]):
+        if s > reach:
+            out.append((reach, s, None, None))
+        reach = max(reach, e)
+    if reach < until:
+        out.append((reach, until, None, None))
+    out.sort(key=lambda x: (x[0], x[1], x[2] or ""))
+    return out
+
+
+def v3_shifts(schedule, since, until):
+    """Per user, touching or overlapping shifts merged: [(start, end, user)]."""
+    by_user = {}
+    for s, e, u, _ in v3_assignments(schedule, since, until):
+        if u:
+            by_user.setdefault(u, []).append((s, e))
+    out = []
+    for u, spans in by_user.items():
+        out.extend((s, e, u) for s, e in _merge_spans(spans))
+    out.sort()
+    return out
 
 
 class OncallCalculator:
@@ -164,10 +223,14 @@ class OncallCalculator:
         key = (schedule_id, since, until)
         if key not in self._cache:
             sched = self.account.schedules.get(schedule_id)
-            if sched is None:
+            v3 = self.account.schedules_v3.get(schedule_id)
+            if sched is None and v3 is None:
                 self._cache[key] = []
             else:
-                entries = render_final(sched, since - SHIFT_HORIZON, until + SHIFT_HORIZON)
+                if sched is not None:
+                    entries = render_final(sched, since - SHIFT_HORIZON, until + SHIFT_HORIZON)
+                else:
+                    entries = v3_shifts(v3, since - SHIFT_HORIZON, until + SHIFT_HORIZON)
                 if since == until:
                     hit = [x for x in entries if x[0] <= since < x[1]]
                 else:

@@ -9,6 +9,7 @@ from . import oncall
 HTML_BASE = "https://pdsim.pagerduty.com"
 _HTML_PATH = {"service": "service-directory", "maintenance_window": "service-directory/maintenance-windows"}
 _COLLECTION = {"service": "services", "user": "users", "team": "teams", "schedule": "schedules",
+               "schedule_v3": "v3/schedules",
                "escalation_policy": "escalation_policies", "incident": "incidents",
                "maintenance_window": "maintenance_windows"}
 
@@ -33,15 +34,19 @@ class Renderer:
 
     def _summary(self, kind, oid):
         table = {"service": self.a.services, "user": self.a.users, "team": self.a.teams,
-                 "schedule": self.a.schedules, "escalation_policy": self.a.policies}.get(kind)
+                 "schedule": self.a.schedules, "schedule_v3": self.a.schedules_v3,
+                 "escalation_policy": self.a.policies}.get(kind)
         if kind == "incident":
             inc = self.a.incidents.get(oid)
             return "[#%d] %s" % (inc.number, inc.title) if inc else oid
         obj = table.get(oid) if table is not None else None
+        if obj is None and kind == "schedule":   # GET /oncalls names shift-based ones too
+            obj = self.a.schedules_v3.get(oid)
         return getattr(obj, "name", oid)
 
     def target_ref(self, ttype, oid):
-        return self.ref("user" if ttype == "user_reference" else "schedule", oid)
+        kind = {"user_reference": "user", "schedule_v3_reference": "schedule_v3"}.get(ttype, "schedule")
+        return self.ref(kind, oid)
 
     def agent_ref(self, agent):
         if not agent:
@@ -213,6 +218,59 @@ class Renderer:
         d["schedule_layers"] = layers
         d["overrides_subschedule"] = sub("Overrides", oncall.render_overrides(sch, since, until) if rendered else [])
         d["final_schedule"] = sub("Final Schedule", oncall.render_final(sch, since, until) if rendered else [])
+        return d
+
+    # -- shift-based ("v3") schedules (API-NOTES "Where the real service differs") --
+    def schedule_v3_ref(self, sch):
+        """An item of GET /v3/schedules: a reference, nothing more."""
+        return self.ref("schedule_v3", sch.id)
+
+    @staticmethod
+    def _zoned(t, zone):
+        return {"date_time": fmt(t), "time_zone": zone}
+
+    def _member(self, user_id):
+        return {"type": "user_member", "user_id": user_id} if user_id else {"type": "empty_member"}
+
+    def _rotation(self, sch, rot):
+        events = []
+        for ev in rot.events:
+            days, rest = divmod(ev.period, 86400)
+            rule = ("RRULE:FREQ=DAILY;INTERVAL=%d" % days) if rest == 0 and days else \
+                ("RRULE:FREQ=HOURLY;INTERVAL=%d" % max(1, ev.period // 3600))
+            events.append({
+                "id": ev.id, "type": "rotation_event", "name": ev.name,
+                "start_time": self._zoned(ev.start, sch.time_zone),
+                "end_time": self._zoned(ev.start + ev.duration, sch.time_zone),
+                "effective_since": fmt(ev.effective_since),
+                "effective_until": fmt(ev.effective_until),
+                "recurrence": [rule],
+                "assignment_strategy": {"type": "rotating_member_assignment_strategy",
+                                        "shifts_per_member": ev.shifts_per_member,
+                                        "members": [self._member(u) for u in ev.member_ids]}})
+        return {"id": rot.id, "type": "rotation", "events": events}
+
+    def schedule_v3(self, sch, since=None, until=None):
+        """GET /v3/schedules/{id}; final_schedule for [since, until) when both
+        are given (the caller asked include[]=final_schedule)."""
+        d = {"id": sch.id, "type": "schedule_v3", "summary": sch.name, "name": sch.name,
+             "description": sch.description, "time_zone": sch.time_zone,
+             "teams": [self.ref("team", t) for t in sch.team_ids],
+             "escalation_policies": [self.ref("escalation_policy", p.id)
+                                     for p in self.a.policies_of_schedule(sch.id)],
+             "rotations": [self._rotation(sch, r) for r in sch.rotations]}
+        d.update(self._links("schedule_v3", sch.id))
+        if since is not None and until is not None:
+            final = oncall.v3_final(sch, since, until)
+            d["final_schedule"] = {
+                "type": "final_schedule",
+                "rendered_coverage_percentage": oncall.coverage_percentage(
+                    [(s, e, u) for s, e, u, _ in final], since, until),
+                "computed_shift_assignments": [{
+                    "type": "computed_shift_assignment", "start_time": fmt(s), "end_time": fmt(e),
+                    "member": self._member(u),
+                    "source": {"type": "rotation", "rotation_id": rot} if rot else None}
+                    for s, e, u, rot in final]}
         return d
 
     def maintenance_window(self, w):

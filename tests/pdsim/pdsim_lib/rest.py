@@ -557,20 +557,59 @@ def list_schedules(req, m):
     items.sort(key=lambda s: (s.name.lower(), s.id))
 
     def render(s):
-        if include & {"schedule_layers", "final_schedule", "overrides_subschedule"}:
+        # The real list never carries final_schedule or overrides_subschedule,
+        # whatever include[] says (api-schema issue #430); layers it does.
+        if "schedule_layers" in include:
             d = req.renderer.schedule(s, since, until)
-            for part in ("schedule_layers", "final_schedule", "overrides_subschedule"):
-                if part not in include:
-                    d.pop(part, None)
+            d.pop("final_schedule", None)
+            d.pop("overrides_subschedule", None)
             return d
         return req.renderer.schedule(s, full=False)
     return 200, paginate(q, items, "schedules", render)
 
 
 def get_schedule(req, m):
+    # A shift-based schedule is not found here (only at /v3/schedules/{id}).
     s = _found_and_visible(req, req.account.schedules.get(m.group(1)), "Schedule Not Found", 2100)
     since, until = _schedule_window(req.query)
     return 200, {"schedule": req.renderer.schedule(s, since, until)}
+
+
+# Shift-based schedules: references only, limit default 100 max 1000, no total.
+V3_DEFAULT_LIMIT = 100
+V3_MAX_LIMIT = 1000
+
+
+def list_schedules_v3(req, m):
+    q = req.query
+    try:
+        limit = int(_one(q, "limit") or V3_DEFAULT_LIMIT)
+        offset = int(_one(q, "offset") or 0)
+    except ValueError:
+        raise invalid_input("Limit and offset must be integers")
+    if limit < 1 or offset < 0:
+        raise invalid_input("Limit must be greater than 0 and offset not negative")
+    limit = min(limit, V3_MAX_LIMIT)
+    items = [s for s in req.account.schedules_v3.values()
+             if _query_match(q, s.name) and _visible(req, s.team_ids)]
+    items.sort(key=lambda s: (s.name.lower(), s.id))
+    page = items[offset:offset + limit]
+    return 200, {"schedules": [req.renderer.schedule_v3_ref(s) for s in page],
+                 "limit": limit, "offset": offset, "more": offset + limit < len(items)}
+
+
+def get_schedule_v3(req, m):
+    sid = m.group(1)
+    if sid in req.account.schedules:
+        # The upgrade guide's way to tell the kinds apart: a layer-based ID -> 400.
+        raise invalid_input("Schedule %s is not a shift-based schedule" % sid)
+    s = _found_and_visible(req, req.account.schedules_v3.get(sid), "Schedule Not Found", 2100)
+    since, until = None, None
+    if "final_schedule" in set(_values(req.query, "include[]")):
+        since, until = _schedule_window(req.query)
+        if since is None:
+            since, until = req.now, req.now + TWO_WEEKS
+    return 200, {"schedule": req.renderer.schedule_v3(s, since, until)}
 
 
 def list_oncalls(req, m):
@@ -696,6 +735,8 @@ ROUTES = [
     ("GET", r"/incidents/" + _ID + "/alerts", list_alerts),
     ("GET", r"/schedules", list_schedules),
     ("GET", r"/schedules/" + _ID, get_schedule),
+    ("GET", r"/v3/schedules", list_schedules_v3),
+    ("GET", r"/v3/schedules/" + _ID, get_schedule_v3),
     ("GET", r"/oncalls", list_oncalls),
     ("GET", r"/escalation_policies", list_policies),
     ("GET", r"/escalation_policies/" + _ID, get_policy),

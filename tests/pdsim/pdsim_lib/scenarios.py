@@ -3,15 +3,17 @@ relative to "now" at build time; everything else comes from the seed, so a
 (scenario, seed) pair always builds the same account.
 
 demo    a small hand-written account (see README.md, "Scenarios")
-large   generated: 2,000+ services, 12,000+ open incidents, 300 schedules,
-        300 escalation policies, 20 teams (paging and speed tests)
+large   generated: 2,000+ services, 12,000+ open incidents, 300 layer-based and
+        30 shift-based schedules, 300 escalation policies, 20 teams (paging and
+        speed tests)
 random  generated from the seed at moderate size, with every feature of demo
 """
 
 import random
 
 from .model import (Account, EscalationPolicy, Integration, Layer, MaintenanceWindow,
-                    Override, Rule, Schedule, Service, Team, Token, User)
+                    Override, Rotation, Rule, Schedule, ScheduleV3, Service, ShiftEvent, Team,
+                    Token, User)
 from .oncall import DAY, WEEK, _EPOCH_MONDAY
 
 HOUR = 3600
@@ -81,11 +83,32 @@ def _schedule(a, name, desc, teams, layers, overrides=()):
     return s
 
 
+def _event(a, name, start, duration, period, members, since=None, until=None):
+    """A recurring shift; members are Users or None (an empty member)."""
+    return ShiftEvent(a.ids.object_id(), name, start, duration, period,
+                      [m.id if m is not None else None for m in members],
+                      start if since is None else since, until)
+
+
+def _schedule_v3(a, name, desc, teams, rotations):
+    """rotations: [[ShiftEvent, ...], ...]"""
+    s = ScheduleV3(a.ids.object_id(), name, desc, [t.id for t in teams],
+                   [Rotation(a.ids.object_id(), list(events)) for events in rotations])
+    a.schedules_v3[s.id] = s
+    return s
+
+
+def _target_type(t):
+    if isinstance(t, User):
+        return "user_reference"
+    return "schedule_v3_reference" if isinstance(t, ScheduleV3) else "schedule_reference"
+
+
 def _policy(a, name, desc, teams, num_loops, rules):
-    """rules: [(delay_minutes, [User|Schedule, ...])]"""
+    """rules: [(delay_minutes, [User|Schedule|ScheduleV3, ...])]"""
     built = []
     for delay, targets in rules:
-        tlist = [("user_reference" if isinstance(t, User) else "schedule_reference", t.id) for t in targets]
+        tlist = [(_target_type(t), t.id) for t in targets]
         built.append(Rule(a.ids.object_id(), delay, tlist))
     p = EscalationPolicy(a.ids.object_id(), name, desc, num_loops, built, [t.id for t in teams])
     a.policies[p.id] = p
@@ -177,6 +200,26 @@ def _demo(a, now):
              "start_day_of_week": d} for d in range(1, 6)]),
     ])
 
+    # Shift-based ("v3") schedules. SRE Follow the Sun: a day shift and an
+    # evening shift that overlap 14:00-18:00 UTC (two people on call at once),
+    # and a night shift whose every other turn is an empty member (a gap
+    # 00:00-06:00 every other night).
+    s_sun = _schedule_v3(a, "SRE Follow the Sun", "Shift-based: overlapping day shifts, "
+                         "a night shift with an empty member", [platform], [
+        [_event(a, "EMEA day", year_ago + 6 * HOUR, 12 * HOUR, DAY, [priya, chen])],
+        [_event(a, "Americas day", year_ago + 14 * HOUR, 10 * HOUR, DAY, [lena, admin])],
+        [_event(a, "Night", year_ago, 6 * HOUR, DAY, [chen, None])],
+    ])
+    # Checkout Shifts: 8-hour shifts around the clock that stop in four days
+    # (a gap to the end of the window), and a one-off launch shift on top now.
+    hour = now - (now % HOUR)
+    s_checkout = _schedule_v3(a, "Checkout Shifts", "Shift-based: rotation ending in four days, "
+                              "a launch shift on top", [payments], [
+        [_event(a, "Shift", hour - 2 * HOUR, 8 * HOUR, 8 * HOUR, [diego, responder, lena],
+                until=midnight + 4 * DAY)],
+        [_event(a, "Launch", hour - HOUR, 3 * HOUR, 52 * WEEK, [manager])],
+    ])
+
     ep_platform = _policy(a, "Platform Escalation", "Platform on-call, then the manager", [platform], 2,
                           [(15, [s_platform]), (30, [manager])])
     ep_payments = _policy(a, "Payments Escalation", "Payments on-call, then the SRE lead", [payments], 1,
@@ -185,6 +228,11 @@ def _demo(a, now):
                      [(5, [s_web_secondary]), (15, [s_web, manager])])
     ep_db = _policy(a, "Database Escalation", "Business-hours DBAs, then Payments on-call", [platform], 3,
                     [(30, [s_db]), (30, [s_payments, admin])])
+
+    _policy(a, "SRE Escalation", "Shift-based SRE rota, then Platform on-call", [platform], 1,
+            [(10, [s_sun]), (20, [s_platform, manager])])
+    _policy(a, "Checkout Escalation", "Shift-based checkout rota, then Payments on-call", [payments], 2,
+            [(5, [s_checkout]), (15, [s_payments])])
 
     created = now - 400 * DAY
     svc = {}
@@ -306,6 +354,8 @@ def _generate(a, now, rng, n_teams, n_users, n_services, n_schedules, n_policies
         policies.append(_policy(a, "Policy %03d %s" % (i + 1, team.name.split(" ", 2)[-1]), "Generated policy",
                                 [team], rng.randint(0, 3), rules))
 
+    _generate_v3(a, now, random.Random("v3-%s" % a.seed), teams, users, policies, max(2, n_schedules // 10))
+
     services = []
     created = now - 500 * DAY
     for i in range(n_services):
@@ -338,6 +388,31 @@ def _generate(a, now, rng, n_teams, n_users, n_services, n_schedules, n_policies
                              rng.choice(["high", "low"]), created_at, bulk=True)
         a.set_status(inc, "resolved", created_at + rng.randint(300, 6 * HOUR))
     a.finish_bulk()
+
+
+def _generate_v3(a, now, rng, teams, users, policies, n):
+    """n shift-based schedules (their own random stream, so the rest of the
+    account is what it was before they existed); every seventh policy but
+    the first also targets one at level 1."""
+    base = _midnight_before(now) - 10 * WEEK
+    made = []
+    for i in range(n):
+        team = teams[(3 * i + 1) % len(teams)]
+        members = rng.sample(users, min(len(users), rng.randint(2, 4)))
+        kind = i % 3
+        if kind == 0:     # overlapping day and evening shifts, a gap at night
+            rotations = [[_event(a, "Day", base + 8 * HOUR, 10 * HOUR, DAY, members[:2])],
+                         [_event(a, "Evening", base + 14 * HOUR, 8 * HOUR, DAY, members[1:])]]
+        elif kind == 1:   # around the clock, every third shift an empty member
+            rotations = [[_event(a, "Round the clock", base, 12 * HOUR, 12 * HOUR, members[:2] + [None])]]
+        else:             # not started yet
+            start = now - (now % HOUR) + rng.randint(1, 72) * HOUR
+            rotations = [[_event(a, "Shift", start, 8 * HOUR, 8 * HOUR, members)]]
+        made.append(_schedule_v3(a, "Shifts %03d %s" % (i + 1, team.name.split(" ", 2)[-1]),
+                                 "Generated shift-based schedule", [team], rotations))
+    for i, p in enumerate(policies):
+        if i % 7 == 3 and p.rules:
+            p.rules[0].targets.append(("schedule_v3_reference", made[i % len(made)].id))
 
 
 def _large(a, now):
