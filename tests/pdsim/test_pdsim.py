@@ -307,7 +307,8 @@ class TestIncidents(DemoCase):
         """The switches for what PagerDuty leaves undocumented (README
         "Where the simulator knowingly differs")."""
         self.assertEqual(self.sim.control("GET", "behaviour"),
-                         {"incident_time": "day", "incident_sort": "ignored", "time_zone": "America/New_York"})
+                         {"incident_time": "day", "incident_sort": "ignored", "time_zone": "America/New_York",
+                          "resolve_resolved": 400})
         sid = self.service("Checkout API")["id"]
         stamps = {}
         for label, created in (("a", "2026-03-10T04:59:59Z"), ("b", "2026-03-10T05:00:00Z"),
@@ -550,14 +551,15 @@ class TestIncidentWrites(DemoCase):
         before = self.sim.api("/incidents/" + inc["id"])["incident"]
         status, _, out = self.put(inc["id"], status="resolved", resolution="again")
         self.assertEqual((status, out["error"]["code"]), (400, 1001))
-        self.assertEqual(self.sim.control("POST", "behaviour", {"resolve_resolved": 200}),
-                         {"resolve_resolved": 200})
+        self.assertEqual(self.sim.control("POST", "behaviour", {"resolve_resolved": 200})["resolve_resolved"],
+                         200)
         status, _, out = self.put(inc["id"], status="resolved", resolution="again")
         self.assertEqual((status, out["incident"]["status"]), (200, "resolved"))
         self.assertEqual(out["incident"]["resolved_at"], before["resolved_at"])
         self.assertEqual(self.sim.request("POST", "/_sim/behaviour", body={"resolve_resolved": 201})[0], 400)
+        self.assertEqual(self.sim.control("GET", "behaviour")["resolve_resolved"], 200)  # a bad value changes nothing
         self.sim.control("POST", "reset", {})
-        self.assertEqual(self.sim.control("GET", "behaviour"), {"resolve_resolved": 400})
+        self.assertEqual(self.sim.control("GET", "behaviour")["resolve_resolved"], 400)
 
     def test_merge_resolves_sources_with_reference(self):
         self.trigger("Auth Service", key="m/src")

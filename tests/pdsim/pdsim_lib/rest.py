@@ -384,7 +384,7 @@ def create_incident(req, m):
     inc = a.new_incident(service, title, urgency, req.now, incident_key=key,
                          agent=("user_reference", actor.id), details=details,
                          assignees=_assignees_now(req, service.escalation_policy_id))
-    return 201, {"incident": req.renderer.incident(inc)}
+    return 201, {"incident": req.renderer.incident(inc, _render_zone(req))}
 
 
 def _apply_update(req, inc, change, actor, dry_run):
@@ -444,7 +444,7 @@ def update_incident(req, m):
     inc = _get_incident(req, m.group(1))
     change = _body_object(req, "incident")
     _apply_update(req, inc, change, actor, dry_run=False)
-    return 200, {"incident": req.renderer.incident(inc)}
+    return 200, {"incident": req.renderer.incident(inc, _render_zone(req))}
 
 
 def update_incidents(req, m):
@@ -467,7 +467,9 @@ def update_incidents(req, m):
         pairs.append((inc, change))
     for inc, change in pairs:
         _apply_update(req, inc, change, actor, dry_run=False)
-    return 200, paginate(req.query, [inc for inc, _ in pairs], "incidents", req.renderer.incident)
+    zone = _render_zone(req)
+    return 200, paginate(req.query, [inc for inc, _ in pairs], "incidents",
+                         lambda i: req.renderer.incident(i, zone))
 
 
 def merge_incidents(req, m):
