@@ -351,18 +351,18 @@ class Demo:
             self.note("PagerDuty incident #%s opened on \"%s\" (%s, urgency "
                       "%s): %s" % (inc["number"], self.service_name(inc),
                                    inc["status"], inc["urgency"],
-                                   short(inc["title"], 60)))
+                                   short(inc["title"])))
         for n in inc.get("notes", []):
             key = ("note", n["id"])
             if key not in self.incident_events:
                 self.incident_events.add(key)
                 self.note("note on #%s: %s" % (inc["number"],
-                                               short(n["content"], 60)))
+                                               short(n["content"])))
         if inc["status"] == "resolved" and \
                 ("resolved", inc["id"]) not in self.incident_events:
             self.incident_events.add(("resolved", inc["id"]))
             self.note("incident #%s resolved%s" % (
-                inc["number"], ": " + short(inc["resolution"], 60)
+                inc["number"], ": " + short(inc["resolution"])
                 if inc.get("resolution") else ""))
         return inc
 
