@@ -15,6 +15,7 @@ show up without being named here.
   render(model)          -> [line, ...]                (the one-screen view)
   facts(model)           -> {(entity, field): text}    (what a change is)
   changes(old, new)      -> [line, ...]                (old -> new, per entity)
+  handoffs(old, new)     -> [line, ...]                (shifts that ended)
 
 A value the plugin did not dispatch (a schedule it could not read yet, a
 rate before its second value) is shown as "?", never as 0 or "nobody".
@@ -311,10 +312,19 @@ def render(model):
         if isinstance(item, Account):
             lines += ["PagerDuty account \"%s\" (host %s)" % (item.name,
                                                               item.host)]
-            lines += incidents_lines(item) + api_lines(item) + [""]
-            lines += services_lines(item) + teams_lines(item) + [""]
-            lines += schedules_lines(item) + [""]
-            lines += policies_lines(item) + [""]
+            if item.incidents:
+                lines += incidents_lines(item)
+            lines += api_lines(item) + [""]
+            # A kind the account does not Collect has no section.
+            for kinds, sections in ((("service", "team"),
+                                     (services_lines, teams_lines)),
+                                    (("schedule",), (schedules_lines,)),
+                                    (("policy",), (policies_lines,))):
+                for kind, section in zip(kinds, sections):
+                    if item.entities[kind]:
+                        lines += section(item)
+                if any(item.entities[k] for k in kinds):
+                    lines.append("")
     lines += notify_lines([model[k] for k in sorted(model)
                            if isinstance(model[k], Notify)])
     while lines and lines[-1] == "":

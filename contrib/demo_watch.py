@@ -219,19 +219,26 @@ class Demo:
     def pagerduty_values(self):
         """{identifier: {ds: value}} of every pagerduty value collectd has;
         counts the derive series into self.totals. A derive rate is counted
-        only when LISTVAL shows the same value time before and after GETVAL
-        (so it is the rate of that value)."""
+        only when LISTVAL shows the same value time before and after its
+        GETVAL (so it is the rate of that value); the few derive series are
+        read first, so that little time passes in between."""
         before = self.pagerduty_idents()
+        derives = [i for i in before if "/derive-" in i]
         out = {}
-        for ident in before:
+        for ident in derives:
             values = self.sock.getval(ident)
             if values is not None:
                 out[ident] = values
         after = self.pagerduty_idents()
-        for ident, when in before.items():
-            if "/derive-" in ident and ident in out and \
-                    after.get(ident) == when:
-                self.totals.add(ident, when, next(iter(out[ident].values())))
+        for ident in derives:
+            if ident in out and after.get(ident) == before[ident]:
+                self.totals.add(ident, before[ident],
+                                next(iter(out[ident].values())))
+        for ident in before:
+            if ident not in out:
+                values = self.sock.getval(ident)
+                if values is not None:
+                    out[ident] = values
         return out
 
     def feed_disk(self, percent):
