@@ -20,6 +20,7 @@
 #                            incident was not opened, noted and resolved
 #   contrib/demo.sh --raw    (with or without --once) also every pagerduty
 #                            identifier and its value, every few seconds
+#                            (the output scrolls: no redrawing in place)
 #   contrib/demo.sh --graphs DIR
 #                            the values through write_graphite into a real
 #                            carbon-cache, a short story (an incident opened,

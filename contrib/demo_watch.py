@@ -22,7 +22,7 @@ redrawn in place instead, with the latest story lines under it.
 --once: stop after one full cycle and exit 0 when collectd loaded the plugin
 and the plugin reached the simulator, 1 otherwise.
 --raw: also print every pagerduty identifier with its value, as collectd
-has it, every few seconds.
+has it, every few seconds (and never redraw in place).
 Never prints a token or routing key.
 """
 
@@ -31,6 +31,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import textwrap
 import time
@@ -183,7 +184,9 @@ class Demo:
         self.args = args
         self.sock = UnixSock(args.socket)
         self.sim = Simulator.attach(args.sim)
-        self.screen = Screen(redraw=not args.once and sys.stdout.isatty())
+        # --raw dumps scroll: no redrawing in place with them.
+        self.screen = Screen(redraw=not args.once and not args.raw and
+                             sys.stdout.isatty())
         self.seen_values = False
         self.story = []          # what happened, for the final summary
         self.incident_events = set()
@@ -344,6 +347,7 @@ class Demo:
         return [r for r in self.sim.requests() if r["path"] == "/v2/enqueue"]
 
     def note(self, text):
+        self.flush_repeats()    # they belong under the story line before
         self.story.append(text)
         self.screen.event("%s ==> %s" % (fmt_time(time.time()), text))
 
@@ -492,10 +496,16 @@ def main():
     ap.add_argument("--raw", action="store_true",
                     help="also dump every identifier and value")
     args = ap.parse_args()
+    # demo.sh stops this script with SIGTERM (Ctrl-C reaches the script).
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
+    demo = Demo(args)
     try:
-        return Demo(args).run()
+        return demo.run()
     except KeyboardInterrupt:
         return 130
+    finally:
+        if demo.screen.redraw:
+            print(flush=True)   # off the view's last row, for the shell
 
 
 if __name__ == "__main__":
