@@ -5,14 +5,22 @@
 # PagerDuty simulator with its demo account, writes a collectd config with
 # the plugin (an Account reading the simulator, a Notify block that turns a
 # threshold alert into a PagerDuty incident) and runs the real collectd
-# daemon on it. Then it shows the plugin's values as they arrive and plays a
-# threshold story: web01's disk fills up (FAILURE -> incident opened), stays
-# full (a note), and is cleaned up (OKAY -> incident resolved).
+# daemon on it. Then it shows PagerDuty as the plugin's values tell it, in
+# one screen (services, schedules, escalation policies, the API connection,
+# the Notify block's queue; contrib/demo_view.py), and plays a threshold
+# story: web01's disk fills up (FAILURE -> incident opened), stays full (a
+# note), and is cleaned up (OKAY -> incident resolved). Each story line is
+# followed by what changed in the values after it.
 #
-#   contrib/demo.sh          runs until Ctrl-C, which stops everything
+#   contrib/demo.sh          runs until Ctrl-C, which stops everything; on a
+#                            terminal the view is redrawn in place
 #   contrib/demo.sh --once   one full cycle, a summary, exit 0 - or non-zero
-#                            when collectd did not load the plugin or the
-#                            plugin did not reach the simulator
+#                            when collectd did not load the plugin, the
+#                            plugin did not reach the simulator or the
+#                            incident was not opened, noted and resolved
+#   contrib/demo.sh --raw    (with or without --once) also every pagerduty
+#                            identifier and its value, every few seconds
+#                            (the output scrolls: no redrawing in place)
 #   contrib/demo.sh --graphs DIR
 #                            the values through write_graphite into a real
 #                            carbon-cache, a short story (an incident opened,
@@ -29,13 +37,15 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 ONCE=
+RAW=
 GRAPHS=
 while [ $# -gt 0 ]; do
   case $1 in
     --once) ONCE=--once ;;
+    --raw) RAW=--raw ;;
     --graphs) GRAPHS=${2:?--graphs needs a directory}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--once | --graphs DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--once] [--raw] | --graphs DIR" >&2; exit 2 ;;
   esac
   shift
 done
@@ -47,7 +57,12 @@ NOTE_INTERVAL=10
 
 # --- install and build -------------------------------------------------------
 pd_install_packages
-pd_autoreconf
+# autoreconf's chatter (libtoolize, automake) into a log, as make's is.
+mkdir -p "$PD_SRCDIR/build"
+if ! pd_autoreconf >"$PD_SRCDIR/build/autoreconf.log" 2>&1; then
+  cat "$PD_SRCDIR/build/autoreconf.log" >&2
+  exit 1
+fi
 pd_configure build
 pd_say "make (in build)"
 if ! make -C "$PD_SRCDIR/build" -j2 >"$PD_SRCDIR/build/make.log" 2>&1; then
@@ -210,7 +225,7 @@ fi
 # the trap stops everything (a foreground child would delay the trap).
 "$PYTHON3" "$PD_SRCDIR/contrib/demo_watch.py" --socket "$tmp/collectd.sock" \
   --sim "$url" --log "$tmp/collectd.log" --collectd-pid "$collectd_pid" \
-  --interval "$INTERVAL" --note-interval "$NOTE_INTERVAL" $ONCE &
+  --interval "$INTERVAL" --note-interval "$NOTE_INTERVAL" $ONCE $RAW &
 watch_pid=$!
 status=0
 wait "$watch_pid" || status=$?
