@@ -1251,6 +1251,9 @@ static void *sender_main(void *arg) {
     cdtime_t now = pd_spool_now();
     double mono = pd_monotonic_now();
     housekeeping(s, now, mono);
+    /* Every turn, not once a second: a burst of notifications uses up the
+     * prepared files faster than that. */
+    pd_spool_prepare(s->spool);
     double wake_s;
     bool busy = work(s, now, mono, &wake_s);
 

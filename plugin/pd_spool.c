@@ -29,6 +29,11 @@
 #define RECORD_SUFFIX ".json"
 #define REASON_SUFFIX ".reason"
 #define TMP_PREFIX ".tmp-"
+#define PRE_PREFIX ".pre-"
+/* Prepared files (see pd_spool_prepare): made back up to PREPARED_TARGET
+ * whenever fewer than PREPARED_LOW are left. */
+#define PREPARED_TARGET 128
+#define PREPARED_LOW 64
 #define LOCK_NAME ".lock"
 #define NAME_KEEP_MAX 64
 /* More unsynced files than this: one syncfs() instead of an fsync each. */
@@ -75,6 +80,12 @@ struct pd_spool_s {
   uint64_t overflowed;   /* events dropped since overflow began */
   stale_t *stale;        /* files to remove or move at the next sync */
   size_t stale_num, stale_cap;
+
+  /* Prepared files .pre-<id>, ids [pre_first, pre_end): empty, made by
+   * pd_spool_prepare() so that enqueue need not create a file. pre_next is
+   * the next id to make (only pd_spool_prepare's thread touches it);
+   * pre_gen changes when the pool is given up. */
+  uint64_t pre_first, pre_end, pre_next, pre_gen;
 };
 
 /* ------------------------------------------------------------ clocks */
@@ -149,6 +160,11 @@ static void tmp_path(const pd_spool_t *s, uint64_t seq, const char *suffix,
                      char *buf, size_t size) {
   snprintf(buf, size, "%s/" TMP_PREFIX "%0*" PRIu64 "%s", s->dir, SEQ_DIGITS,
            seq, suffix);
+}
+
+static void pre_path(const pd_spool_t *s, uint64_t id, char *buf,
+                     size_t size) {
+  snprintf(buf, size, "%s/" PRE_PREFIX "%0*" PRIu64, s->dir, SEQ_DIGITS, id);
 }
 
 /* Parses "<20 digits>.json" into *seq. */
@@ -572,6 +588,19 @@ static uint64_t highest_failed_seq(const pd_spool_t *s) {
 }
 
 /* Reads the directory: records into the index, leftovers to failed/. */
+/* A prepared file left over (from the last run, or a pool given up) that
+ * is still empty: removed, true. One with data was being written when
+ * collectd died: false, and it is handled like a temporary file. */
+static bool unused_prepared(const pd_spool_t *s, const char *name) {
+  char path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+    return errno == ENOENT;
+  unlink(path);
+  return true;
+}
+
 static int scan(pd_spool_t *s) {
   DIR *d = opendir(s->dir);
   if (d == NULL) {
@@ -603,7 +632,11 @@ static int scan(pd_spool_t *s) {
         cap = new_cap;
       }
       seqs[num++] = seq;
-    } else if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+    } else if (strncmp(name, PRE_PREFIX, strlen(PRE_PREFIX)) == 0 &&
+               unused_prepared(s, name)) {
+      continue; /* removed: it never held an event */
+    } else if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ||
+               strncmp(name, PRE_PREFIX, strlen(PRE_PREFIX)) == 0) {
       char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 300];
       snprintf(path, sizeof(path), "%s/%s", s->dir, name);
       snprintf(base, sizeof(base), "%s-%s", s->name, name + 1);
@@ -722,6 +755,15 @@ static void count_unstored(pd_spool_t *s) {
   s->unstored++;
 }
 
+/* Forgets the prepared files (the directory was deleted, or one of them
+ * cannot be used): enqueue creates its files again until pd_spool_prepare()
+ * makes new ones. What is left of the old ones goes at the next open.
+ * The caller holds the lock. */
+static void prepared_give_up(pd_spool_t *s) {
+  s->pre_first = s->pre_end;
+  s->pre_gen++;
+}
+
 /*
  * The directories are missing (SpoolDir deleted, or never made at open):
  * makes them again. Events queued in a directory that vanished are gone:
@@ -755,6 +797,7 @@ static int restore_dirs(pd_spool_t *s) {
                       s->dir, lost);
   s->dirs_ok = true;
   s->unsynced_num = 0; /* their files are gone */
+  prepared_give_up(s);
   s->dir_dirty = s->failed_dirty = true;
   if (index_size(s) == 0)
     scan(s);
@@ -927,20 +970,58 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
 void pd_spool_close(pd_spool_t *spool) {
   if (spool == NULL)
     return;
+  for (uint64_t id = spool->pre_first; id < spool->pre_end; id++) {
+    char path[PATH_MAX];
+    pre_path(spool, id, path, sizeof(path));
+    unlink(path);
+  }
   pd_spool_sync(spool);
   spool_free(spool);
 }
 
 /* ------------------------------------------------------------ queue */
 
-/* Writes the record of seq: temporary file renamed into place. 0, or -1
- * with errno. The caller holds the lock. */
+/* Writes data into the next prepared file, whose path goes into tmp.
+ * 0; -1 with errno (nothing left behind); 1 when there is no prepared file
+ * to use. The caller holds the lock. */
+static int write_prepared(pd_spool_t *s, const char *data, size_t len,
+                          char *tmp, size_t size) {
+  if (s->pre_first == s->pre_end)
+    return 1;
+  pre_path(s, s->pre_first++, tmp, size);
+  /* Opening an existing file costs a path lookup; creating one costs an
+   * inode allocation, which on a busy ext4 journal can take milliseconds.
+   * O_NONBLOCK: a FIFO put in its place must not hang the callback. No
+   * O_TRUNC (the file is empty): ext4 flushes a truncated file at close. */
+  int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    prepared_give_up(s);
+    return 1;
+  }
+  int status = write_all(fd, data, len);
+  int saved = errno;
+  if (close(fd) != 0 && status == 0) {
+    status = -1;
+    saved = errno;
+  }
+  if (status != 0) {
+    unlink(tmp);
+    errno = saved;
+  }
+  return status;
+}
+
+/* Writes the record of seq: a prepared (or else a new temporary) file,
+ * renamed into place. 0, or -1 with errno. The caller holds the lock. */
 static int write_record(pd_spool_t *s, uint64_t seq, const char *json,
                         size_t len) {
   char tmp[PATH_MAX], path[PATH_MAX];
-  tmp_path(s, seq, "", tmp, sizeof(tmp));
   record_path(s, seq, path, sizeof(path));
-  int status = write_new_file(tmp, json, len, false);
+  int status = write_prepared(s, json, len, tmp, sizeof(tmp));
+  if (status == 1) {
+    tmp_path(s, seq, "", tmp, sizeof(tmp));
+    status = write_new_file(tmp, json, len, false);
+  }
   if (status == 0 && rename(tmp, path) != 0) {
     int saved = errno;
     unlink(tmp);
@@ -1080,6 +1161,46 @@ int pd_spool_sync(pd_spool_t *s) {
     status = -1;
   }
   return status;
+}
+
+/* Makes prepared file id; under the lock it joins the pool, unless the
+ * pool was given up since gen (then it is removed again). false when it
+ * could not be made or joined. */
+static bool prepare_one(pd_spool_t *s, uint64_t id, uint64_t gen) {
+  char path[PATH_MAX];
+  pre_path(s, id, path, sizeof(path));
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+  if (fd < 0)
+    return false; /* the disk refuses: enqueue creates its own and reports */
+  close(fd);
+  pthread_mutex_lock(&s->lock);
+  bool joined = s->pre_gen == gen;
+  if (joined) {
+    if (s->pre_first == s->pre_end) /* an empty pool starts anywhere */
+      s->pre_first = s->pre_end = id;
+    joined = s->pre_end == id;
+    if (joined)
+      s->pre_end = id + 1;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (!joined)
+    unlink(path);
+  return joined;
+}
+
+void pd_spool_prepare(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  bool usable = s->dirs_ok && !s->write_failing;
+  uint64_t have = s->pre_end - s->pre_first, gen = s->pre_gen;
+  pthread_mutex_unlock(&s->lock);
+  if (!usable || have >= PREPARED_LOW)
+    return;
+  /* Made without the lock, each one usable as soon as it exists: enqueue
+   * never waits for this, and a burst takes them while more are made. */
+  for (uint64_t n = have; n < PREPARED_TARGET; n++)
+    if (!prepare_one(s, s->pre_next++, gen))
+      return;
 }
 
 int pd_spool_next(pd_spool_t *s, uint64_t after_seq, pd_spool_entry_t *entry) {

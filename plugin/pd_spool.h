@@ -24,6 +24,15 @@
  * and the directories, so events also survive a power loss after a second.
  * Updates (sender thread) fsync before their rename.
  *
+ * Prepared files. Creating a file (an inode allocation) is the dearest step
+ * of an enqueue: on a busy ext4 journal it takes milliseconds, while opening
+ * an existing file takes microseconds. So the sender thread keeps up to 128
+ * empty files SpoolDir/<block>/.pre-<id> ready (pd_spool_prepare), and
+ * enqueue writes its event into one of them and renames it into place; with
+ * none ready it creates a .tmp-<seq> file as before. Unused prepared files
+ * are removed at close; at open, empty ones are removed and one holding data
+ * (a crash mid-write) is moved to failed/ like a temporary file.
+ *
  * Crash leftovers. At open every file is read and validated. Temporary files
  * and records that do not parse are moved to failed/ with the reason; they
  * never stop the queue. Files that are too open (group/other bits) are
@@ -142,6 +151,11 @@ int pd_spool_enqueue(pd_spool_t *spool, pd_event_t *ev, size_t *dropped);
 /* fsyncs the files written since the last call and the directories changed.
  * For the sender thread, about once a second. Returns 0 or -1 (logged). */
 int pd_spool_sync(pd_spool_t *spool);
+
+/* Makes prepared files (see above) when fewer than half are left. For the
+ * sender thread (one caller at a time); cheap when there are enough. Never
+ * logs: when the disk refuses, enqueue creates its files and reports. */
+void pd_spool_prepare(pd_spool_t *spool);
 
 /* The first pending entry with seq > after_seq (after_seq 0: the oldest).
  * Returns 0 and fills *entry, or -1 when there is none. */

@@ -1,0 +1,307 @@
+/*
+ * bench_callback.c - the cost of the notification callback itself, in
+ * process (issue 8 item 7).
+ *
+ * The glue (plugin/pagerduty.c, pd_notification) takes its runtime read
+ * lock, reads cdtime() and hands the notification to every Notify block's
+ * pd_notify_handle(): match, map (templates), decide, serialise the event
+ * and write it into the spool (temporary file + rename) - then wakes the
+ * block's sender. This program times exactly that sequence, per call, on
+ * one Events API block with its sender thread running, so the sender's
+ * deliveries, retries and once-a-second fsyncs happen meanwhile as they do
+ * in collectd. Three cases, each on a fresh spool:
+ *   up    the simulator (tests/pdsim) answers the Events API
+ *   down  nothing listens on the EventsURL port (connection refused)
+ *   hang  a socket listens but never accepts: every request hangs until
+ *         the block's Timeout
+ * Each call raises a real event (FAILURE and OKAY alternate per host over
+ * --hosts hosts), paced at --rate calls a second, the first --warmup calls
+ * not counted. Prints median, p90, p99 and max in microseconds.
+ * --no-sender leaves the sender thread stopped (events only pile up): the
+ * callback's own cost without a thread competing for locks and CPU.
+ *
+ * The spool lives under --dir (default: the current directory, i.e. the
+ * build tree on the machine's normal disk; not /tmp, which may be tmpfs).
+ * Built by "make bench", which also runs it; not part of make check: it
+ * prints figures and asserts nothing about speed. It does exit non-zero
+ * when a call did not spool its event (the figures would be of something
+ * else).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pd_sender.h"
+#include "pdsim_fixture.h"
+
+#define BLOCK "bench"
+
+typedef struct {
+  long events;  /* counted calls per case */
+  long warmup;  /* uncounted calls before them */
+  long rate;    /* calls per second; 0 = back to back */
+  int hosts;    /* distinct hosts (open alerts at most) */
+  const char *dir;
+  const char *only; /* one case, or NULL for all */
+  bool no_sender;   /* diagnosis: the callback without a sender thread */
+} options_t;
+
+/* The glue's runtime lock, taken for reading around every callback. */
+static pthread_rwlock_t runtime_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* What pd_notification() in plugin/pagerduty.c does, for one block. */
+static pd_notify_result_t callback(pd_notify_t *nt, const notification_t *n) {
+  pthread_rwlock_rdlock(&runtime_lock);
+  pd_notify_result_t r = pd_notify_handle(nt, n, cdtime());
+  pthread_rwlock_unlock(&runtime_lock);
+  return r;
+}
+
+/* The routing key of a service of the simulator's demo scenario. */
+static int sim_routing_key(const pdsim_t *sim, char *out, size_t size) {
+  const char *const path[] = {"routing_keys", NULL};
+  yajl_val root = pdsim_get_json(sim, "/_sim/tokens");
+  yajl_val list = root != NULL ? pdsim_json_get(root, path) : NULL;
+  int status = -1;
+  if (list != NULL && YAJL_IS_ARRAY(list) && list->u.array.len > 0) {
+    const char *key = pdsim_json_string(list->u.array.values[0], "routing_key");
+    if (key != NULL) {
+      snprintf(out, size, "%s", key);
+      status = 0;
+    }
+  }
+  yajl_tree_free(root);
+  return status;
+}
+
+/* A loopback port: listening (backlog kept, never accepted) or, when
+ * listening is false, bound and closed again so nothing answers. */
+static int loopback_port(bool listening, int *fd_out, int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sa);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
+      (listening && listen(fd, 1024) != 0)) {
+    perror("bench_callback: loopback socket");
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  if (listening) {
+    *fd_out = fd;
+  } else {
+    close(fd);
+    *fd_out = -1;
+  }
+  return 0;
+}
+
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double quantile(const double *sorted, long num, double q) {
+  long i = (long)(q * (double)(num - 1) + 0.5);
+  return sorted[i];
+}
+
+/* Waits until the absolute monotonic time at_us (pacing, not syncing). */
+static void wait_until(double at_us) {
+  struct timespec ts = {.tv_sec = (time_t)(at_us / 1e6),
+                        .tv_nsec = (long)((at_us - (double)(time_t)(at_us / 1e6) * 1e6) * 1e3)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    ;
+}
+
+/* Runs one case against url; prints its line. 0, or -1 on a failure. */
+static int run_case(const options_t *o, const char *name, const char *url,
+                    const char *routing_key) {
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s/bench_callback.XXXXXX", o->dir);
+  if (mkdtemp(dir) == NULL) {
+    perror("bench_callback: mkdtemp");
+    return -1;
+  }
+  pd_notify_config_t cfg = {
+      .name = BLOCK,
+      .severities = PD_SEVERITY_ALL,
+      .routing_key = (char *)routing_key,
+      .events_url = (char *)url,
+      .resolve_on_okay = true,
+      .note_interval_s = 600,
+      .transport = {.timeout_ms = 2000, .verify_peer = true,
+                    .verify_host = true},
+  };
+  pd_spool_t *spool = pd_spool_open(dir, BLOCK, 100000);
+  pd_notify_t *nt = spool != NULL ? pd_notify_open(&cfg, spool, false) : NULL;
+  pd_sender_options_t so = {.notify = nt, .max_event_age_s = 86400};
+  pd_sender_t *sender = nt != NULL ? pd_sender_create(&so) : NULL;
+  if (sender == NULL || (!o->no_sender && pd_sender_start(sender) != 0)) {
+    fprintf(stderr, "bench_callback: cannot set up the block in %s\n", dir);
+    return -1;
+  }
+
+  long total = o->warmup + o->events, bad = 0;
+  double *us = malloc((size_t)o->events * sizeof(*us));
+  double start = now_us(), period = o->rate > 0 ? 1e6 / (double)o->rate : 0;
+  for (long i = 0; i < total && us != NULL; i++) {
+    if (period > 0)
+      wait_until(start + (double)i * period);
+    /* Host h goes FAILURE, OKAY, FAILURE...: every call spools an event. */
+    int h = (int)(i % o->hosts);
+    bool failing = (i / o->hosts) % 2 == 0;
+    notification_t n = {.severity = failing ? NOTIF_FAILURE : NOTIF_OKAY,
+                        .time = cdtime()};
+    snprintf(n.host, sizeof(n.host), "web%03d.example.com", h);
+    snprintf(n.plugin, sizeof(n.plugin), "df");
+    snprintf(n.plugin_instance, sizeof(n.plugin_instance), "root");
+    snprintf(n.type, sizeof(n.type), "percent_bytes");
+    snprintf(n.type_instance, sizeof(n.type_instance), "used");
+    snprintf(n.message, sizeof(n.message),
+             failing ? "Host web%03d.example.com, plugin df (instance root) "
+                       "type percent_bytes (instance used): Data source "
+                       "\"value\" is currently 97.3. That is above the "
+                       "failure threshold of 95.0."
+                     : "Host web%03d.example.com, plugin df (instance root) "
+                       "type percent_bytes (instance used): All data sources "
+                       "are within range again.",
+             h);
+    double t0 = now_us();
+    pd_notify_result_t r = callback(nt, &n);
+    double t1 = now_us();
+    if (r != PD_NOTIFY_QUEUED)
+      bad++;
+    if (i >= o->warmup)
+      us[i - o->warmup] = t1 - t0;
+  }
+  double wall = (now_us() - start) / 1e6;
+  pd_spool_stats_t st;
+  pd_spool_stats(spool, &st);
+
+  pd_sender_destroy(sender);
+  pd_notify_close(nt);
+  pd_spool_close(spool);
+  char cmd[4200];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "bench_callback: could not remove %s\n", dir);
+  if (us == NULL)
+    return -1;
+
+  qsort(us, (size_t)o->events, sizeof(*us), compare_double);
+  printf("%-5s %7ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7zu %5.1f\n", name,
+         o->events, quantile(us, o->events, 0.5),
+         quantile(us, o->events, 0.9), quantile(us, o->events, 0.99),
+         quantile(us, o->events, 0.999), us[o->events - 1], st.pending, wall);
+  free(us);
+  if (bad > 0) {
+    fprintf(stderr, "bench_callback: %s: %ld calls did not spool their event\n",
+            name, bad);
+    return -1;
+  }
+  return 0;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
+          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender]\n");
+}
+
+static int parse_options(int argc, char **argv, options_t *o) {
+  *o = (options_t){.events = 5000, .warmup = 200, .rate = 1000, .hosts = 200,
+                   .dir = "."};
+  static const struct option longopts[] = {
+      {"events", required_argument, NULL, 'n'},
+      {"warmup", required_argument, NULL, 'w'},
+      {"rate", required_argument, NULL, 'r'},
+      {"hosts", required_argument, NULL, 'h'},
+      {"dir", required_argument, NULL, 'd'},
+      {"case", required_argument, NULL, 'c'},
+      {"no-sender", no_argument, NULL, 's'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'n': o->events = atol(optarg); break;
+    case 'w': o->warmup = atol(optarg); break;
+    case 'r': o->rate = atol(optarg); break;
+    case 'h': o->hosts = atoi(optarg); break;
+    case 'd': o->dir = optarg; break;
+    case 'c': o->only = optarg; break;
+    case 's': o->no_sender = true; break;
+    default: usage(); return -1;
+    }
+  }
+  if (optind != argc || o->events < 1 || o->warmup < 0 || o->rate < 0 ||
+      o->hosts < 1) {
+    usage();
+    return -1;
+  }
+  return 0;
+}
+
+static bool wanted(const options_t *o, const char *name) {
+  return o->only == NULL || strcmp(o->only, name) == 0;
+}
+
+int main(int argc, char **argv) {
+  options_t o;
+  if (parse_options(argc, argv, &o) != 0)
+    return 2;
+  printf("notification callback, in process: %ld calls per case (after %ld "
+         "warm-up), %ld/s, %d hosts, spool under %s\n",
+         o.events, o.warmup, o.rate, o.hosts, o.dir);
+  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "case", "calls",
+         "median", "p90", "p99", "p99.9", "max", "queued", "s");
+  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "", "", "us", "us", "us",
+         "us", "us", "at end", "");
+  int status = 0;
+  char key[64] = "R0123456789abcdef0123456789abcdef", url[64];
+
+  if (wanted(&o, "up")) {
+    pdsim_t sim;
+    if (pdsim_start(&sim, "demo", NULL) != 0 ||
+        sim_routing_key(&sim, key, sizeof(key)) != 0) {
+      fprintf(stderr, "bench_callback: cannot start the simulator %s\n",
+              pdsim_path());
+      return 1;
+    }
+    status |= run_case(&o, "up", sim.url, key);
+    pdsim_stop(&sim);
+  }
+  int fd, port;
+  if (wanted(&o, "down")) {
+    if (loopback_port(false, &fd, &port) != 0)
+      return 1;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    status |= run_case(&o, "down", url, key);
+  }
+  if (wanted(&o, "hang")) {
+    if (loopback_port(true, &fd, &port) != 0)
+      return 1;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    status |= run_case(&o, "hang", url, key);
+    close(fd);
+  }
+  return status == 0 ? 0 : 1;
+}
