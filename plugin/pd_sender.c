@@ -1251,9 +1251,6 @@ static void *sender_main(void *arg) {
     cdtime_t now = pd_spool_now();
     double mono = pd_monotonic_now();
     housekeeping(s, now, mono);
-    /* Every turn, not once a second: a burst of notifications uses up the
-     * prepared files faster than that. */
-    pd_spool_prepare(s->spool);
     double wake_s;
     bool busy = work(s, now, mono, &wake_s);
 
@@ -1334,6 +1331,9 @@ int pd_sender_start(pd_sender_t *s) {
   }
   pthread_setname_np(s->thread, "pagerduty-send");
   s->started = true;
+  /* Files ready for the notification callback (pd_spool.h); without them
+   * it creates its own, so a failure here is only slower. */
+  pd_spool_start_preparing(s->spool);
   return 0;
 }
 
@@ -1362,6 +1362,7 @@ void pd_sender_stop(pd_sender_t *s) {
   if (s->events != NULL)
     pd_http_client_cancel(s->events);
   pthread_join(s->thread, NULL);
+  pd_spool_stop_preparing(s->spool);
   s->started = false;
 }
 

@@ -6,7 +6,7 @@
  * there only advances `head`; a removal elsewhere (another dedup key got
  * through first) shifts the shorter side by one entry.
  */
-#define _GNU_SOURCE /* syncfs() */
+#define _GNU_SOURCE /* syncfs(), pthread_setname_np() */
 
 #include "pd_spool.h"
 
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pd_http.h" /* pd_monotonic_now() */
@@ -86,6 +87,11 @@ struct pd_spool_s {
    * the next id to make (only pd_spool_prepare's thread touches it);
    * pre_gen changes when the pool is given up. */
   uint64_t pre_first, pre_end, pre_next, pre_gen;
+  /* The thread that makes them (pd_spool_start_preparing), woken through
+   * prep_wake when enqueue leaves fewer than PREPARED_LOW. */
+  pthread_t prep_thread;
+  bool prep_running, prep_stop;
+  pthread_cond_t prep_wake; /* CLOCK_MONOTONIC */
 };
 
 /* ------------------------------------------------------------ clocks */
@@ -889,6 +895,7 @@ static void retry_stale(pd_spool_t *s) {
 static void spool_free(pd_spool_t *s) {
   if (s->lock_fd >= 0)
     close(s->lock_fd); /* releases the flock */
+  pthread_cond_destroy(&s->prep_wake);
   pthread_mutex_destroy(&s->lock);
   for (size_t i = 0; i < s->stale_num; i++)
     free(s->stale[i].reason);
@@ -907,6 +914,11 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
   s->lock_fd = -1;
   s->next_seq = 1;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->prep_wake, &attr);
+  pthread_condattr_destroy(&attr);
   s->max_events = max_events;
   s->notify = strdup(notify_name);
   if (s->notify == NULL) {
@@ -970,6 +982,7 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
 void pd_spool_close(pd_spool_t *spool) {
   if (spool == NULL)
     return;
+  pd_spool_stop_preparing(spool);
   for (uint64_t id = spool->pre_first; id < spool->pre_end; id++) {
     char path[PATH_MAX];
     pre_path(spool, id, path, sizeof(path));
@@ -989,6 +1002,8 @@ static int write_prepared(pd_spool_t *s, const char *data, size_t len,
   if (s->pre_first == s->pre_end)
     return 1;
   pre_path(s, s->pre_first++, tmp, size);
+  if (s->pre_end - s->pre_first == PREPARED_LOW - 1 && s->prep_running)
+    pthread_cond_signal(&s->prep_wake); /* only when crossing: cheap */
   /* Opening an existing file costs a path lookup; creating one costs an
    * inode allocation, which on a busy ext4 journal can take milliseconds.
    * O_NONBLOCK: a FIFO put in its place must not hang the callback. No
@@ -1201,6 +1216,58 @@ void pd_spool_prepare(pd_spool_t *s) {
   for (uint64_t n = have; n < PREPARED_TARGET; n++)
     if (!prepare_one(s, s->pre_next++, gen))
       return;
+}
+
+/* Makes prepared files whenever enqueue has used half of them; retries
+ * once a second when the disk refuses (never in a busy loop). */
+static void *prepare_main(void *arg) {
+  pd_spool_t *s = arg;
+  pthread_mutex_lock(&s->lock);
+  while (!s->prep_stop) {
+    pthread_mutex_unlock(&s->lock);
+    pd_spool_prepare(s);
+    pthread_mutex_lock(&s->lock);
+    if (s->prep_stop)
+      break;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&s->prep_wake, &s->lock, &ts);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+int pd_spool_start_preparing(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  bool running = s->prep_running;
+  s->prep_stop = false;
+  pthread_mutex_unlock(&s->lock);
+  if (running)
+    return 0;
+  int err = pthread_create(&s->prep_thread, NULL, prepare_main, s);
+  if (err != 0) {
+    PD_NOTIFY_WARNING(s->notify, "cannot start the thread that prepares "
+                      "spool files: %s; the notification callback creates "
+                      "them itself", strerror(err));
+    return -1;
+  }
+  pthread_setname_np(s->prep_thread, "pagerduty-prep");
+  pthread_mutex_lock(&s->lock);
+  s->prep_running = true;
+  pthread_mutex_unlock(&s->lock);
+  return 0;
+}
+
+void pd_spool_stop_preparing(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  bool running = s->prep_running;
+  s->prep_stop = true;
+  s->prep_running = false;
+  pthread_cond_signal(&s->prep_wake);
+  pthread_mutex_unlock(&s->lock);
+  if (running)
+    pthread_join(s->prep_thread, NULL);
 }
 
 int pd_spool_next(pd_spool_t *s, uint64_t after_seq, pd_spool_entry_t *entry) {

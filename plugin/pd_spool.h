@@ -25,13 +25,17 @@
  * Updates (sender thread) fsync before their rename.
  *
  * Prepared files. Creating a file (an inode allocation) is the dearest step
- * of an enqueue: on a busy ext4 journal it takes milliseconds, while opening
- * an existing file takes microseconds. So the sender thread keeps up to 128
- * empty files SpoolDir/<block>/.pre-<id> ready (pd_spool_prepare), and
- * enqueue writes its event into one of them and renames it into place; with
- * none ready it creates a .tmp-<seq> file as before. Unused prepared files
- * are removed at close; at open, empty ones are removed and one holding data
- * (a crash mid-write) is moved to failed/ like a temporary file.
+ * of an enqueue: on a busy ext4 it takes a millisecond or more (the inode
+ * allocator's search), while opening an existing file takes microseconds.
+ * So a thread of the spool's own (pd_spool_start_preparing; the sender
+ * starts it) keeps up to 128 empty files SpoolDir/<block>/.pre-<id> ready,
+ * making more whenever fewer than 64 are left, and enqueue writes its event
+ * into one of them and renames it into place; with none ready it creates a
+ * .tmp-<seq> file as before. It is a thread apart from the sender because
+ * the sender may be stuck for a whole Timeout in a request to a PagerDuty
+ * that hangs. Unused prepared files are removed at close; at open, empty
+ * ones are removed and one holding data (a crash mid-write) is moved to
+ * failed/ like a temporary file.
  *
  * Crash leftovers. At open every file is read and validated. Temporary files
  * and records that do not parse are moved to failed/ with the reason; they
@@ -152,10 +156,20 @@ int pd_spool_enqueue(pd_spool_t *spool, pd_event_t *ev, size_t *dropped);
  * For the sender thread, about once a second. Returns 0 or -1 (logged). */
 int pd_spool_sync(pd_spool_t *spool);
 
-/* Makes prepared files (see above) when fewer than half are left. For the
- * sender thread (one caller at a time); cheap when there are enough. Never
- * logs: when the disk refuses, enqueue creates its files and reports. */
+/* Makes prepared files (see above) when fewer than half are left. One
+ * caller at a time (the preparing thread; tests); cheap when there are
+ * enough. Never logs: when the disk refuses, enqueue creates its files and
+ * reports. */
 void pd_spool_prepare(pd_spool_t *spool);
+
+/* Starts the thread that calls pd_spool_prepare() when enqueue has used half
+ * of the prepared files (and once a second). 0, or -1 (logged: then enqueue
+ * creates its files itself). Idempotent. */
+int pd_spool_start_preparing(pd_spool_t *spool);
+
+/* Stops and joins that thread; nothing when it is not running. Close does
+ * it too. */
+void pd_spool_stop_preparing(pd_spool_t *spool);
 
 /* The first pending entry with seq > after_seq (after_seq 0: the oldest).
  * Returns 0 and fills *entry, or -1 when there is none. */

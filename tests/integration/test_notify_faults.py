@@ -316,8 +316,10 @@ class FaultsTest(NotifyTestCase):
         # Each PUTNOTIF ran the callback in the unixsock thread and
         # returned while the sender's request hung.
         self.assertLess(slowest, harness.scaled(2.0))
-        faults = self.sim.control("GET", "/faults")["faults"]
-        self.assertGreaterEqual(faults[0]["hits"], 1, faults)
+        # The sender's first request hangs (it may not have been made yet
+        # when the last PUTNOTIF returned).
+        wait_until(lambda: self.sim.control("GET", "/faults")["faults"][0]
+                   ["hits"] >= 1, 20, message="a request to the hang")
         pending = self.notify_id(daemon, "ev", "queue_length", "pending")
         oldest = self.notify_id(daemon, "ev", "duration", "oldest")
         daemon.wait_for_value(pending, lambda v: v == 20)
