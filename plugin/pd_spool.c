@@ -1179,9 +1179,10 @@ int pd_spool_sync(pd_spool_t *s) {
 }
 
 /* Makes prepared file id; under the lock it joins the pool, unless the
- * pool was given up since gen (then it is removed again). false when it
- * could not be made or joined. */
-static bool prepare_one(pd_spool_t *s, uint64_t id, uint64_t gen) {
+ * pool was given up since gen (then it is removed again). *have becomes
+ * the pool's size. false when it could not be made or joined. */
+static bool prepare_one(pd_spool_t *s, uint64_t id, uint64_t gen,
+                        uint64_t *have) {
   char path[PATH_MAX];
   pre_path(s, id, path, sizeof(path));
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -1198,6 +1199,7 @@ static bool prepare_one(pd_spool_t *s, uint64_t id, uint64_t gen) {
     if (joined)
       s->pre_end = id + 1;
   }
+  *have = s->pre_end - s->pre_first;
   pthread_mutex_unlock(&s->lock);
   if (!joined)
     unlink(path);
@@ -1213,8 +1215,8 @@ void pd_spool_prepare(pd_spool_t *s) {
     return;
   /* Made without the lock, each one usable as soon as it exists: enqueue
    * never waits for this, and a burst takes them while more are made. */
-  for (uint64_t n = have; n < PREPARED_TARGET; n++)
-    if (!prepare_one(s, s->pre_next++, gen))
+  while (have < PREPARED_TARGET)
+    if (!prepare_one(s, s->pre_next++, gen, &have))
       return;
 }
 

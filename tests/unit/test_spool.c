@@ -766,6 +766,110 @@ START_TEST(test_spool_dir_deleted) {
 }
 END_TEST
 
+/* Prepared files (.pre-<id>) in the block directory. */
+static size_t count_prepared(void) {
+  DIR *d = opendir(block_dir);
+  ck_assert_ptr_nonnull(d);
+  size_t n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strncmp(de->d_name, ".pre-", 5) == 0)
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* Waits (bounded: 30 s) until count_prepared() is want. */
+static bool wait_prepared(size_t want) {
+  for (int i = 0; i < 3000; i++) {
+    if (count_prepared() == want)
+      return true;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return false;
+}
+
+START_TEST(test_prepared_files) {
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_uint_eq(count_prepared(), 0); /* only once asked for */
+  pd_spool_prepare(spool);
+  ck_assert_uint_eq(count_prepared(), 128);
+  char first[512];
+  snprintf(first, sizeof(first), "%s/.pre-%020d", block_dir, 0);
+  struct stat pre;
+  ck_assert_int_eq(lstat(first, &pre), 0);
+  ck_assert_int_eq(pre.st_size, 0);
+  ck_assert_uint_eq(pre.st_mode & 07777, 0600);
+
+  /* The event is written into the prepared file, renamed into place. */
+  uint64_t seq = enqueue_key(spool, "a", NULL);
+  char path[512];
+  record_file(seq, path, sizeof(path));
+  struct stat rec;
+  ck_assert_int_eq(lstat(path, &rec), 0);
+  ck_assert_uint_eq(rec.st_ino, pre.st_ino);
+  ck_assert_uint_eq(rec.st_mode & 07777, 0600);
+  ck_assert(!file_exists(first));
+  ck_assert_uint_eq(count_prepared(), 127);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, seq, &ev), PD_SPOOL_OK);
+  ck_assert_str_eq(ev.dedup_key, "a");
+  pd_event_free(&ev);
+  /* More than half left: nothing to make. */
+  pd_spool_prepare(spool);
+  ck_assert_uint_eq(count_prepared(), 127);
+
+  /* Close removes the unused ones; the event stays. */
+  pd_spool_close(spool);
+  ck_assert_uint_eq(count_prepared(), 0);
+  ck_assert(file_exists(path));
+
+  /* A crash leaves prepared files: empty ones go without a word, one with
+   * data (collectd died mid-write) goes to failed/ like a temporary file. */
+  char leftover[512];
+  snprintf(leftover, sizeof(leftover), "%s/.pre-%020d", block_dir, 5);
+  write_raw(leftover, "", 0);
+  snprintf(leftover, sizeof(leftover), "%s/.pre-%020d", block_dir, 6);
+  write_raw(leftover, "{\"v\":1,", 7);
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert_uint_eq(count_prepared(), 0);
+  ck_assert(!stub_log_contains(-1, "unexpected file"));
+  snprintf(path, sizeof(path), "%s/" BLOCK "-pre-%020d.reason", failed_dir, 6);
+  ck_assert_ptr_nonnull(strstr(slurp(path), "temporary file"));
+  ck_assert_uint_eq(count_entries(failed_dir), 2);
+  pd_spool_entry_t *entries;
+  ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
+  free(entries);
+
+  /* SpoolDir deleted with files prepared: the next event still gets in
+   * (into a directory made again), and new ones are prepared there. */
+  pd_spool_prepare(spool);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  ck_assert_int_eq(system(cmd), 0);
+  uint64_t after = enqueue_key(spool, "b", NULL);
+  record_file(after, path, sizeof(path));
+  ck_assert(file_exists(path));
+  ck_assert_uint_eq(dropped_of(spool), 1);
+  pd_spool_prepare(spool);
+  ck_assert_uint_eq(count_prepared(), 128);
+  seq = enqueue_key(spool, "c", NULL);
+  ck_assert_uint_eq(count_prepared(), 127);
+
+  /* The preparing thread makes more once half are used, and stops. */
+  ck_assert_int_eq(pd_spool_start_preparing(spool), 0);
+  for (int i = 0; i < 70; i++)
+    enqueue_key(spool, "d", NULL);
+  ck_assert_msg(wait_prepared(128), "%zu prepared", count_prepared());
+  pd_spool_stop_preparing(spool);
+  pd_spool_close(spool);
+  ck_assert_uint_eq(count_prepared(), 0);
+}
+END_TEST
+
 START_TEST(test_special_files) {
   /* Under record names: a FIFO (must not hang the open), a directory, a
    * symbolic link. Each goes to failed/ with its reason. */
@@ -1025,6 +1129,7 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_overflow_drops_oldest);
   tcase_add_test(tc, test_move_to_failed);
   tcase_add_test(tc, test_crash_leftovers);
+  tcase_add_test(tc, test_prepared_files);
   tcase_add_test(tc, test_second_open_refused);
   tcase_add_test(tc, test_no_secrets_in_files);
   tcase_add_test(tc, test_special_files);
