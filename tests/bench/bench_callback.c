@@ -19,6 +19,8 @@
  * not counted. Prints median, p90, p99 and max in microseconds.
  * --no-sender leaves the sender thread stopped (events only pile up): the
  * callback's own cost without a thread competing for locks and CPU.
+ * --no-prepare stops the spool's preparing thread: every call creates its
+ * file, as before prepared files (pd_spool.h), for comparison.
  *
  * The spool lives under --dir (default: the current directory, i.e. the
  * build tree on the machine's normal disk; not /tmp, which may be tmpfs).
@@ -53,6 +55,7 @@ typedef struct {
   const char *dir;
   const char *only; /* one case, or NULL for all */
   bool no_sender;   /* diagnosis: the callback without a sender thread */
+  bool no_prepare;  /* comparison: no prepared files (every call creates) */
 } options_t;
 
 /* The glue's runtime lock, taken for reading around every callback. */
@@ -159,6 +162,8 @@ static int run_case(const options_t *o, const char *name, const char *url,
     fprintf(stderr, "bench_callback: cannot set up the block in %s\n", dir);
     return -1;
   }
+  if (o->no_prepare)
+    pd_spool_stop_preparing(spool);
 
   long total = o->warmup + o->events, bad = 0;
   double *us = malloc((size_t)o->events * sizeof(*us));
@@ -224,11 +229,11 @@ static int run_case(const options_t *o, const char *name, const char *url,
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
-          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender]\n");
+          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender] [--no-prepare]\n");
 }
 
 static int parse_options(int argc, char **argv, options_t *o) {
-  *o = (options_t){.events = 5000, .warmup = 200, .rate = 1000, .hosts = 200,
+  *o = (options_t){.events = 2000, .warmup = 200, .rate = 100, .hosts = 200,
                    .dir = "."};
   static const struct option longopts[] = {
       {"events", required_argument, NULL, 'n'},
@@ -238,6 +243,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
       {"dir", required_argument, NULL, 'd'},
       {"case", required_argument, NULL, 'c'},
       {"no-sender", no_argument, NULL, 's'},
+      {"no-prepare", no_argument, NULL, 'p'},
       {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -249,6 +255,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case 'd': o->dir = optarg; break;
     case 'c': o->only = optarg; break;
     case 's': o->no_sender = true; break;
+    case 'p': o->no_prepare = true; break;
     default: usage(); return -1;
     }
   }
