@@ -11,6 +11,8 @@ PD_PACKAGES=(
   libcurl4-openssl-dev libyajl-dev check pkg-config
   autoconf automake libtool make gcc perl
   socat openssl python3 python3-jsonschema valgrind
+  # make fuzz: clang -fsanitize=fuzzer links libclang-rt-14-dev's libFuzzer
+  clang libclang-rt-14-dev
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }
