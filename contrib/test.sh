@@ -11,7 +11,8 @@
 # Prints the test-suite.log of any build whose tests failed, and ends with
 #   tests: N passed, N failed[, N skipped]
 # counted from the .trs files of both builds and of the fuzz run (a build
-# step that fails before its tests ran counts as one failure). Exits non-zero when anything failed.
+# step that fails before its tests ran counts as one failure). Exits
+# non-zero when anything failed.
 #
 # Environment: JOBS (make -j, default 2), PD_SKIP_ASAN=1 (normal build only),
 # PD_FUZZ_SECONDS (per fuzz target, default 15), PD_SKIP_FUZZ=1 (no fuzzing).
