@@ -184,7 +184,8 @@ static bool occurs_elsewhere(const oconfig_item_t *ci, const char *text,
  * value, or the password of a Proxy URL (scheme://user:password@host). */
 static char *secret_of(const oconfig_item_t *ci, const oconfig_value_t *v) {
   const char *s = v->value.string;
-  if (strcasecmp(ci->key, "Token") == 0 || strcasecmp(ci->key, "RoutingKey") == 0)
+  if (strcasecmp(ci->key, "Token") == 0 ||
+      strcasecmp(ci->key, "RoutingKey") == 0)
     return strdup(s);
   if (strcasecmp(ci->key, "Proxy") != 0)
     return NULL;
@@ -212,7 +213,8 @@ static bool token_like(const char *text) {
  * RoutingKey, the password of a Proxy URL. Secrets that also occur
  * elsewhere in the input (an account named like its token) are not
  * checked: the plugin may rightly quote the other occurrence. */
-static void check_secrets(const oconfig_item_t *root, const oconfig_item_t *ci) {
+static void check_secrets(const oconfig_item_t *root,
+                          const oconfig_item_t *ci) {
   if (ci->values_num > 0 && ci->values[0].type == OCONFIG_TYPE_STRING) {
     char *secret = secret_of(ci, &ci->values[0]);
     if (secret != NULL && token_like(secret) &&

@@ -96,8 +96,7 @@ static void parse_meta(notification_meta_t *m, char **owned, char *line) {
 }
 
 static void input_read(input_t *in, const uint8_t *data, size_t size) {
-  static const int severities[] = {NOTIF_FAILURE, NOTIF_WARNING, NOTIF_OKAY,
-                                   0};
+  static const int severities[] = {NOTIF_FAILURE, NOTIF_WARNING, NOTIF_OKAY, 0};
   memset(in, 0, sizeof(*in));
   cursor_t c = {(const char *)data, (const char *)data + size};
   in->flags = size > 0 ? data[0] : 0;
@@ -129,7 +128,8 @@ static void input_free(input_t *in) {
 }
 
 static void check_expansion(const input_t *in) {
-  char err[256], out[PD_DEDUP_KEY_MAX + 1], small[PD_TEMPLATE_HASH_SUFFIX_LEN + 17];
+  char err[256], out[PD_DEDUP_KEY_MAX + 1],
+      small[PD_TEMPLATE_HASH_SUFFIX_LEN + 17];
   int valid = pd_template_validate(in->tmpl, err, sizeof(err));
   int len = pd_template_expand(in->tmpl, &in->n, out, sizeof(out));
   require((valid == 0) == (len >= 0));
@@ -198,9 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pd_notify_config_t cfg = {
       .name = "fuzz",
       .severities = PD_SEVERITY_ALL,
-      .dedup_key = pd_template_validate(in.tmpl, err, sizeof(err)) == 0
-                       ? in.tmpl
-                       : NULL,
+      .dedup_key =
+          pd_template_validate(in.tmpl, err, sizeof(err)) == 0 ? in.tmpl : NULL,
       .resolve_on_okay = (in.flags & 4) != 0,
       .note_interval_s = 600,
   };

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-
 #include "pd_model.h"
 #include "pd_parse.h"
 
@@ -32,7 +31,9 @@ typedef struct {
   size_t users;
 } kept_t;
 
-static void require_id(const char *id) { require(pd_id_is_valid(id, strlen(id))); }
+static void require_id(const char *id) {
+  require(pd_id_is_valid(id, strlen(id)));
+}
 
 static void require_id_or_empty(const char *id) {
   if (id[0] != '\0')

@@ -18,7 +18,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pd_event_t ev;
   char err[256];
-  int rc = pd_event_from_record((const char *)data, size, &ev, err, sizeof(err));
+  int rc =
+      pd_event_from_record((const char *)data, size, &ev, err, sizeof(err));
   require(rc == 0 || strlen(err) < sizeof(err));
   if (rc == 0)
     fuzz_check_event(&ev);
