@@ -75,6 +75,14 @@ if ! "${PYTHON3:-/usr/bin/python3}" tests/fuzz/sim_seeds.py "$seeds" >"$out/logs
   pd_say "warning: no seeds from the simulator (see above); going on without"
 fi
 
+# Targets that read files (token, state, notification) make them in here;
+# a crashed target cannot clean up after itself.
+scratch_base=/tmp
+[ -w /dev/shm ] && scratch_base=/dev/shm
+export PD_FUZZ_SCRATCH
+PD_FUZZ_SCRATCH=$(mktemp -d "$scratch_base/pd-fuzz-run-XXXXXX")
+trap 'rm -rf "$PD_FUZZ_SCRATCH"' EXIT
+
 failed=0 total_execs=0
 printf '%-16s %12s %8s %8s  %s\n' target executions cov ft result
 for t in "${targets[@]}"; do

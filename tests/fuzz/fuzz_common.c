@@ -32,7 +32,9 @@ static void remove_scratch(void) {
 
 const char *fuzz_scratch_dir(void) {
   if (scratch[0] == '\0') {
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    const char *base = getenv("PD_FUZZ_SCRATCH");
+    if (base == NULL || base[0] == '\0')
+      base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(scratch, sizeof(scratch), "%s/pd-fuzz-XXXXXX", base);
     require(mkdtemp(scratch) != NULL);
     atexit(remove_scratch);

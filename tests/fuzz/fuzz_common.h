@@ -4,8 +4,9 @@
  * require() turns a broken invariant into a crash libFuzzer reports (and
  * the replay driver counts as a failure). The scratch directory is for the
  * targets whose reader takes a file (token file, block state): one per
- * process, under /dev/shm when there is one (no disk I/O per execution),
- * removed at exit.
+ * process, under $PD_FUZZ_SCRATCH, else /dev/shm when there is one (no
+ * disk I/O per execution), removed at exit (not after a crash:
+ * contrib/fuzz.sh points PD_FUZZ_SCRATCH at a directory it removes).
  */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
