@@ -14,6 +14,8 @@ PD_PACKAGES=(
   dpkg-dev debhelper dh-autoreconf lintian
   graphite-carbon graphite-web influxdb
   faketime libfaketime
+  # make fuzz: clang -fsanitize=fuzzer links libclang-rt-14-dev's libFuzzer
+  clang libclang-rt-14-dev
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

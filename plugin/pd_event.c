@@ -394,7 +394,9 @@ static int details_from_meta(pd_event_t *ev, const notification_t *n) {
   if (ev->details == NULL)
     return -1;
   for (const notification_meta_t *m = n->meta; m != NULL; m = m->next) {
-    if (is_override(m->name) || detail_seen(ev, m->name))
+    /* A meta with an empty name has no key to go under in custom_details, and
+     * the spool record refuses nameless details: skip it. */
+    if (m->name[0] == '\0' || is_override(m->name) || detail_seen(ev, m->name))
       continue;
     int status = detail_from_meta(&ev->details[ev->details_num], m);
     if (status < 0)

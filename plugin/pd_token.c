@@ -61,7 +61,9 @@ static char *first_line_token(const char *path, const char *buf, size_t len,
   const char *newline = memchr(buf, '\n', len);
   size_t line_len = newline != NULL ? (size_t)(newline - buf) : len;
 
-  if (newline == NULL && len > PD_TOKEN_FILE_MAX_LINE) {
+  /* line_len, not len: a line of MAX + 1 bytes followed by its newline
+   * fits in buf too. */
+  if (line_len > PD_TOKEN_FILE_MAX_LINE) {
     snprintf(err, err_size,
              "the first line of \"%s\" is longer than %d bytes, which is "
              "not a token",

@@ -104,6 +104,12 @@ def register_secret(value):
     return value
 
 
+def registered_secrets():
+    """Every secret registered so far in this process (tokens, routing
+    keys, passwords), for tests that look for them in what was left behind."""
+    return sorted(_SECRETS)
+
+
 def redact(text):
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "<redacted>")
@@ -373,6 +379,10 @@ class Simulator:
     def stderr(self):
         """What pdsim wrote on stderr (its request log), redacted."""
         return redact(self._read_stderr())
+
+    def stderr_unredacted(self):
+        """The same as it is, for tests that look for secrets in it."""
+        return self._read_stderr()
 
     @property
     def port(self):
@@ -1559,6 +1569,7 @@ class TcpProxy:
         self._thread = None
         self._conns = set()
         self._lock = threading.Lock()
+        self.connections = 0  # accepted so far (was the proxy used at all?)
         self.up()
 
     @property
@@ -1624,6 +1635,7 @@ class TcpProxy:
                 continue
             except OSError:
                 return
+            self.connections += 1
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -172,6 +172,12 @@ START_TEST(test_init_file_rejected) {
   char longline[PD_TOKEN_FILE_MAX_LINE + 10];
   memset(longline, 'a', sizeof(longline) - 1);
   longline[sizeof(longline) - 1] = '\0';
+  /* One byte too long, then its newline: all of it fits the read buffer
+   * (found by fuzz_token: it was accepted). */
+  char one_over[PD_TOKEN_FILE_MAX_LINE + 3];
+  memset(one_over, 'a', PD_TOKEN_FILE_MAX_LINE + 1);
+  one_over[PD_TOKEN_FILE_MAX_LINE + 1] = '\n';
+  one_over[PD_TOKEN_FILE_MAX_LINE + 2] = '\0';
   const struct {
     const char *content;
     size_t len;
@@ -183,6 +189,7 @@ START_TEST(test_init_file_rejected) {
       {"u+Abc\0def\n", 10, "NUL byte"},
       {"u+Abc\rdef\n", 10, "carriage return"},
       {longline, sizeof(longline) - 1, "longer than"},
+      {one_over, sizeof(one_over) - 1, "longer than"},
   };
   account_cfg.token_source = PD_TOKEN_FROM_FILE;
   account_cfg.token_file = path;
