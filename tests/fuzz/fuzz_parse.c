@@ -6,8 +6,11 @@
  * chunks whose size depends on the input's length, because the parser is
  * streaming and chunk boundaries must not change the outcome. Every entity
  * is deep-copied the way the collector keeps it. Checked beyond "no crash":
- * both parses agree, and a successful parse delivered only valid IDs.
+ * both parses agree (counts, pagination, coverage, and how many schedule
+ * entries name nobody: a shift-based empty_member), and a successful parse
+ * delivered only valid IDs.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,7 @@ typedef struct {
   pd_oncalls_t oncalls;
   pd_policies_t policies;
   size_t users;
+  size_t nobody; /* schedule entries without a user */
 } kept_t;
 
 static void require_id(const char *id) {
@@ -64,6 +68,8 @@ static int on_schedule(void *ctx, const pd_schedule_t *s) {
 }
 static int on_entry(void *ctx, const pd_schedule_entry_t *e) {
   require_id_or_empty(e->user_id);
+  if (e->user_id[0] == '\0')
+    ((kept_t *)ctx)->nobody++;
   return pd_schedule_entries_push(&((kept_t *)ctx)->entries, e);
 }
 static int on_oncall(void *ctx, const pd_oncall_t *o) {
@@ -89,7 +95,7 @@ static void kept_free(kept_t *k) {
 
 /* One parse; chunk 0: the whole body in one call. */
 static int parse(const uint8_t *data, size_t size, size_t chunk,
-                 pd_parse_result_t *result) {
+                 pd_parse_result_t *result, size_t *nobody) {
   kept_t kept = {0};
   pd_parse_callbacks_t cb = {
       .ctx = &kept,
@@ -116,6 +122,7 @@ static int parse(const uint8_t *data, size_t size, size_t chunk,
   require(rc == 0 ? pd_parser_error(p)[0] == '\0'
                   : strlen(pd_parser_error(p)) < 1024);
   *result = *pd_parser_result(p);
+  *nobody = kept.nobody;
   pd_parser_destroy(p);
   kept_free(&kept);
   return rc;
@@ -123,14 +130,20 @@ static int parse(const uint8_t *data, size_t size, size_t chunk,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pd_parse_result_t whole, chunked;
-  int rc_whole = parse(data, size, 0, &whole);
-  int rc_chunked = parse(data, size, 1 + size % 7, &chunked);
+  size_t nobody_whole, nobody_chunked;
+  int rc_whole = parse(data, size, 0, &whole, &nobody_whole);
+  int rc_chunked = parse(data, size, 1 + size % 7, &chunked, &nobody_chunked);
   require(rc_whole == rc_chunked);
   if (rc_whole == 0) {
     require(whole.entities == chunked.entities);
     require(whole.entries == chunked.entries);
     require(whole.more == chunked.more && whole.limit == chunked.limit &&
             whole.offset == chunked.offset && whole.total == chunked.total);
+    require(nobody_whole == nobody_chunked);
+    /* Same coverage, or unknown (NAN) in both. */
+    require(isnan(whole.coverage_percentage)
+                ? isnan(chunked.coverage_percentage) != 0
+                : whole.coverage_percentage == chunked.coverage_percentage);
   }
   return 0;
 }

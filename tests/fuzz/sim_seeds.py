@@ -11,6 +11,7 @@ lengths (default 3: small seeds run fast). Standard library only.
 """
 
 import argparse
+import datetime
 import os
 import sys
 import urllib.parse
@@ -34,6 +35,13 @@ def raw_get(sim, path, token=None, query=None):
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def sim_time_plus(iso, seconds):
+    """The simulator's ISO 8601 time iso plus seconds, in UTC."""
+    t = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    t = t.astimezone(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def main():
@@ -76,6 +84,28 @@ def main():
                                                "until": "2026-01-02T00:00:00Z"})
             if status == 200:
                 save("parse_schedule", "schedule", body)
+        # Shift-based schedules: the list (GET /v3/schedules), and each
+        # one's detail with its final_schedule over two days from the
+        # simulator's now (overlapping shifts and empty_member gaps), and
+        # once without final_schedule.
+        status, body = raw_get(sim, "/v3/schedules", sim.token, lim)
+        if status != 200:
+            raise SystemExit("sim_seeds: GET /v3/schedules -> %s" % status)
+        save("parse_schedules_v3", "schedules_v3", body)
+        now = sim.control("GET", "clock")["now"]
+        until = sim_time_plus(now, 2 * 86400)
+        for i, ref in enumerate(sim.api("/v3/schedules")["schedules"]):
+            path = "/v3/schedules/" + ref["id"]
+            status, body = raw_get(sim, path, sim.token,
+                                   {"since": now, "until": until,
+                                    "include[]": "final_schedule"})
+            if status != 200:
+                raise SystemExit("sim_seeds: GET %s -> %s" % (path, status))
+            save("parse_schedule_v3", "schedule_v3-%d" % i, body)
+            if i == 0:
+                status, body = raw_get(sim, path, sim.token)
+                if status == 200:
+                    save("parse_schedule_v3", "schedule_v3-nofinal", body)
         # Error bodies: a bad token, and every fault kind with a body.
         save("error", "401", raw_get(sim, "/services", "u+notAValidToken00000")[1])
         faults = [("status", {"status": 503}), ("html", {"status": 502}),
