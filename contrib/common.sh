@@ -11,7 +11,6 @@ PD_PACKAGES=(
   libcurl4-openssl-dev libyajl-dev check pkg-config
   autoconf automake libtool make gcc perl
   socat openssl python3 python3-jsonschema valgrind
-  stress-ng
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

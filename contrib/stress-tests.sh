@@ -24,7 +24,9 @@ if ! [[ $runs =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-pd_install_packages # stress-ng is one of them
+# Only this script needs stress-ng: CI (contrib/test.sh) does not install it.
+PD_PACKAGES+=(stress-ng)
+pd_install_packages
 command -v stress-ng >/dev/null 2>&1 || { pd_say "stress-ng is missing"; exit 1; }
 
 workers=${PD_STRESS_WORKERS:-$(nproc)}
