@@ -54,8 +54,8 @@ for i in $(seq 1 "$runs"); do
   pd_say "run $i of $runs (output: $log)"
   if one_run >"$log" 2>&1; then
     passed=$((passed + 1))
-    pd_say "run $i passed in $(( $(date +%s) - started )) s" \
-      "($(grep '^tests: ' "$log" | tail -n 1 || true))"
+    summary=$(grep '^tests: ' "$log" | tail -n 1 || true)
+    pd_say "run $i passed in $(( $(date +%s) - started )) s${summary:+ ($summary)}"
     rm -f "$log"
   else
     failed=$((failed + 1))
