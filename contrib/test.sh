@@ -5,8 +5,9 @@
 #   build/       the normal build: unit tests, simulator tests and the daemon
 #                tests (the real collectd with the plugin, also under valgrind);
 #   build-asan/  ./configure --enable-sanitizers: the unit tests again under
-#                AddressSanitizer + UBSan. The daemon tests skip there (exit 77):
-#                the uninstrumented collectd cannot dlopen an ASan plugin.
+#                AddressSanitizer + UBSan, and the daemon tests with the ASan
+#                and UBSan runtimes preloaded into collectd, leak detection on
+#                (tests/integration/sanitizers.py; valgrind's test skips).
 # Then contrib/fuzz.sh runs every libFuzzer target for 15 s (in build/).
 # Prints the test-suite.log of any build whose tests failed, and ends with
 #   tests: N passed, N failed[, N skipped]

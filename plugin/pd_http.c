@@ -458,7 +458,9 @@ static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
     struct timespec ts = {.tv_sec = (time_t)until,
                           .tv_nsec = (long)((until - (double)(time_t)until) *
                                             1e9)};
+    c->stats.waiting++;
     pthread_cond_timedwait(&c->wakeup, &c->state_lock, &ts);
+    c->stats.waiting--;
   }
   pthread_mutex_unlock(&c->state_lock);
   return 0;

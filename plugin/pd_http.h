@@ -126,6 +126,8 @@ typedef struct {
   long ratelimit_remaining; /* last seen, -1 never */
   uint64_t refused;   /* requests not sent: rate limit wait too long,
                          cancelled (counted in neither of the above) */
+  unsigned waiting;   /* requests waiting on the rate limit right now (not
+                         monotonic): lets a caller (a test) see a wait begin */
 } pd_http_stats_t;
 
 void pd_http_client_stats(pd_http_client_t *client, pd_http_stats_t *out);

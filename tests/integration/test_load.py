@@ -260,10 +260,13 @@ class LoadTest(DaemonTestCase):
             return rows if len(rows) >= 3 else None
         rows = wait_until(three_rows, timeout=20, message="3 api-up values")
         gaps = [b["epoch"] - a["epoch"] for a, b in zip(rows, rows[1:])]
-        # Not collectd's Interval 1: about 3 s apart (some slack for a
-        # busy machine).
-        self.assertAlmostEqual(sum(gaps) / len(gaps), 3, delta=0.5, msg=gaps)
-        self.assertGreater(min(gaps), 2, gaps)
+        # Not collectd's Interval 1: about 3 s apart on average. Not each
+        # gap: collectd runs a late read at once and the next one on time,
+        # so on a busy machine one gap can be short and the one before long.
+        # A late first read can shorten the average, a slow machine stretch
+        # it; neither brings it near 1 s.
+        self.assertGreater(sum(gaps) / len(gaps), 2, gaps)
+        self.assertLess(sum(gaps) / len(gaps), 10, gaps)
         self.assertCleanShutdown(daemon)
 
     def test_load_plugin_without_config_is_idle(self):

@@ -782,9 +782,12 @@ def read_csv_tree(daemon, account):
                 continue
             ident = "%s/%s/%s" % (host, plugin_dir, m.group(1))
             rows = out.setdefault(ident, [])
+            # One read to EOF, then only whole lines: collectd may be
+            # appending a line right now, and iterating the file on past a
+            # momentary EOF would read its second half as a row of its own.
             with open(os.path.join(directory, name)) as f:
-                f.readline()
-                for line in f:
+                lines = f.read().split("\n")[1:-1]
+                for line in lines:
                     fields = line.strip().split(",")
                     if len(fields) == 2:
                         try:
