@@ -100,6 +100,12 @@ bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern);
 
+/* The key of component i, or NULL when it is an array index (or i is past
+ * the end). *len is the key's full length; a key longer than
+ * PD_JSON_KEY_MAX is kept cut, so it must match nothing. For readers that
+ * walk a table of their own instead of calling pd_json_match per pattern. */
+const char *pd_json_key(const pd_json_stream_t *js, size_t i, size_t *len);
+
 /* Writes the path as "incidents[3].service.id" (bounded, printable). */
 void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size);
 
