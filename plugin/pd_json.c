@@ -326,6 +326,11 @@ static int scan_tokens(pd_json_stream_t *js, const unsigned char *p,
  * max_token are they measured; most callbacks cost one subtraction. Then
  * the guard's state starts over: between tokens, nothing open. Returns 1 to
  * go on, 0 (error set) to stop yajl.
+ *
+ * Any token end will do as the mark, so callbacks inside a skipped
+ * container leave it where it is (the bytes since are measured at the next
+ * handler call or at the end of the chunk, before a handler sees anything
+ * after them): skipped parts of a body cost the guard nothing.
  */
 static int token_done(pd_json_stream_t *js) {
   if (js->chunk == NULL)
@@ -362,10 +367,10 @@ static int handler_result(pd_json_stream_t *js, int r) {
 }
 
 static int deliver(pd_json_stream_t *js, const pd_json_value_t *v) {
-  if (token_done(js) == 0)
-    return 0;
   if (js->skip > 0)
     return 1;
+  if (token_done(js) == 0)
+    return 0;
   if (js->handlers.on_value != NULL) {
     int r = js->handlers.on_value(js->ctx, js, v);
     if (handler_result(js, r) == 0)
@@ -396,8 +401,6 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len) {
 }
 
 static int open_container(pd_json_stream_t *js, bool is_map) {
-  if (token_done(js) == 0)
-    return 0;
   if (js->depth + js->skip >= PD_JSON_MAX_DEPTH) {
     pd_json_fail(js, "JSON nested deeper than %d levels", PD_JSON_MAX_DEPTH);
     return 0;
@@ -406,6 +409,8 @@ static int open_container(pd_json_stream_t *js, bool is_map) {
     js->skip++;
     return 1;
   }
+  if (token_done(js) == 0)
+    return 0;
   int r = PD_JSON_CONTINUE;
   if (js->handlers.on_start != NULL)
     r = js->handlers.on_start(js->ctx, js, is_map);
@@ -424,13 +429,13 @@ static int open_container(pd_json_stream_t *js, bool is_map) {
 }
 
 static int close_container(pd_json_stream_t *js, bool is_map) {
-  if (token_done(js) == 0)
-    return 0;
   if (js->skip > 0) {
     if (--js->skip == 0)
       value_done(js);
     return 1;
   }
+  if (token_done(js) == 0)
+    return 0;
   js->depth--;
   if (js->handlers.on_end != NULL) {
     int r = js->handlers.on_end(js->ctx, js, is_map);
@@ -448,10 +453,10 @@ static int cb_end_array(void *ctx) { return close_container(ctx, false); }
 
 static int cb_map_key(void *ctx, const unsigned char *key, size_t len) {
   pd_json_stream_t *js = ctx;
-  if (token_done(js) == 0)
-    return 0;
   if (js->skip > 0)
     return 1;
+  if (token_done(js) == 0)
+    return 0;
   frame_t *f = &js->frames[js->depth - 1];
   size_t kept = len > PD_JSON_KEY_MAX ? PD_JSON_KEY_MAX : len;
   memcpy(f->key, key, kept);
