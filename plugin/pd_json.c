@@ -453,10 +453,10 @@ static int cb_end_array(void *ctx) { return close_container(ctx, false); }
 
 static int cb_map_key(void *ctx, const unsigned char *key, size_t len) {
   pd_json_stream_t *js = ctx;
+  /* No token_done here: no handler sees a key by itself, so the key is
+   * measured with the value after it, before on_value or on_start. */
   if (js->skip > 0)
     return 1;
-  if (token_done(js) == 0)
-    return 0;
   frame_t *f = &js->frames[js->depth - 1];
   size_t kept = len > PD_JSON_KEY_MAX ? PD_JSON_KEY_MAX : len;
   memcpy(f->key, key, kept);

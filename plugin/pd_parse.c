@@ -440,6 +440,16 @@ static bool node_matches(const field_node_t *n, const char *key,
   return n->last_len == key_len && memcmp(n->last, key, key_len) == 0;
 }
 
+/* The child of `parent` (NO_FIELD: the entity) that the key names. */
+static const field_t *find_child(const pd_parser_t *p, int parent,
+                                 const char *key, size_t key_len) {
+  int i = parent == NO_FIELD ? p->entity_first_child : p->first_child[parent];
+  for (; i != NO_FIELD; i = p->nodes[i].next_sibling)
+    if (node_matches(&p->nodes[i], key, key_len))
+      return &p->desc->fields[i];
+  return NULL;
+}
+
 /* The table entry naming the current path inside the entity, or NULL: a
  * child of the field the enclosing container is. */
 static const field_t *find_field(const pd_parser_t *p) {
@@ -449,16 +459,13 @@ static const field_t *find_field(const pd_parser_t *p) {
   int parent = p->open_field[depth - 1];
   size_t key_len = 0;
   const char *key = pd_json_key(p->js, depth - 1, &key_len);
-  uint64_t lengths =
-      parent == NO_FIELD ? p->entity_key_lengths : p->key_lengths[parent];
-  if (key != NULL &&
-      (key_len >= 64 || (lengths & (UINT64_C(1) << key_len)) == 0))
-    return NULL;
-  int i = parent == NO_FIELD ? p->entity_first_child : p->first_child[parent];
-  for (; i != NO_FIELD; i = p->nodes[i].next_sibling)
-    if (node_matches(&p->nodes[i], key, key_len))
-      return &p->desc->fields[i];
-  return NULL;
+  if (key != NULL) {
+    uint64_t lengths =
+        parent == NO_FIELD ? p->entity_key_lengths : p->key_lengths[parent];
+    if (key_len >= 64 || (lengths & (UINT64_C(1) << key_len)) == 0)
+      return NULL;
+  }
+  return find_child(p, parent, key, key_len);
 }
 
 /* The table entry of the container that just ended inside the entity. */
