@@ -12,7 +12,9 @@
  * Limits that keep a hostile or broken body from costing memory:
  *  - nesting deeper than PD_JSON_MAX_DEPTH containers is an error;
  *  - a single token (string, key or number) longer than max_token bytes is
- *    an error, because yajl buffers a token that spans chunks in full;
+ *    an error, because yajl buffers a token that spans chunks in full (it
+ *    is measured as yajl reports tokens, so yajl holds at most max_token
+ *    bytes of it plus one chunk);
  *  - object keys longer than PD_JSON_KEY_MAX bytes never match a pattern.
  * Error messages name the byte offset and the path, never the body's text.
  */
