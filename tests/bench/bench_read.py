@@ -6,6 +6,7 @@ make check), from a build:
 
     PD_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/bench_read.py
         [--interval 60] [--cycles 3] [--rounds 7] [--parse-only]
+        [--corpus FILE]
 
 Prints one table. What each line means:
 
@@ -269,6 +270,9 @@ def main():
     ap.add_argument("--parse-only", action="store_true",
                     help="only the JSON parse throughput (no collectd run): "
                     "the corpus from the simulator, then bench_parse")
+    ap.add_argument("--corpus", metavar="FILE",
+                    help="write the GET /incidents pages to FILE and keep "
+                    "it (to profile bench_parse on them by hand)")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="pdbench-", dir="/tmp")
     daemon = idle = None
@@ -280,7 +284,7 @@ def main():
                 truth, truthlib.oncall_entries_now(truth))
             key = truth._account_key()
 
-            corpus = os.path.join(workdir, "incidents.pages")
+            corpus = args.corpus or os.path.join(workdir, "incidents.pages")
             pages, size = incident_corpus(sim, key, corpus)
             parse = run_parse_bench(exe, corpus, args.rounds)
             if args.parse_only:
