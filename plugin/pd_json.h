@@ -12,7 +12,9 @@
  * Limits that keep a hostile or broken body from costing memory:
  *  - nesting deeper than PD_JSON_MAX_DEPTH containers is an error;
  *  - a single token (string, key or number) longer than max_token bytes is
- *    an error, because yajl buffers a token that spans chunks in full;
+ *    an error, because yajl buffers a token that spans chunks in full (it
+ *    is measured as yajl reports tokens, so yajl holds at most max_token
+ *    bytes of it plus one chunk);
  *  - object keys longer than PD_JSON_KEY_MAX bytes never match a pattern.
  * Error messages name the byte offset and the path, never the body's text.
  */
@@ -99,6 +101,12 @@ bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
  */
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern);
+
+/* The key of component i, or NULL when it is an array index (or i is past
+ * the end). *len is the key's full length; a key longer than
+ * PD_JSON_KEY_MAX is kept cut, so it must match nothing. For readers that
+ * walk a table of their own instead of calling pd_json_match per pattern. */
+const char *pd_json_key(const pd_json_stream_t *js, size_t i, size_t *len);
 
 /* Writes the path as "incidents[3].service.id" (bounded, printable). */
 void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size);
