@@ -39,6 +39,16 @@ What the reference reader does (the design proposed for plugin/pd_collect.c):
                 the simulator's clock moved past --log-delay so every entry
                 is visible: what is left is the reader's error, not lag.
 
+  services      status without GET /services every Interval: disabled
+                from the full read's service listing (a SlowInterval
+                refresh in the plugin: nothing in the log says a service
+                was disabled), maintenance from GET /maintenance_windows
+                filter=open (start and end are known ahead, so the status
+                changes on time with no request), critical / warning /
+                active from the open incidents. Checked against the truth
+                at the end and 3 h and 24.5 h later (the clock moved: the
+                ongoing windows of `large` end, the future ones begin).
+
 After every cycle the cache is compared with the simulator's ground truth
 (GET /_sim/state); with churn running, changes made during the cycle count
 as differences there (the truth moved on), so the per-cycle figure is what
@@ -84,6 +94,7 @@ class Reader:
         self.cache = {}          # incident id -> (service id, status, urgency)
         self.cursor = None
         self.seen = {}           # log entry id -> created_at, inside the overlap
+        self.disabled, self.service_ids, self.windows = set(), [], []
         self.exposed = []        # (service ids, start, end) of multi-page listings
         # service-*-created: incident id -> [service id, created_at, time of the
         # newest log entry that set the service]
@@ -160,7 +171,12 @@ class Reader:
         started = time.time()
         self.exposed = []
         services, _ = self.pages("/services", "services", {})
-        fresh = self.list_services(sorted(s["id"] for s in services))
+        self.disabled = {s["id"] for s in services if s["status"] == "disabled"}
+        self.service_ids = sorted(s["id"] for s in services)
+        windows, _ = self.pages("/maintenance_windows", "maintenance_windows", {"filter": "open"})
+        self.windows = [(parse(w["start_time"]), parse(w["end_time"]), {x["id"] for x in w["services"]})
+                        for w in windows]
+        fresh = self.list_services(self.service_ids)
         self.created = self.list_created(started)
         self.cursor = started
         return fresh
@@ -175,6 +191,25 @@ class Reader:
             raise RuntimeError("more than 10,000 created within the window: split by status x urgency")
         return {i["id"]: [i["service"]["id"], parse(i["created_at"]), 0.0] for i in items
                 if parse(i["created_at"]) >= low}
+
+    def service_status(self, now):
+        """Every service's status without listing the services: disabled from
+        the last GET /services (SlowInterval), maintenance from the open windows'
+        start/end (known ahead, so no polling), then critical / warning / active
+        from the open incidents (PagerDuty's rule; pdsim model.service_status)."""
+        worst = {}
+        for sid, status, _ in self.cache.values():
+            if status == "triggered" or worst.get(sid) != "critical":
+                worst[sid] = "critical" if status == "triggered" else "warning"
+        out = {}
+        for sid in self.service_ids:
+            if sid in self.disabled:
+                out[sid] = "disabled"
+            elif any(lo <= now < hi and sid in ids for lo, hi, ids in self.windows):
+                out[sid] = "maintenance"
+            else:
+                out[sid] = worst.get(sid, "active")
+        return out
 
     def created_counts(self, cut):
         out = {}
@@ -249,15 +284,16 @@ def truth(sim, cut=None):
     for i in state["incidents"]:
         if cut is not None and i["created_at"] >= cut:
             counts[i["service_id"]] = counts.get(i["service_id"], 0) + 1
-    return open_set, counts
+    return open_set, counts, {s["id"]: s["status"] for s in state["services"]}, state["now"]
 
 
 def differences_all(r, sim):
     """Incidents the open cache has wrong, plus services whose created count is wrong."""
     cut = int(time.time() - TREND_WINDOW) + 5   # whole seconds, as created_at is rendered
-    open_set, counts = truth(sim, cut)
+    open_set, counts, statuses, now = truth(sim, cut)
     mine = r.created_counts(cut)
-    return differences(r.cache, open_set) + differences(mine, counts)
+    return (differences(r.cache, open_set) + differences(mine, counts)
+            + differences(r.service_status(now), statuses))
 
 
 def differences(a, b):
@@ -301,6 +337,17 @@ def main():
         created = r.created_counts(cut)
         fresh = r.full()
         corrections = differences(cache, fresh) + differences(created, r.created_counts(cut))
+        statuses, snow = truth(sim)[2:]
+        status_diff = differences(r.service_status(snow), statuses)
+        moved = [sum(1 for st in statuses.values() if st == "maintenance")]
+        # Maintenance windows start and end on their own: 3 and 24.5 hours on (large: the
+        # ongoing windows have ended, the future ones begun), with no
+        # request, the derived statuses must still be right.
+        for hours in (3, 24.5):
+            sim.control("POST", "clock", {"offset": offset + args.log_delay + 1 + hours * 3600})
+            statuses, snow = truth(sim)[2:]
+            moved.append(sum(1 for sid, st in statuses.items() if st == "maintenance"))
+            status_diff += differences(r.service_status(snow), statuses)
     print("large, --latency %d ms, --churn %d/min, --log-delay %d s, Interval %.0f s, overlap %.0f s"
           % (args.latency, args.churn, args.log_delay, args.interval, args.overlap))
     print("%-46s %8s %8s %6s %8s %8s" % ("", "requests", "wall s", "diff", "entries", "services"))
@@ -316,6 +363,8 @@ def main():
     print("full read every cycle: %d requests, %.1f s -> %.0f requests/minute of 960"
           % (rows[0][1], full_wall, rows[0][1] * 60.0 / max(args.interval, full_wall)))
     print("resync corrections after the incremental cycles: %d" % corrections)
+    print("service statuses derived without GET /services each Interval that differ from the truth: %d"
+          " (now, 3 h and 24.5 h on, with %s services in maintenance then)" % (status_diff, moved))
     return 0 if corrections == 0 else 1
 
 
