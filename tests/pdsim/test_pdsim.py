@@ -112,10 +112,11 @@ class TestStartup(unittest.TestCase):
             self.assertNotEqual([s["id"] for s in sa["services"]], [s["id"] for s in sc["services"]])
 
     def test_bad_arguments(self):
-        out = subprocess.run([SimProcess().args[0], "--port", "0", "--scenario", "nope"],
-                             capture_output=True, timeout=10)
-        self.assertNotEqual(out.returncode, 0)
-        self.assertEqual(out.stdout, b"")
+        for bad in (["--scenario", "nope"], ["--latency", "-1"], ["--churn", "-5"], ["--log-delay", "3601"],
+                    ["--log-time", "hour"]):
+            out = subprocess.run([SimProcess().args[0], "--port", "0"] + bad, capture_output=True, timeout=10)
+            self.assertNotEqual(out.returncode, 0, bad)
+            self.assertEqual(out.stdout, b"", bad)
 
 
 class TestAuth(DemoCase):
