@@ -101,6 +101,28 @@ class Renderer:
         d.update(self._links("service", s.id))
         return d
 
+    def log_entry(self, e, includes=()):
+        """One log entry (schema LogEntry); include[] embeds the incident and
+        service as they are NOW [U: API-NOTES], the teams, the channel's detail."""
+        inc = self.a.incidents[e.incident_id]
+        service = self.a.services.get(e.service_id)
+        d = {"id": e.id, "type": e.type, "summary": e.summary,
+             "self": "%s/log_entries/%s?incident_id=%s" % (self.base, e.id, inc.id),
+             "html_url": "%s/incidents/%s/log_entries/%s" % (HTML_BASE, inc.id, e.id),
+             "created_at": timefmt(e.created_at),
+             "agent": self.agent_ref(e.agent),
+             "channel": {"type": e.channel},
+             "service": (self.service(service) if "services" in includes and service
+                         else self.ref("service", e.service_id)),
+             "incident": self.incident(inc) if "incidents" in includes else self.ref("incident", inc.id),
+             "teams": [self.team(self.a.teams[t]) if "teams" in includes else self.ref("team", t)
+                       for t in e.team_ids],
+             "contexts": [],
+             "event_details": {"description": e.summary}}
+        if "channels" in includes:
+            d["channel"]["summary"] = e.summary
+        return d
+
     def incident(self, inc, zone=None):
         """zone (a tzinfo): the times in that zone's offset; None: UTC 'Z'."""
         def fmt(ts):
