@@ -82,10 +82,6 @@ const char *pd_json_error(const pd_json_stream_t *js) { return js->error; }
 
 size_t pd_json_depth(const pd_json_stream_t *js) { return js->depth; }
 
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i) {
-  return i < js->depth && !js->frames[i].is_map;
-}
-
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern) {
   size_t i = from;

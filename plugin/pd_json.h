@@ -88,9 +88,6 @@ int pd_json_fail(pd_json_stream_t *js, const char *fmt, ...)
  * inside the root container, ... */
 size_t pd_json_depth(const pd_json_stream_t *js);
 
-/* Is component i an array index (else an object key)? */
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
-
 /*
  * Does the path from component `from` to the end match pattern exactly?
  * The pattern is "/"-separated: a key matches itself, "*" matches any array

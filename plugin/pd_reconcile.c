@@ -18,19 +18,6 @@ pd_reconcile_action_t pd_reconcile_decide(pd_value_state_t value,
   return PD_RECONCILE_KEEP;
 }
 
-const char *pd_value_state_name(pd_value_state_t state) {
-  switch (state) {
-  case PD_VALUE_OKAY:
-    return "OKAY";
-  case PD_VALUE_WARNING:
-    return "WARNING";
-  case PD_VALUE_FAILURE:
-    return "FAILURE";
-  default:
-    return "UNKNOWN";
-  }
-}
-
 /* The host part of an identifier, for payload.source. */
 static void host_of(const char *identifier, char *out, size_t size) {
   size_t len = strcspn(identifier, "/");

@@ -142,23 +142,6 @@ char *pd_token_file_load(const char *path, struct stat *st, char *err,
   return token;
 }
 
-char *pd_token_read_file(const char *path, const char *account_name,
-                         bool warn_permissions) {
-  char err[512];
-  struct stat st;
-  char *token = pd_token_file_load(path, &st, err, sizeof(err));
-  if (token == NULL) {
-    PD_ACCOUNT_ERROR(account_name, "TokenFile: %s.", err);
-    return NULL;
-  }
-  if (warn_permissions && pd_token_mode_is_exposed(st.st_mode))
-    PD_ACCOUNT_WARNING(account_name,
-                       "TokenFile \"%s\" is readable by group or others "
-                       "(mode %04o); restrict it, e.g. chmod 600.",
-                       path, (unsigned)(st.st_mode & 07777));
-  return token;
-}
-
 static void remember_identity(pd_token_t *tok, const struct stat *st) {
   tok->mtime = st->st_mtim;
   tok->ctime = st->st_ctim;
