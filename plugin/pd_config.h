@@ -1,5 +1,6 @@
 /*
- * pd_config.h - the plugin's configuration as plain structs (SPEC 3).
+ * pd_config.h - the plugin's configuration as plain structs
+ * (doc/contract.md §3).
  *
  * pd_config_parse() turns one <Plugin pagerduty> block into a pd_config_t
  * and validates it completely: unknown, missing, contradictory or malformed

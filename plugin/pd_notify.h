@@ -1,6 +1,6 @@
 /*
  * pd_notify.h - what one Notify block does with a collectd notification
- * (SPEC 6), and what it remembers about the alerts it opened.
+ * (doc/contract.md §6), and what it remembers about the alerts it opened.
  *
  * pd_notify_handle() runs in the thread that raised the notification (a
  * write thread for the threshold plugin, the unixsock thread for PUTNOTIF).

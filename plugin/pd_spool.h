@@ -1,5 +1,6 @@
 /*
- * pd_spool.h - the durable notification queue of one Notify block (SPEC 6).
+ * pd_spool.h - the durable notification queue of one Notify block
+ * (doc/contract.md §6).
  *
  * Layout on disk:
  *   SpoolDir/                        0700
@@ -150,9 +151,9 @@ int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
 
 /*
  * What to send next at time now (spool clock): the oldest pending event that is the first
- * of its dedup key (one key's events go out in order, SPEC 6) and whose
- * next_attempt has come. Returns 0 and fills *entry; or -1 when nothing is
- * due, with *wake_at (may be NULL) the earliest next_attempt among the
+ * of its dedup key (one key's events go out in order, doc/contract.md §6) and
+ * whose next_attempt has come. Returns 0 and fills *entry; or -1 when nothing
+ * is due, with *wake_at (may be NULL) the earliest next_attempt among the
  * first events of each key (0 when the queue is empty).
  */
 int pd_spool_next_due(pd_spool_t *spool, cdtime_t now, pd_spool_entry_t *entry,

@@ -1483,7 +1483,7 @@ def main():
 
 
 # --------------------------------------------------------------------------
-# Notification tests (SPEC 6): tests/integration/test_notify_*.py and
+# Notification tests (doc/contract.md §6): tests/integration/test_notify_*.py and
 # tests/bench/bench_notify.py.
 
 # The demo service the notification tests open incidents on: active, in no
