@@ -130,12 +130,15 @@ void pd_event_init(pd_event_t *ev);
 void pd_event_free(pd_event_t *ev);
 
 const char *pd_action_name(pd_action_t action); /* "trigger"... "none" */
-/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise. */
+/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise.
+ * Exported for tests only. */
 pd_action_t pd_action_parse(const char *text);
 
-/* Events API severity: critical (FAILURE), warning (WARNING), info. */
+/* Events API severity: critical (FAILURE), warning (WARNING), info.
+ * Exported for tests only. */
 const char *pd_event_severity(const pd_event_t *ev);
-/* REST urgency: high (FAILURE), low otherwise. */
+/* REST urgency: high (FAILURE), low otherwise.
+ * Exported for tests only. */
 const char *pd_event_urgency(const pd_event_t *ev);
 
 /*
@@ -221,7 +224,8 @@ int pd_event_rest_create_body(const pd_event_t *ev, const char *service_id,
                               char **body, size_t *len);
 
 /* The text of the incident body: the message (the summary when empty),
- * then one "name: value" line per detail. Caller frees. */
+ * then one "name: value" line per detail. Caller frees.
+ * Exported for tests only. */
 char *pd_event_details_text(const pd_event_t *ev);
 
 /* PUT /incidents/{id}: {"incident":{"type":"incident_reference","status":

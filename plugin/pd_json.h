@@ -97,7 +97,8 @@ size_t pd_json_depth(const pd_json_stream_t *js);
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern);
 
-/* Writes the path as "incidents[3].service.id" (bounded, printable). */
+/* Writes the path as "incidents[3].service.id" (bounded, printable).
+ * Exported for tests only. */
 void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size);
 
 /* Parses a number literal as an integer / a finite double: -1 when it is

@@ -53,11 +53,13 @@
  * Sanitises name[0..len) by the doc/contract.md §4 rule into out (at least
  * PD_NAME_BASE_MAX + 1 bytes). Returns the length; 0 when nothing is left
  * (the caller then uses the lowercased ID).
+ * Exported for tests only.
  */
 size_t pd_names_sanitize(const char *name, size_t len,
                          char out[PD_NAME_BASE_MAX + 1]);
 
-/* Lowercases a valid ID into out; -1 (out = "") when id is not valid. */
+/* Lowercases a valid ID into out; -1 (out = "") when id is not valid.
+ * Exported for tests only. */
 int pd_names_lower_id(const char *id, char out[PD_ID_MAX + 1]);
 
 typedef struct {

@@ -126,7 +126,8 @@ pd_spool_t *pd_notify_spool(const pd_notify_t *nt);
  * key is not open. */
 int pd_notify_lookup(pd_notify_t *nt, const char *key, pd_open_alert_t *out);
 
-/* Number of open alerts. */
+/* Number of open alerts.
+ * Exported for tests only. */
 size_t pd_notify_open_count(pd_notify_t *nt);
 
 /* The keys of every open alert, oldest opening first (*keys: an array of

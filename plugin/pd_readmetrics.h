@@ -159,10 +159,12 @@ typedef struct {
   time_t gap_start, gap_end; /* the first uncovered stretch; both 0: none */
 } pd_coverage_t;
 
+/* Exported for tests only. */
 void pd_coverage_compute(const pd_schedule_entry_t *entries, size_t num,
                          time_t now, double window_s, pd_coverage_t *out);
 
-/* Is this on-call entry on call at `now`? */
+/* Is this on-call entry on call at `now`?
+ * Exported for tests only. */
 bool pd_oncall_is_now(const pd_oncall_t *oncall, time_t now);
 
 typedef struct {

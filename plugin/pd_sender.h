@@ -109,6 +109,7 @@ typedef struct {
  * otherwise base_s (0 = PD_SENDER_EVENTS_THROTTLE_S) stretched by
  * PD_SENDER_EVENTS_THROTTLE_JITTER * jitter01 (jitter01 in [0, 1)): never
  * sooner than base_s, never later than base_s * 1.2.
+ * Exported for tests only.
  */
 double pd_sender_events_throttle_wait(double named_s, double base_s,
                                       double jitter01);
@@ -129,7 +130,8 @@ int pd_sender_start(pd_sender_t *s);
 /* Wakes the thread (what pd_notify calls after spooling). */
 void pd_sender_wake(void *sender);
 
-/* Makes reconciliation run at once (tests). */
+/* Makes reconciliation run at once (tests).
+ * Exported for tests only. */
 void pd_sender_reconcile_now(pd_sender_t *s);
 
 /* Stops and joins the thread; the spool keeps what was not delivered.

@@ -203,11 +203,13 @@ void pd_spool_stats(pd_spool_t *spool, pd_spool_stats_t *stats);
 /* The block's directory, for messages. */
 const char *pd_spool_path(const pd_spool_t *spool);
 
-/* Bytes the index allocates (for the 100,000-event budget). */
+/* Bytes the index allocates (for the 100,000-event budget).
+ * Exported for tests only. */
 size_t pd_spool_index_bytes(pd_spool_t *spool);
 
 /* The directory name a Notify block gets (see above); out_size >=
- * PD_SPOOL_NAME_MAX + 1. */
+ * PD_SPOOL_NAME_MAX + 1.
+ * Exported for tests only. */
 void pd_spool_dir_name(const char *notify_name, char *out, size_t out_size);
 
 #endif /* PD_SPOOL_H */
