@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 demo_view.py - the plugin's values as an on-call engineer reads them
 (used by contrib/demo_watch.py).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pagerduty.c - collectd glue for the PagerDuty plugin.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_account.h - one configured PagerDuty account at run time.
  *

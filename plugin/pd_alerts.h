@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_alerts.h - collectd notifications about PagerDuty's own state
  * (doc/contract.md §5, Account "Notifications true").

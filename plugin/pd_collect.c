@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_collect.c - the read side's requests; see pd_collect.h for what is
  * fetched when, and what a failure means.

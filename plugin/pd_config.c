@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_config.c - the <Plugin pagerduty> block, parsed and checked
  * (doc/contract.md §3).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_config.h - the plugin's configuration as plain structs
  * (doc/contract.md §3).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_event.h - what a collectd notification becomes (doc/contract.md §6), and
  * the JSON bodies it is sent as.

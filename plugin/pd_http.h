@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_http.h - the one place that talks HTTP to PagerDuty.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_intent.h - what an acknowledge, note or resolve sent through REST does
  * to an incident in the state PagerDuty has it now (issue 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.c - path tracking and limits on top of yajl's event parser.
  */

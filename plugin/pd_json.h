@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.h - a streaming JSON reader over yajl's event parser.
  *

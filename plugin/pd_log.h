@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_log.h - the plugin's log line prefixes.
  *

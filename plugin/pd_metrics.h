@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_metrics.h - handing values to collectd, through a sink.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_model.h - the PagerDuty entities the read side keeps, as plain structs.
  *

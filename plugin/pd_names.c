@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_names.c - metric instance names for entities; the rules are in
  * pd_names.h.

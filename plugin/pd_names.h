@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_names.h - how entities are named in metric identifiers
  * (doc/contract.md §4).

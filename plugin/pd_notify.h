@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_notify.h - what one Notify block does with a collectd notification
  * (doc/contract.md §6), and what it remembers about the alerts it opened.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_parse.c - endpoint parsers: which fields of which response land in
  * which pd_model struct. See pd_parse.h for the rules.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_parse.h - one streaming parser per PagerDuty response the read side
  * uses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_ratelimit.h - staying under PagerDuty's rate limits before it says stop.
  *

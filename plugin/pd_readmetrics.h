@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_readmetrics.h - every doc/contract.md §4 series of the read side, computed
  * from a snapshot of what one cycle collected.

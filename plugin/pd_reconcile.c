@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_reconcile.c - see pd_reconcile.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_reconcile.h - closing what a lost notification left open (issue 4.3).
  *

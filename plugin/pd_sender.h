@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_sender.h - the thread that delivers one Notify block's spool
  * (doc/contract.md §6).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_spool.h - the durable notification queue of one Notify block
  * (doc/contract.md §6).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_template.h - DedupKey templates (doc/contract.md §3) and the hashed bound
  * of dedup keys.

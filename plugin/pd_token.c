@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_token.c - an account's API token and where it comes from; see pd_token.h.
  *

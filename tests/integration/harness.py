@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness.py - run the real collectd with the built plugin against pdsim.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_config_errors.py - collectd refuses every bad configuration (doc/contract.md §3).
 

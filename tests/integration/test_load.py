@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_load.py - the real collectd loads the built plugin and talks to pdsim.
 

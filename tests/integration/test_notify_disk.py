@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_disk.py - the spool's disk faults (doc/contract.md §4 derive-dropped, §6
 durability), in the real collectd against the simulator:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_durability.py - no alert is lost and none is sent twice across
 PagerDuty outages and collectd crashes (doc/contract.md §6), in the real collectd

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_events.py - collectd notifications become PagerDuty incidents
 through the Events API v2 (a Notify block with a RoutingKey), in the real

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_faults.py - notification delivery through PagerDuty's failures
 (doc/contract.md §6), in the real collectd against the simulator's injected faults:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_rest.py - collectd notifications become PagerDuty incidents
 through the REST API (a Notify block with Service + Account), in the real

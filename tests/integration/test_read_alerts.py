@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_alerts.py - doc/contract.md §5: with Notifications true, collectd
 notifications about PagerDuty's own state, from plugin "pagerduty".

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_demo.py - every doc/contract.md §4 series of the demo account is dispatched,
 right, every cycle.

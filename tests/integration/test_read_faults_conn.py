@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_faults_conn.py - connection failures and rate limits leave the
 read side running, honest while they last and right after they clear.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_large.py - the large scenario: complete, exact, and with about
 the fewest requests PagerDuty allows.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_messages.py - the read side's doc/contract.md §7 messages, and what the
 metrics do meanwhile.

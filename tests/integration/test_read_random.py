@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_random.py - every doc/contract.md §4 series of two seeded random accounts is
 right.

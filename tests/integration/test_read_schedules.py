@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_schedules.py - schedules are read the way the real PagerDuty
 serves them, and a schedule that cannot be read is unknown, never "nobody

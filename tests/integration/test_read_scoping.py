@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_scoping.py - Team scopes everything; InstanceBy "id"; a Team that
 names nothing is an ERROR; an empty scope is a WARNING (doc/contract.md §3, §4, §7).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_stores.py - the plugin's values end to end into real stores, and the
 Grafana dashboards of contrib/grafana/ answered by them.

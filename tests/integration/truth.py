@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 truth.py - an independent oracle for the read side's metrics (doc/contract.md §4).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Behaviour tests of the PagerDuty simulator (tests/pdsim/pdsim).
 
 Each test class starts its own pdsim on port 0 and always stops it.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The simulator's responses validate against PagerDuty's official OpenAPI
 schemas (rest-openapiv3.json, events-v2-openapiv3.json in the shared
 pagerduty-api directory: $PD_SHARED, else $PD_SRCDIR/../shared/pagerduty-api,

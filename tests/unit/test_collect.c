@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_collect.c - the read side end to end against the PagerDuty
  * simulator: pd_account_read() with a recording sink, the requests it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config.c - the <Plugin pagerduty> block (doc/contract.md §3), option
  * by option.

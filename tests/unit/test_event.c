@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_event.c - notification -> event mapping (doc/contract.md §6), the spool
  * record and the wire bodies. Bodies are parsed back with yajl_tree and checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_names.c - metric instance names of entities (doc/contract.md §4), case
  * by case.

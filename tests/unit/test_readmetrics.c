@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_readmetrics.c - every doc/contract.md §4 series of the read side, and
  * the doc/contract.md §5 notifications, from crafted snapshots (no network, no

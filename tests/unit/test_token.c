@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_token.c - token sources and TokenFile rotation (pd_token.h).
  *

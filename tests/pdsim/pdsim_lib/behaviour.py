@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What PagerDuty does not document about GET /incidents, as switches.
 
 doc/pagerduty-api.md "Where the real service differs": the granularity to which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Events API v2: POST /v2/enqueue (no Authorization; the routing key in the
 body is a service's Events API v2 integration key).
 

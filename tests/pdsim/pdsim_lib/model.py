@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The simulated account: its records, the indexes that keep list requests
 fast on the large scenario, and the one lock that guards them.
 

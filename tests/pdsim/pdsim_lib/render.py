@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Internal records -> PagerDuty REST JSON, shaped like the official examples
 (examples/*.json) and the OpenAPI schemas. `self` links point at the simulator
 itself; `html_url` at a fictitious web subdomain."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """REST API v2 handlers.
 
 Each handler takes a Request (see server.py: method, path, query, headers,
