@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # contrib/common.sh - shared by contrib/test.sh and contrib/demo.sh (sourced).
 #
 # Finds the source tree, installs the Debian packages the build and the

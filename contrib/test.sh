@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/test.sh - install what is missing, build, run every test.
 #
 # Two out-of-tree builds of the same sources:

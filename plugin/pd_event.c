@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_event.c - see pd_event.h.
  *
@@ -127,8 +128,9 @@ static unsigned severity_bit(int severity) {
   }
 }
 
-/* SPEC 5: only a block that names Plugin "pagerduty" literally may act on
- * the plugin's own notifications; a regex that happens to match does not. */
+/* doc/contract.md §5: only a block that names Plugin "pagerduty" literally may
+ * act on the plugin's own notifications; a regex that happens to match does
+ * not. */
 static bool names_own_plugin(const pd_match_t *plugin) {
   return plugin->text != NULL && !plugin->is_regex &&
          strcmp(plugin->text, "pagerduty") == 0;

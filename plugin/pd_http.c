@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_http.c - see pd_http.h.
  *
@@ -554,7 +555,7 @@ static int prepare_transfer(pd_http_client_t *c, const pd_http_request_t *req,
   return 0;
 }
 
-/* What an HTTP status means, per API-NOTES "Errors". */
+/* What an HTTP status means, per doc/pagerduty-api.md "Errors". */
 static pd_http_outcome_t outcome_of_status(long status) {
   if (is_2xx(status))
     return PD_HTTP_OK;

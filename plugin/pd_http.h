@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_http.h - the one place that talks HTTP to PagerDuty.
  *
@@ -40,6 +41,7 @@ typedef enum {
   PD_HTTP_PERMISSION, /* 403: role or team access does not allow it */
 } pd_http_outcome_t;
 
+/* Exported for tests only. */
 const char *pd_http_outcome_name(pd_http_outcome_t outcome);
 
 typedef struct {

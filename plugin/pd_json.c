@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.c - path tracking and limits on top of yajl's event parser.
  */
@@ -83,10 +84,6 @@ const char *pd_json_error(const pd_json_stream_t *js) { return js->error; }
 /* --- paths ----------------------------------------------------------------- */
 
 size_t pd_json_depth(const pd_json_stream_t *js) { return js->depth; }
-
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i) {
-  return i < js->depth && !js->frames[i].is_map;
-}
 
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern) {

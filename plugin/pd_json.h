@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.h - a streaming JSON reader over yajl's event parser.
  *
@@ -90,9 +91,6 @@ int pd_json_fail(pd_json_stream_t *js, const char *fmt, ...)
  * inside the root container, ... */
 size_t pd_json_depth(const pd_json_stream_t *js);
 
-/* Is component i an array index (else an object key)? */
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
-
 /*
  * Does the path from component `from` to the end match pattern exactly?
  * The pattern is "/"-separated: a key matches itself, "*" matches any array
@@ -108,7 +106,8 @@ bool pd_json_match(const pd_json_stream_t *js, size_t from,
  * walk a table of their own instead of calling pd_json_match per pattern. */
 const char *pd_json_key(const pd_json_stream_t *js, size_t i, size_t *len);
 
-/* Writes the path as "incidents[3].service.id" (bounded, printable). */
+/* Writes the path as "incidents[3].service.id" (bounded, printable).
+ * Exported for tests only. */
 void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size);
 
 /* Parses a number literal as an integer / a finite double: -1 when it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_notify.c - see pd_notify.h.
  *
@@ -221,7 +222,8 @@ static bool is_blank(const char *s) {
   return true;
 }
 
-/* Turns a repeated trigger into the "still failing" note of SPEC 6. */
+/* Turns a repeated trigger into the "still failing" note (doc/contract.md
+ * §6). */
 static int make_repeat_note(pd_event_t *ev) {
   if (ev->note == NULL || is_blank(ev->note)) {
     const char *text = is_blank(ev->message) ? ev->summary : ev->message;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_parse.c - endpoint parsers: which fields of which response land in
  * which pd_model struct. See pd_parse.h for the rules.
@@ -114,7 +115,8 @@ static const field_t incident_fields[] = {
     {NULL, 0, 0},
 };
 
-/* GET /schedules: the list never carries final schedules (API-NOTES). */
+/* GET /schedules: the list never carries final schedules
+ * (doc/pagerduty-api.md). */
 static const field_t schedule_list_fields[] = {
     {"id", T_STRING, S_ID},
     {"name", T_STRING, S_NAME},

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 bench_read.py - what one read cycle of the simulator's `large` account
 costs: requests, CPU, parse throughput, memory. Run by hand (not part of

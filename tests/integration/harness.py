@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness.py - run the real collectd with the built plugin against pdsim.
 
@@ -1508,7 +1509,7 @@ def main():
 
 
 # --------------------------------------------------------------------------
-# Notification tests (SPEC 6): tests/integration/test_notify_*.py and
+# Notification tests (doc/contract.md §6): tests/integration/test_notify_*.py and
 # tests/bench/bench_notify.py.
 
 # The demo service the notification tests open incidents on: active, in no

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_events.py - collectd notifications become PagerDuty incidents
 through the Events API v2 (a Notify block with a RoutingKey), in the real
-collectd with the threshold plugin, against the simulator (SPEC 6).
+collectd with the threshold plugin, against the simulator (doc/contract.md §6).
 
   - a threshold crossing (PUTVAL through unixsock into a watched value)
-    opens exactly one incident, with the payload SPEC 6 describes; repeats
+    opens exactly one incident, with the payload doc/contract.md §6 describes; repeats
     (Persist true) send nothing without an Account; OKAY resolves;
   - the threshold plugin's start-up OKAYs send nothing at all;
   - WARNING then FAILURE re-triggers at critical: still one incident, its

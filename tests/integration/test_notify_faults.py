@@ -1,7 +1,8 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_faults.py - notification delivery through PagerDuty's failures
-(SPEC 6), in the real collectd against the simulator's injected faults:
+(doc/contract.md §6), in the real collectd against the simulator's injected faults:
 
   - a 429 storm (ratelimit-reset, Retry-After) loses nothing, on the
     Events and the REST path;

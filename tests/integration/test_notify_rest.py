@@ -1,8 +1,9 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_rest.py - collectd notifications become PagerDuty incidents
 through the REST API (a Notify block with Service + Account), in the real
-collectd with the threshold plugin, against the simulator (SPEC 6).
+collectd with the threshold plugin, against the simulator (doc/contract.md §6).
 
   - a threshold crossing opens exactly one incident (POST /incidents with
     urgency, incident_key and the notification's meta in the body);

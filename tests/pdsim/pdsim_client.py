@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Start a pdsim for a test and talk to it (standard library only).
 
     with SimProcess("demo") as sim:

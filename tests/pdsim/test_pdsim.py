@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Behaviour tests of the PagerDuty simulator (tests/pdsim/pdsim).
 
 Each test class starts its own pdsim on port 0 and always stops it.
@@ -228,7 +229,7 @@ class TestListsAndPagination(DemoCase):
         self.assertEqual((len(body["services"]), body["more"]), (2, False))
         status, _, body = self.req("GET", "/services", query={"offset": 9901, "limit": 100})
         self.assertEqual(status, 400)
-        # the real answer (API-NOTES: airbyte-connectors #991, cloudquery #12750)
+        # the real answer (doc/pagerduty-api.md: airbyte-connectors #991, cloudquery #12750)
         self.assertEqual(body, {"error": {"message": "Arguments Caused Error", "code": 2002,
                                           "errors": ["Offset+limit exceeds maximum allowed value of 10000."]}})
         self.assertEqual(self.req("GET", "/services", query={"offset": 9900, "limit": 100})[0], 200)
@@ -1000,10 +1001,10 @@ class TestSchedulesAndOncalls(DemoCase):
 
 
 class TestShiftBasedSchedules(DemoCase):
-    """Schedules as the real service serves them (API-NOTES, "Where the real
+    """Schedules as the real service serves them (doc/pagerduty-api.md, "Where the real
     service differs"): the v2 list without final schedules, and the v3
     ("shift-based") endpoints, whose shapes are not in the bundled OpenAPI
-    file, checked here against API-NOTES."""
+    file, checked here against doc/pagerduty-api.md."""
 
     def v3(self, name):
         return next(s for s in self.state["schedules_v3"] if s["name"] == name)

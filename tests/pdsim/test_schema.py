@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The simulator's responses validate against PagerDuty's official OpenAPI
 schemas (rest-openapiv3.json, events-v2-openapiv3.json in the shared
 pagerduty-api directory: $PD_SHARED, else $PD_SRCDIR/../shared/pagerduty-api,
@@ -54,7 +55,7 @@ KNOWN_SCHEMA_FLAWS = {
     ("Incident", "resolved_at"): "null",
     ("Incident", "resolve_reason"): "null",
     # Incidents not opened with a key (web UI, REST without incident_key) have
-    # "incident_key": null; API-NOTES: any non-required field may be null.
+    # "incident_key": null; doc/pagerduty-api.md: any non-required field may be null.
     ("Incident", "incident_key"): "null",
     # A service that never had an incident has no last incident timestamp.
     ("Service", "last_incident_timestamp"): "null",
@@ -63,11 +64,11 @@ KNOWN_SCHEMA_FLAWS = {
     ("ScheduleLayer", "end"): "null",
     # ScheduleLayer.rendered_coverage_percentage's description: "Returns null
     # unless since or until are set"; the final and overrides sub-schedules
-    # behave the same (API-NOTES) - yet both are typed as plain numbers.
+    # behave the same (doc/pagerduty-api.md) - yet both are typed as plain numbers.
     ("ScheduleLayer", "rendered_coverage_percentage"): "null",
     ("SubSchedule", "rendered_coverage_percentage"): "null",
     # On-calls from direct user targets are permanent: schedule, start and end
-    # are null (API-NOTES "start/end null = permanent on-call"; the
+    # are null (doc/pagerduty-api.md "start/end null = permanent on-call"; the
     # schedule_ids[] parameter's description: "If null is provided in the
     # array, it includes permanent on-calls due to direct user escalation
     # targets").

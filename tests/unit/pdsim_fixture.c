@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pdsim_fixture.c - see pdsim_fixture.h.
  */

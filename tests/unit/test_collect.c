@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_collect.c - the read side end to end against the PagerDuty
  * simulator: pd_account_read() with a recording sink, the requests it
  * makes (from the simulator's request log), the series it dispatches
  * compared with the simulator's own state, failures, rate limits, the
- * SPEC 7 messages and the SPEC 5 notifications.
+ * doc/contract.md §7 messages and the doc/contract.md §5 notifications.
  */
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
@@ -159,7 +160,7 @@ typedef struct {
 
 static fixture_t fx;
 
-/* A configuration like SPEC 3's defaults, for the simulator. */
+/* A configuration like doc/contract.md §3's defaults, for the simulator. */
 static void configure(const char *token) {
   memset(&fx, 0, sizeof(fx));
   snprintf(fx.token, sizeof(fx.token), "%s", token);
@@ -1640,7 +1641,7 @@ START_TEST(test_429_past_the_budget) {
 }
 END_TEST
 
-/* --- SPEC 7 messages ------------------------------------------------------ */
+/* --- doc/contract.md §7 messages ------------------------------------------ */
 
 START_TEST(test_401_logged_once_retried_slowly) {
   reset_sim("demo");
@@ -1756,7 +1757,7 @@ START_TEST(test_token_file_rotation) {
 }
 END_TEST
 
-/* --- SPEC 5 notifications ------------------------------------------------- */
+/* --- doc/contract.md §5 notifications ------------------------------------- */
 
 START_TEST(test_notifications) {
   reset_sim("demo");

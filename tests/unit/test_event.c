@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_event.c - notification -> event mapping (SPEC 6), the spool record
- * and the wire bodies. Bodies are parsed back with yajl_tree and checked
+ * test_event.c - notification -> event mapping (doc/contract.md §6), the spool
+ * record and the wire bodies. Bodies are parsed back with yajl_tree and checked
  * field by field, and validated against PagerDuty's OpenAPI schemas by a
  * small /usr/bin/python3 (python3-jsonschema) script.
  */
@@ -389,7 +390,7 @@ START_TEST(test_own_notifications_need_literal_plugin) {
   notification_t n = make_notification(NOTIF_WARNING, "pd", "pagerduty",
                                        "acme", "gauge", "schedule-x-gap",
                                        "schedule x has a gap");
-  /* A catch-all block ignores them: no loops (SPEC 5). */
+  /* A catch-all block ignores them: no loops (doc/contract.md §5). */
   ck_assert(!pd_notify_matches(&cfg, &n));
 
   /* So does a regex that happens to match. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_http.c - pd_http against the PagerDuty simulator (over HTTP and over
  * HTTPS with a CA made at test time) and, where exact bytes matter, against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_notify.c - what a Notify block decides for each notification, and
  * what it remembers, on a real spool in a mkdtemp directory: start-up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_parse.c - the streaming JSON layer, the model's bounded copies and
  * time parsing, and every endpoint parser against PagerDuty's own examples

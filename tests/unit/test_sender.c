@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sender.c - Notify blocks delivering to the real simulator over real
  * sockets, from real spool directories: the Events and REST paths, notes,

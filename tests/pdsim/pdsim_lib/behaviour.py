@@ -1,6 +1,7 @@
+# SPDX-License-Identifier: MIT
 """What PagerDuty does not document about GET /incidents, as switches.
 
-API-NOTES "Where the real service differs": the granularity to which
+doc/pagerduty-api.md "Where the real service differs": the granularity to which
 since/until are honoured is unknown (developer-docs issue #74; one report,
 pagerduty-mcp-server issue #47, says only the date part counts), whether
 sort_by is applied before the offset cap is unknown, and a time without a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The /_sim/ control interface (tests only; no authentication; never in the
 request log). See README.md for the contract."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The simulated account: its records, the indexes that keep list requests
 fast on the large scenario, and the one lock that guards them.
 
@@ -282,7 +283,8 @@ class Account:
         self.log = []                           # every incident's log entries, in the order written
         self._next_incident_number = 1
         # What PUT status=resolved answers for an incident already resolved: unknown for the
-        # real service (API-NOTES); 400 (code 1001) is the harsher default. POST /_sim/behaviour.
+        # real service (doc/pagerduty-api.md, "Where the real service differs"); 400
+        # (code 1001) is the harsher default. POST /_sim/behaviour.
         self.resolve_resolved_status = 400
 
     # -- creation helpers used by scenarios and handlers -------------------

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Internal records -> PagerDuty REST JSON, shaped like the official examples
 (examples/*.json) and the OpenAPI schemas. `self` links point at the simulator
 itself; `html_url` at a fictitious web subdomain."""
@@ -242,7 +243,8 @@ class Renderer:
         d["final_schedule"] = sub("Final Schedule", oncall.render_final(sch, since, until) if rendered else [])
         return d
 
-    # -- shift-based ("v3") schedules (API-NOTES "Where the real service differs") --
+    # -- shift-based ("v3") schedules --
+    # (doc/pagerduty-api.md, "Where the real service differs")
     def schedule_v3_ref(self, sch):
         """An item of GET /v3/schedules: a reference, nothing more."""
         return self.ref("schedule_v3", sch.id)

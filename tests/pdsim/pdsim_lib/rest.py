@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """REST API v2 handlers.
 
 Each handler takes a Request (see server.py: method, path, query, headers,
@@ -258,7 +259,7 @@ def _sort_incidents(items, keys):
 
 def _render_zone(req):
     """Incidents render in the request's time_zone, else the account's
-    (sim.behaviour; API-NOTES)."""
+    (sim.behaviour; doc/pagerduty-api.md)."""
     name = _one(req.query, "time_zone")
     if not name:
         return req.sim.behaviour.zone
@@ -390,7 +391,7 @@ def create_incident(req, m):
 def _apply_update(req, inc, change, actor, dry_run):
     """Validate (and unless dry_run apply) one incident update.
 
-    Status on a resolved incident (API-NOTES, "Where the real service differs"):
+    Status on a resolved incident (doc/pagerduty-api.md, "Where the real service differs"):
     triggered or acknowledged REOPENS it (the OpenAPI description of the operation);
     resolved again changes nothing and answers as POST /_sim/behaviour says (400 code
     1001 by default, or 200). An urgency change of a resolved incident is a 400 (1001)."""

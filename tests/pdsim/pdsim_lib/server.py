@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """HTTP(S) server and dispatch.
 
 One ThreadingHTTPServer on 127.0.0.1 serves the REST API, the Events API
