@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/fuzz.sh SECONDS [TARGET...] - build the libFuzzer targets
 # (tests/fuzz, "make fuzz": clang, ASan + UBSan) and run each for SECONDS.
 #

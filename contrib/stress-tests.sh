@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/stress-tests.sh N - runs the whole test suite N times while
 # stress-ng keeps every core busy, and ends with
 #   N passed, N failed

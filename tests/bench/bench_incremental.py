@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 bench_incremental.py - measures the incremental read of the open incidents
 that issue 8 asks the plugin for, BEFORE it is written in C: a reference
@@ -138,7 +139,7 @@ class Reader:
     def list_services(self, services):
         """The open incidents of `services`, batches of 100 service_ids[]. A batch
         that took more than one page may have been shifted under its offsets by a
-        change made while it was paged (API-NOTES: a long serial re-read of a
+        change made while it was paged (doc/pagerduty-api.md: a long serial re-read of a
         changing list is a mix that never existed): remembered as exposed, with
         its paging window, for the next cycle to check against the log."""
         fresh = {}

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 bench_memory.py - where the memory of collectd with the plugin goes on the
 simulator's `large` scenario. Run by hand (not part of make check), from a

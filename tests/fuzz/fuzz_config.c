@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c - libFuzzer target: the configuration (pd_config.h), through
  * an oconfig_item_t tree built from the input.

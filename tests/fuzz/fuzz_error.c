@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_error.c - libFuzzer target: the error-body parser (pd_error.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_notification.c - libFuzzer target: DedupKey template expansion
  * (pd_template.h) and what a Notify block makes of a notification and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_parse.c - libFuzzer target: one endpoint's streaming response parser
  * (pd_parse.h). Built once per endpoint with -DFUZZ_KIND=PD_PARSE_...

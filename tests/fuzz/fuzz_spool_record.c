@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_spool_record.c - libFuzzer target: the spool record reader
  * (pd_event_from_record, what pd_spool runs on every file it finds), and

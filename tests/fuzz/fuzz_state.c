@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_state.c - libFuzzer target: the block state reader (the open-alert
  * state file <spool>/<block>/.state.json that pd_notify_open() loads).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_token.c - libFuzzer target: the token file reader (pd_token.h).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """sim_seeds.py OUTDIR [--limit N] - seed inputs for the fuzz targets from
 the simulator's answers (tests/pdsim, demo scenario).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 sanitizers.py - the daemon tests in a sanitizer build (./configure
 --enable-sanitizers, PD_SANITIZERS set by make check).

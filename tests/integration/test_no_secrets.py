@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_no_secrets.py - no secret in anything a session leaves behind.
 

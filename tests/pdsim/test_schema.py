@@ -119,7 +119,7 @@ def apply_known_flaws(doc):
         raise AssertionError("known flaw Channel.oneOf no longer exists in the spec")
     channel["anyOf"] = channel.pop("oneOf")
     # The schema names the acknowledge entry both acknowledge_log_entry (LogEntry's
-    # type enum) and acknowledgement_log_entry (AcknowledgeLogEntry); API-NOTES:
+    # type enum) and acknowledgement_log_entry (AcknowledgeLogEntry); doc/pagerduty-api.md:
     # accept both. The simulator writes acknowledge_log_entry.
     ack = schemas["AcknowledgeLogEntry"]["allOf"][1]["properties"]["type"]
     if ack.get("enum") != ["acknowledgement_log_entry"]:

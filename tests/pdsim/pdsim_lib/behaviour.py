@@ -19,7 +19,7 @@ all of them:
                   in it, and incidents render in it unless the request
                   names time_zone (default America/New_York)
 
-The same is unknown of GET /log_entries (API-NOTES, "GET /log_entries, what
+The same is unknown of GET /log_entries (doc/pagerduty-api.md, "GET /log_entries, what
 is not documented"):
 
   log_time        second | minute | day: as incident_time, for the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A moving account: incident changes at a steady rate (--churn N per minute).
 
 Each change is one of what happens to a real account between two reads: an

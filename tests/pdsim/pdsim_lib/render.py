@@ -104,7 +104,7 @@ class Renderer:
 
     def log_entry(self, e, includes=()):
         """One log entry (schema LogEntry); include[] embeds the incident and
-        service as they are NOW [U: API-NOTES], the teams, the channel's detail."""
+        service as they are NOW [U: doc/pagerduty-api.md], the teams, the channel's detail."""
         inc = self.a.incidents[e.incident_id]
         service = self.a.services.get(e.service_id)
         d = {"id": e.id, "type": e.type, "summary": e.summary,

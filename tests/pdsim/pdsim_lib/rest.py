@@ -709,7 +709,7 @@ def list_maintenance_windows(req, m):
 
 # -- log entries -------------------------------------------------------------------------
 # is_overview=true keeps "the most important changes" (schema); which those are is
-# [U] (API-NOTES): the status changes and moves, not notes or urgency changes [I].
+# [U] (doc/pagerduty-api.md): the status changes and moves, not notes or urgency changes [I].
 _OVERVIEW_TYPES = ("trigger_log_entry", "acknowledge_log_entry", "unacknowledge_log_entry",
                    "resolve_log_entry", "assign_log_entry", "escalate_log_entry")
 _LOG_INCLUDES = ("incidents", "services", "channels", "teams")
@@ -727,7 +727,7 @@ def _log_entries(req, entries):
     wanted_teams = _team_filter(req)
     since = _time_param(q, "since", how.zone)
     until = _time_param(q, "until", how.zone)
-    # Default window without since/until: [U] (API-NOTES); the last 30 days, as
+    # Default window without since/until: [U] (doc/pagerduty-api.md); the last 30 days, as
     # GET /incidents [I].
     if since is None and until is None:
         since, until = req.now - MONTH, req.now
