@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/build-deb.sh - build the Debian package collectd-pagerduty.
 #
 #   contrib/build-deb.sh [--output DIR] [--no-lintian]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # contrib/common.sh - shared by contrib/test.sh and contrib/demo.sh (sourced).
 #
 # Finds the source tree, installs the Debian packages the build and the
@@ -14,6 +15,8 @@ PD_PACKAGES=(
   dpkg-dev debhelper dh-autoreconf lintian
   graphite-carbon graphite-web influxdb
   faketime libfaketime
+  # make fuzz: clang -fsanitize=fuzzer links libclang-rt-14-dev's libFuzzer
+  clang libclang-rt-14-dev
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

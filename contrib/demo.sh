@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/demo.sh - see the plugin work, end to end, on this machine.
 #
 # Installs what is missing (apt), builds (in build/), starts the bundled

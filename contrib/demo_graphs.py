@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 demo_graphs.py - the demo's values as Graphite graphs (contrib/demo.sh
 --graphs DIR runs this after building).

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 demo_view.py - the plugin's values as an on-call engineer reads them
 (used by contrib/demo_watch.py).
 
 The view is built only from the series the plugin dispatches, grouped by
-their SPEC 4 names - `<host>/pagerduty-<account>/<type>-<type_instance>`
+their doc/contract.md §4 names - `<host>/pagerduty-<account>/<type>-<type_instance>`
 with type instances `service-<svc>-<field>`, `schedule-<sched>-<field>`,
 `policy-<policy>-<field>`, `team-<team>-<field>`, `incidents-...`,
 `services-...`, `api-...`, and `<host>/pagerduty-notify-<block>/...` - so
@@ -90,7 +91,7 @@ def parse(values, totals=None):
                                    Account(host, instance))
         kind, _, rest = ti.partition("-")
         if kind in ENTITY_KINDS:
-            # Entity names are [a-z0-9_] (SPEC 4): the last dash ends them.
+            # Entity names are [a-z0-9_] (doc/contract.md §4): the last dash ends them.
             name, _, field = rest.rpartition("-")
             account.entities[kind].setdefault(name, {})[field] = value
         elif kind == "incidents":

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 demo_watch.py - the live part of contrib/demo.sh.
 

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/test.sh - install what is missing, build, run every test.
 #
 # Two out-of-tree builds of the same sources:
 #   build/       the normal build: unit tests, simulator tests and the daemon
 #                tests (the real collectd with the plugin, also under valgrind);
 #   build-asan/  ./configure --enable-sanitizers: the unit tests again under
-#                AddressSanitizer + UBSan. The daemon tests skip there (exit 77):
-#                the uninstrumented collectd cannot dlopen an ASan plugin.
+#                AddressSanitizer + UBSan, and the daemon tests with the ASan
+#                and UBSan runtimes preloaded into collectd, leak detection on
+#                (tests/integration/sanitizers.py; valgrind's test skips).
+# Then contrib/fuzz.sh runs every libFuzzer target for 15 s (in build/).
 # Prints the test-suite.log of any build whose tests failed, and ends with
 #   tests: N passed, N failed[, N skipped]
-# counted from the .trs files of both builds (a build step that fails before
-# its tests ran counts as one failure). Exits non-zero when anything failed.
+# counted from the .trs files of both builds and of the fuzz run (a build
+# step that fails before its tests ran counts as one failure). Exits
+# non-zero when anything failed.
 #
-# Environment: JOBS (make -j, default 2), PD_SKIP_ASAN=1 (normal build only).
+# Environment: JOBS (make -j, default 2), PD_SKIP_ASAN=1 (normal build only),
+# PD_FUZZ_SECONDS (per fuzz target, default 15), PD_SKIP_FUZZ=1 (no fuzzing).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$PD_SRCDIR"
@@ -59,6 +64,19 @@ autoreconf -fi
 build_and_check build
 if [ -z "${PD_SKIP_ASAN:-}" ]; then
   build_and_check build-asan --enable-sanitizers
+fi
+
+# Fuzzing: every libFuzzer target (tests/fuzz) for PD_FUZZ_SECONDS (default
+# 15) s, built in build/; each target is one test (build/tests/fuzz/*.trs).
+# 16 targets: about 4.5 minutes. PD_SKIP_FUZZ=1 leaves it out.
+if [ -z "${PD_SKIP_FUZZ:-}" ]; then
+  pd_say "fuzzing (contrib/fuzz.sh ${PD_FUZZ_SECONDS:-15})"
+  if ! contrib/fuzz.sh "${PD_FUZZ_SECONDS:-15}" &&
+     ! find build/tests/fuzz -maxdepth 1 -name '*.trs' -exec \
+         grep -l '^:global-test-result: FAIL' {} + 2>/dev/null | grep -q .; then
+    pd_say "fuzzing FAILED before its targets ran"
+    step_failures=$((step_failures + 1))
+  fi
 fi
 
 # The summary, from every .trs of both builds.

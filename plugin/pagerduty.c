@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pagerduty.c - collectd glue for the PagerDuty plugin.
  *
@@ -86,7 +87,7 @@ static int dispatch_metric(__attribute__((unused)) void *ctx,
 
 static const pd_metric_sink_t dispatch_sink = {.emit = dispatch_metric};
 
-/* The sink for SPEC 5 notifications (Account "Notifications true"). */
+/* The sink for doc/contract.md §5 notifications (Notifications true). */
 static int dispatch_notification(__attribute__((unused)) void *ctx,
                                  const pd_notification_t *n) {
   notification_t notif = {.severity = (int)n->severity,
@@ -112,7 +113,7 @@ static int pd_read(user_data_t *ud) {
   return pd_account_read(ud->data, &dispatch_sink);
 }
 
-/* The per-Notify metrics of SPEC 4. */
+/* The per-Notify metrics of doc/contract.md §4. */
 static int pd_notify_read(user_data_t *ud) {
   notify_block_t *b = ud->data;
   pd_sender_dispatch_metrics(b->sender, &dispatch_sink, "");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_account.c - see pd_account.h.
  */
@@ -99,7 +100,7 @@ static double request_max_wait(const pd_account_t *acct) {
   return left > 0 ? left : 0;
 }
 
-/* What SPEC 7 tells the user for each kind of failure, or NULL. */
+/* What doc/contract.md §7 tells the user for each kind of failure, or NULL. */
 static const char *failure_advice(pd_http_outcome_t outcome,
                                   const char *method) {
   switch (outcome) {
@@ -302,8 +303,8 @@ static int remember_user(void *ctx, const pd_user_t *user) {
 
 /*
  * GET /users/me: tells a user token from an account-level key (which gets a
- * 400 there), and gives the role for SPEC 7's advice and the email the From
- * header needs on writes.
+ * 400 there), and gives the role for the advice of doc/contract.md §7 and the
+ * email the From header needs on writes.
  */
 static void check_identity(pd_account_t *acct) {
   pd_identity_t identity = {.kind = PD_IDENTITY_UNKNOWN};
@@ -323,7 +324,8 @@ static void check_identity(pd_account_t *acct) {
     PD_ACCOUNT_INFO(acct->cfg->name, "connected as a user with role \"%s\".",
                     identity.user.role);
   } else if (resp.status == 400) {
-    /* Only an account-level key is refused here with 400 (API-NOTES). */
+    /* Only an account-level key is refused here with 400
+     * (doc/pagerduty-api.md). */
     report_success(acct, f.what);
     pthread_mutex_lock(&acct->failures_lock);
     acct->identity.kind = PD_IDENTITY_ACCOUNT_KEY;
@@ -355,7 +357,8 @@ static void refresh_token(pd_account_t *acct) {
   /* pd_token_refresh() has said that the file changed. */
 }
 
-/* The api-* self-metrics of SPEC 4, from the HTTP client's counters. */
+/* The api-* self-metrics of doc/contract.md §4, from the HTTP client's
+ * counters. */
 static void dispatch_api_metrics(pd_account_t *acct,
                                  const pd_metric_sink_t *sink,
                                  double cycle_s) {
@@ -382,8 +385,8 @@ static void dispatch_api_metrics(pd_account_t *acct,
   pd_metric_gauge(&batch, "duration", cycle_s, "api-cycle");
 }
 
-/* Collects, computes and dispatches the SPEC 4 series (and SPEC 5
- * notifications) of one cycle. */
+/* Collects, computes and dispatches the doc/contract.md §4 series (and
+ * doc/contract.md §5 notifications) of one cycle. */
 static void collect_and_dispatch(pd_account_t *acct,
                                  const pd_metric_sink_t *sink) {
   pd_snapshot_t snap;
@@ -418,8 +421,8 @@ int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink) {
   bool auth_blocked = acct->auth_retry_at > started;
   pthread_mutex_unlock(&acct->failures_lock);
   if (auth_blocked) {
-    /* The token was refused: ask again only every SlowInterval (SPEC 7),
-     * unless the token file changes first. */
+    /* The token was refused: ask again only every SlowInterval (doc/contract.md
+     * §7), unless the token file changes first. */
     acct->cycle_ok = false;
   } else {
     if (acct->identity.kind == PD_IDENTITY_UNKNOWN)

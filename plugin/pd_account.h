@@ -1,13 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_account.h - one configured PagerDuty account at run time.
  *
  * An account owns its token (with rotation), its HTTP client (one request
  * budget shared by the read side and the REST notification sender), what it
  * learnt about its user from GET /users/me, and the failure states that
- * keep the log to one line per change of state (SPEC 7). The read callback
- * of the account calls pd_account_read() once per Interval; the
+ * keep the log to one line per change of state (doc/contract.md §7). The read
+ * callback of the account calls pd_account_read() once per Interval; the
  * collections (pd_collect), the metrics computed from them
- * (pd_readmetrics) and the SPEC 5 notifications (pd_alerts) run from there.
+ * (pd_readmetrics) and the doc/contract.md §5 notifications (pd_alerts) run
+ * from there.
  */
 #ifndef PD_ACCOUNT_H
 #define PD_ACCOUNT_H
@@ -94,21 +96,21 @@ void pd_account_set_interval(pd_account_t *acct, double interval_s);
  * cfg->interval_s, else 60 s. */
 double pd_account_interval(const pd_account_t *acct);
 
-/* Where SPEC 5 notifications go (borrowed; NULL = nowhere). Only used when
- * the account has Notifications true. */
+/* Where doc/contract.md §5 notifications go (borrowed; NULL = nowhere). Only
+ * used when the account has Notifications true. */
 void pd_account_set_notification_sink(pd_account_t *acct,
                                        const pd_notification_sink_t *sink);
 
-/* One read cycle: token rotation, identity check, collections, the SPEC 4
- * series, SPEC 5 notifications and the api-* self-metrics. Returns 0 (a
- * failed cycle shows as api-up 0 and in the log; a non-zero return would
- * only make collectd back off the interval). */
+/* One read cycle: token rotation, identity check, collections, the
+ * doc/contract.md §4 series, doc/contract.md §5 notifications and the api-*
+ * self-metrics. Returns 0 (a failed cycle shows as api-up 0 and in the log; a
+ * non-zero return would only make collectd back off the interval). */
 int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink);
 
 /*
  * Performs one REST request for the account, with the account's logging
- * rules: failures are logged once per change of state (SPEC 7 wording for
- * 401/403), recoveries once. `what` names the request in log lines
+ * rules: failures are logged once per change of state (doc/contract.md §7
+ * wording for 401/403), recoveries once. `what` names the request in log lines
  * ("GET /services", "POST /incidents"): keep it free of IDs, it is the
  * key of the failure state. Safe from any thread. Returns 0 on
  * PD_HTTP_OK.

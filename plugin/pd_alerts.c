@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_alerts.c - see pd_alerts.h.
  *

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_alerts.h - collectd notifications about PagerDuty's own state
- * (SPEC 5, Account "Notifications true").
+ * (doc/contract.md §5, Account "Notifications true").
  *
  * Three conditions are watched, per entity, on the readings of each cycle:
  *   schedule  has an uncovered stretch inside CoverageWindow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_collect.c - the read side's requests; see pd_collect.h for what is
  * fetched when, and what a failure means.
@@ -496,7 +497,8 @@ static int on_service(void *ctx, const pd_service_t *service) {
   return pd_services_push(ctx, service);
 }
 
-/* SPEC 7: with Team set and nothing visible, say which teams, once. */
+/* doc/contract.md §7: with Team set and nothing visible, name the teams,
+ * once. */
 static void check_empty_scope(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   if (cy->cfg->teams_num == 0 || c->services.num > 0) {
@@ -553,9 +555,9 @@ static int collect_services(cycle_t *cy) {
  * Past the 10,000 offset cap. PagerDuty documents neither the order of
  * GET /incidents before the cap (sort_by) nor to what since/until are
  * honoured (the second, the minute, only the date; a time without a zone
- * in the account's zone): API-NOTES "Where the real service differs". So
- * nothing here relies on either. A listing asks for its total with its
- * first page; one of more than 10,000 is split by what the API filters
+ * in the account's zone): doc/pagerduty-api.md "Where the real service
+ * differs". So nothing here relies on either. A listing asks for its total with
+ * its first page; one of more than 10,000 is split by what the API filters
  * exactly: status x urgency, then batches of service_ids[], halved down
  * to one service. Only one service's open incidents of one status and
  * urgency are split by created_at, as a last resort, and the windows must
@@ -868,8 +870,8 @@ static int collect_policies(cycle_t *cy) {
 /* --- schedules ------------------------------------------------------------ */
 
 /*
- * Schedules are read in two steps (API-NOTES, "Where the real service
- * differs"): the listings GET /schedules (layer-based; team_ids[]) and
+ * Schedules are read in two steps (doc/pagerduty-api.md, "Where the real
+ * service differs"): the listings GET /schedules (layer-based; team_ids[]) and
  * GET /v3/schedules (shift-based; references only, no team filter) every
  * SlowInterval, and each schedule's final schedule from its detail
  * endpoint, which the listings never carry. c->schedules is the cache of

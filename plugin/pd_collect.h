@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_collect.h - what the read side asks PagerDuty, and when.
  *

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_config.c - the <Plugin pagerduty> block, parsed and checked (SPEC 3).
+ * pd_config.c - the <Plugin pagerduty> block, parsed and checked
+ * (doc/contract.md §3).
  *
  * The parser works on oconfig_item_t trees directly (collectd's cf_util_*
  * helpers live in the daemon, and this file is unit-tested without one).
@@ -1031,8 +1033,8 @@ static int routing_key_parse(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-/* Only the placeholders of SPEC 3, each terminated (pd_template decides,
- * so what is accepted here is exactly what the sender can expand). */
+/* Only the placeholders of doc/contract.md §3, each terminated (pd_template
+ * decides, so what is accepted here is exactly what the sender can expand). */
 static int dedup_key_check(const char *where, const char *option,
                            const char *tmpl) {
   char err[256];

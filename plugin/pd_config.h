@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_config.h - the plugin's configuration as plain structs (SPEC 3).
+ * pd_config.h - the plugin's configuration as plain structs
+ * (doc/contract.md §3).
  *
  * pd_config_parse() turns one <Plugin pagerduty> block into a pd_config_t
  * and validates it completely: unknown, missing, contradictory or malformed
@@ -149,14 +151,16 @@ int pd_config_validate(const pd_config_t *cfg);
 /* Frees everything cfg owns (wiping secrets first) and re-initialises it. */
 void pd_config_free(pd_config_t *cfg);
 
-/* Looks up an account by name; NULL if none. */
+/* Looks up an account by name; NULL if none.
+ * Exported for tests only. */
 pd_account_config_t *pd_config_find_account(const pd_config_t *cfg,
                                             const char *name);
 
 /* True when text matches m (an absent match matches anything). */
 bool pd_match_matches(const pd_match_t *m, const char *text);
 
-/* Is this URL's host a loopback address or name (http:// allowed there)? */
+/* Is this URL's host a loopback address or name (http:// allowed there)?
+ * Exported for tests only. */
 bool pd_url_is_loopback(const char *url);
 
 #endif /* PD_CONFIG_H */

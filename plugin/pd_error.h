@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_error.h - understanding PagerDuty error bodies, whatever their shape.
  *

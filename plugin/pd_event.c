@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_event.c - see pd_event.h.
  *
@@ -127,8 +128,9 @@ static unsigned severity_bit(int severity) {
   }
 }
 
-/* SPEC 5: only a block that names Plugin "pagerduty" literally may act on
- * the plugin's own notifications; a regex that happens to match does not. */
+/* doc/contract.md §5: only a block that names Plugin "pagerduty" literally may
+ * act on the plugin's own notifications; a regex that happens to match does
+ * not. */
 static bool names_own_plugin(const pd_match_t *plugin) {
   return plugin->text != NULL && !plugin->is_regex &&
          strcmp(plugin->text, "pagerduty") == 0;
@@ -394,7 +396,9 @@ static int details_from_meta(pd_event_t *ev, const notification_t *n) {
   if (ev->details == NULL)
     return -1;
   for (const notification_meta_t *m = n->meta; m != NULL; m = m->next) {
-    if (is_override(m->name) || detail_seen(ev, m->name))
+    /* A meta with an empty name has no key to go under in custom_details, and
+     * the spool record refuses nameless details: skip it. */
+    if (m->name[0] == '\0' || is_override(m->name) || detail_seen(ev, m->name))
       continue;
     int status = detail_from_meta(&ev->details[ev->details_num], m);
     if (status < 0)

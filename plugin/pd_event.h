@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_event.h - what a collectd notification becomes (SPEC 6), and the JSON
- * bodies it is sent as.
+ * pd_event.h - what a collectd notification becomes (doc/contract.md §6), and
+ * the JSON bodies it is sent as.
  *
  * A pd_event_t holds everything a sender needs to deliver one PagerDuty
  * action, and nothing secret: the routing key and the token are passed in
@@ -29,7 +30,8 @@
 #include "pd_config.h"
 #include "pd_template.h"
 
-/* Events API limits (API-NOTES): summary <= 1024, whole event <= 512 KB. */
+/* Events API limits (doc/pagerduty-api.md, "Events API v2"): summary <=
+ * 1024, whole event <= 512 KB. */
 #define PD_SUMMARY_MAX 1024
 #define PD_EVENT_MAX_BYTES (512 * 1024)
 /* custom_details larger than this (serialised) are dropped at mapping time,
@@ -46,8 +48,8 @@
 /* Spool records larger than this are refused as corrupt. */
 #define PD_EVENT_RECORD_MAX_BYTES (2 * PD_EVENT_MAX_BYTES)
 
-/* The string meta of SPEC 6 that steer the action; never copied into
- * custom_details. */
+/* The string meta of doc/contract.md §6 that steer the action; never copied
+ * into custom_details. */
 #define PD_META_ACTION "pagerduty_action"
 #define PD_META_NOTE "pagerduty_note"
 #define PD_META_DEDUP_KEY "pagerduty_dedup_key"
@@ -129,19 +131,22 @@ void pd_event_init(pd_event_t *ev);
 void pd_event_free(pd_event_t *ev);
 
 const char *pd_action_name(pd_action_t action); /* "trigger"... "none" */
-/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise. */
+/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise.
+ * Exported for tests only. */
 pd_action_t pd_action_parse(const char *text);
 
-/* Events API severity: critical (FAILURE), warning (WARNING), info. */
+/* Events API severity: critical (FAILURE), warning (WARNING), info.
+ * Exported for tests only. */
 const char *pd_event_severity(const pd_event_t *ev);
-/* REST urgency: high (FAILURE), low otherwise. */
+/* REST urgency: high (FAILURE), low otherwise.
+ * Exported for tests only. */
 const char *pd_event_urgency(const pd_event_t *ev);
 
 /*
  * Does this Notify block act on n? All match fields must match and n's
  * severity must be among the block's. Notifications of the plugin
- * "pagerduty" itself (SPEC 5) never match unless the block's Plugin is
- * exactly the literal "pagerduty" (not a regex): no loops.
+ * "pagerduty" itself (doc/contract.md §5) never match unless the block's Plugin
+ * is exactly the literal "pagerduty" (not a regex): no loops.
  */
 bool pd_notify_matches(const pd_notify_config_t *cfg, const notification_t *n);
 
@@ -151,7 +156,7 @@ bool pd_notify_matches(const pd_notify_config_t *cfg, const notification_t *n);
 #define PD_MAP_ERROR (-1)
 
 /*
- * Maps n to the action cfg takes (SPEC 6), assuming it matched:
+ * Maps n to the action cfg takes (doc/contract.md §6), assuming it matched:
  * FAILURE/WARNING trigger, OKAY resolves when ResolveOnOkay (else
  * PD_MAP_NO_ACTION), the string meta pagerduty_action / _note / _dedup_key
  * / _incident override. An unknown pagerduty_action is logged as an ERROR
@@ -220,7 +225,8 @@ int pd_event_rest_create_body(const pd_event_t *ev, const char *service_id,
                               char **body, size_t *len);
 
 /* The text of the incident body: the message (the summary when empty),
- * then one "name: value" line per detail. Caller frees. */
+ * then one "name: value" line per detail. Caller frees.
+ * Exported for tests only. */
 char *pd_event_details_text(const pd_event_t *ev);
 
 /* PUT /incidents/{id}: {"incident":{"type":"incident_reference","status":

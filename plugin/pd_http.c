@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_http.c - see pd_http.h.
  *
@@ -458,7 +459,9 @@ static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
     struct timespec ts = {.tv_sec = (time_t)until,
                           .tv_nsec = (long)((until - (double)(time_t)until) *
                                             1e9)};
+    c->stats.waiting++;
     pthread_cond_timedwait(&c->wakeup, &c->state_lock, &ts);
+    c->stats.waiting--;
   }
   pthread_mutex_unlock(&c->state_lock);
   return 0;
@@ -552,7 +555,7 @@ static int prepare_transfer(pd_http_client_t *c, const pd_http_request_t *req,
   return 0;
 }
 
-/* What an HTTP status means, per API-NOTES "Errors". */
+/* What an HTTP status means, per doc/pagerduty-api.md "Errors". */
 static pd_http_outcome_t outcome_of_status(long status) {
   if (is_2xx(status))
     return PD_HTTP_OK;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_http.h - the one place that talks HTTP to PagerDuty.
  *
@@ -40,6 +41,7 @@ typedef enum {
   PD_HTTP_PERMISSION, /* 403: role or team access does not allow it */
 } pd_http_outcome_t;
 
+/* Exported for tests only. */
 const char *pd_http_outcome_name(pd_http_outcome_t outcome);
 
 typedef struct {
@@ -126,6 +128,8 @@ typedef struct {
   long ratelimit_remaining; /* last seen, -1 never */
   uint64_t refused;   /* requests not sent: rate limit wait too long,
                          cancelled (counted in neither of the above) */
+  unsigned waiting;   /* requests waiting on the rate limit right now (not
+                         monotonic): lets a caller (a test) see a wait begin */
 } pd_http_stats_t;
 
 void pd_http_client_stats(pd_http_client_t *client, pd_http_stats_t *out);

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_intent.h - what an acknowledge, note or resolve sent through REST does
  * to an incident in the state PagerDuty has it now (issue 7).
  *
  * PUT /incidents/{id} with status acknowledged (or triggered) REOPENS a
- * resolved incident (API-NOTES, "Where the real service differs"). A
+ * resolved incident (doc/pagerduty-api.md, "Where the real service differs"). A
  * notification sent after a person resolved the incident must not do that,
  * so the sender reads the incident first (GET /incidents/{id}) and asks
  * pd_intent_decide() what the user meant:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.c - path tracking and limits on top of yajl's event parser.
  */
@@ -39,6 +40,8 @@ struct pd_json_stream_s {
   size_t max_token;
   size_t token_len;
   bool in_string, escaped;
+  const unsigned char *chunk; /* the chunk yajl is parsing, or NULL */
+  size_t mark;                /* where in it the last token ended */
 
   char error[PD_JSON_ERROR_MAX];
 };
@@ -82,10 +85,6 @@ const char *pd_json_error(const pd_json_stream_t *js) { return js->error; }
 
 size_t pd_json_depth(const pd_json_stream_t *js) { return js->depth; }
 
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i) {
-  return i < js->depth && !js->frames[i].is_map;
-}
-
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern) {
   size_t i = from;
@@ -109,6 +108,13 @@ bool pd_json_match(const pd_json_stream_t *js, size_t from,
     p = slash + 1;
   }
   return i == js->depth;
+}
+
+const char *pd_json_key(const pd_json_stream_t *js, size_t i, size_t *len) {
+  if (i >= js->depth || !js->frames[i].is_map)
+    return NULL;
+  *len = js->frames[i].key_len;
+  return js->frames[i].key;
 }
 
 /* Appends to a bounded buffer; the result is always NUL-terminated. */
@@ -194,6 +200,148 @@ int pd_json_to_double(const pd_json_value_t *v, double *out) {
   return 0;
 }
 
+/* --- the token length guard --------------------------------------------- */
+
+/* Bytes that end a bare token (number, literal) outside strings. */
+static const bool ends_bare_token[256] = {
+    [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true,
+    ['{'] = true, ['}'] = true,  ['['] = true,  [']'] = true,
+    [','] = true, [':'] = true,  ['"'] = true,
+};
+
+/* Records the guard's error: the token reached max_token + 1 bytes at
+ * byte `at` of the chunk. */
+static int token_too_long(pd_json_stream_t *js, size_t at) {
+  set_error(js, "JSON token longer than %zu bytes at byte %zu", js->max_token,
+            js->fed + at);
+  return -1;
+}
+
+/* Is the quote at p[q] escaped? It is when an odd number of backslashes
+ * precede it; a run that reaches `from` (where this chunk's part of the
+ * string starts) continues the one the last chunk ended with. */
+static bool quote_escaped(const pd_json_stream_t *js, const unsigned char *p,
+                          size_t from, size_t q) {
+  size_t run = 0;
+  while (q - run > from && p[q - run - 1] == '\\')
+    run++;
+  bool odd = run % 2 == 1;
+  return q - run == from ? odd != js->escaped : odd;
+}
+
+/*
+ * Inside a string: p[i..q) holds no quote, and p[q] is one unless q is the
+ * end of the chunk. Counts the string's bytes up to the quote (or the end)
+ * and closes the string when the quote is not escaped.
+ */
+static int string_part(pd_json_stream_t *js, const unsigned char *p,
+                       size_t i, size_t q, size_t len) {
+  bool at_end = q == len;
+  bool closes = !at_end && !quote_escaped(js, p, i, q);
+  size_t counted = (at_end || closes) ? q - i : q + 1 - i;
+  if (js->token_len + counted > js->max_token)
+    return token_too_long(js, i + (js->max_token - js->token_len));
+  if (closes) {
+    js->in_string = false;
+    js->escaped = false;
+    js->token_len = 0;
+  } else if (at_end) {
+    js->escaped = quote_escaped(js, p, i, len);
+    js->token_len += counted;
+  } else { /* an escaped quote: the string goes on after it */
+    js->escaped = false;
+    js->token_len += counted;
+  }
+  return 0;
+}
+
+/* Outside strings, byte by byte: bare tokens and what ends them. */
+static int bare_bytes(pd_json_stream_t *js, const unsigned char *p, size_t i,
+                      size_t q) {
+  for (; i < q; i++) {
+    if (ends_bare_token[p[i]])
+      js->token_len = 0;
+    else if (++js->token_len > js->max_token)
+      return token_too_long(js, i);
+  }
+  return 0;
+}
+
+/*
+ * Outside strings: p[i..q) holds no quote, and p[q] is one (a string
+ * starts) unless q is the end of the chunk. Between two strings there are
+ * only a few bytes (": ", ", ", a number), so when the bare token carried
+ * in plus all of them cannot pass max_token, nothing needs looking at but
+ * the bare token the chunk may end in.
+ */
+static int outside_part(pd_json_stream_t *js, const unsigned char *p,
+                        size_t i, size_t q, size_t len) {
+  size_t n = q - i;
+  if (js->token_len + n > js->max_token) {
+    if (bare_bytes(js, p, i, q) != 0)
+      return -1;
+  } else if (q == len) {
+    size_t run = 0; /* the bare token the chunk ends in */
+    while (run < n && !ends_bare_token[p[q - 1 - run]])
+      run++;
+    js->token_len = run == n ? js->token_len + n : run;
+  }
+  if (q < len) { /* max_token >= 1: an opening quote alone always fits */
+    js->in_string = true;
+    js->token_len = 1;
+  }
+  return 0;
+}
+
+/*
+ * Measures the tokens in p[from..len) (strings, keys, numbers, literals),
+ * carrying on from the state the bytes before left: a token's length counts
+ * its opening quote and every byte up to its end; the error names the first
+ * byte past max_token. This only tracks quotes and backslashes; whether the
+ * JSON is valid is yajl's call. It goes from quote to quote with memchr,
+ * which looks at many bytes per step.
+ */
+static int scan_tokens(pd_json_stream_t *js, const unsigned char *p,
+                       size_t from, size_t len) {
+  size_t i = from;
+  while (i < len) {
+    const unsigned char *quote = memchr(p + i, '"', len - i);
+    size_t q = quote != NULL ? (size_t)(quote - p) : len;
+    int r = js->in_string ? string_part(js, p, i, q, len)
+                          : outside_part(js, p, i, q, len);
+    if (r != 0)
+      return -1;
+    i = q == len ? len : q + 1;
+  }
+  return 0;
+}
+
+/*
+ * yajl has just made a callback for a token that ends at its current
+ * offset in the chunk. No token can be longer than the bytes since the last
+ * token ended (plus what the chunk started with), so only when those pass
+ * max_token are they measured; most callbacks cost one subtraction. Then
+ * the guard's state starts over: between tokens, nothing open. Returns 1 to
+ * go on, 0 (error set) to stop yajl.
+ *
+ * Any token end will do as the mark, so callbacks inside a skipped
+ * container leave it where it is (the bytes since are measured at the next
+ * handler call or at the end of the chunk, before a handler sees anything
+ * after them): skipped parts of a body cost the guard nothing.
+ */
+static int token_done(pd_json_stream_t *js) {
+  if (js->chunk == NULL)
+    return 1; /* yajl_complete_parse: the last chunk's tail was measured */
+  size_t at = yajl_get_bytes_consumed(js->yajl);
+  if (js->token_len + (at - js->mark) > js->max_token &&
+      scan_tokens(js, js->chunk, js->mark, at) != 0)
+    return 0;
+  js->mark = at;
+  js->in_string = js->escaped = false;
+  js->token_len = 0;
+  return 1;
+}
+
 /* --- yajl callbacks -------------------------------------------------------- */
 
 /* A value at the current position is complete: move past it. */
@@ -218,6 +366,8 @@ static int handler_result(pd_json_stream_t *js, int r) {
 static int deliver(pd_json_stream_t *js, const pd_json_value_t *v) {
   if (js->skip > 0)
     return 1;
+  if (token_done(js) == 0)
+    return 0;
   if (js->handlers.on_value != NULL) {
     int r = js->handlers.on_value(js->ctx, js, v);
     if (handler_result(js, r) == 0)
@@ -256,6 +406,8 @@ static int open_container(pd_json_stream_t *js, bool is_map) {
     js->skip++;
     return 1;
   }
+  if (token_done(js) == 0)
+    return 0;
   int r = PD_JSON_CONTINUE;
   if (js->handlers.on_start != NULL)
     r = js->handlers.on_start(js->ctx, js, is_map);
@@ -279,6 +431,8 @@ static int close_container(pd_json_stream_t *js, bool is_map) {
       value_done(js);
     return 1;
   }
+  if (token_done(js) == 0)
+    return 0;
   js->depth--;
   if (js->handlers.on_end != NULL) {
     int r = js->handlers.on_end(js->ctx, js, is_map);
@@ -296,6 +450,8 @@ static int cb_end_array(void *ctx) { return close_container(ctx, false); }
 
 static int cb_map_key(void *ctx, const unsigned char *key, size_t len) {
   pd_json_stream_t *js = ctx;
+  /* No token_done here: no handler sees a key by itself, so the key is
+   * measured with the value after it, before on_value or on_start. */
   if (js->skip > 0)
     return 1;
   frame_t *f = &js->frames[js->depth - 1];
@@ -317,53 +473,6 @@ static const yajl_callbacks callbacks = {
     .yajl_start_array = cb_start_array,
     .yajl_end_array = cb_end_array,
 };
-
-/* --- the token length guard --------------------------------------------- */
-
-static bool ends_bare_token(unsigned char c) {
-  switch (c) {
-  case ' ': case '\t': case '\n': case '\r':
-  case '{': case '}': case '[': case ']': case ',': case ':': case '"':
-    return true;
-  }
-  return false;
-}
-
-/*
- * Measures strings, keys, numbers and literals across chunks, so that no
- * token yajl would have to buffer gets longer than max_token. This only
- * tracks quotes and backslashes; whether the JSON is valid is yajl's call.
- */
-static int check_token_lengths(pd_json_stream_t *js, const unsigned char *p,
-                               size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = p[i];
-    if (js->in_string) {
-      js->token_len++;
-      if (js->escaped)
-        js->escaped = false;
-      else if (c == '\\')
-        js->escaped = true;
-      else if (c == '"') {
-        js->in_string = false;
-        js->token_len = 0;
-      }
-    } else if (c == '"') {
-      js->in_string = true;
-      js->token_len = 1;
-    } else if (ends_bare_token(c)) {
-      js->token_len = 0;
-    } else {
-      js->token_len++;
-    }
-    if (js->token_len > js->max_token) {
-      set_error(js, "JSON token longer than %zu bytes at byte %zu",
-                js->max_token, js->fed + i);
-      return -1;
-    }
-  }
-  return 0;
-}
 
 /* --- the stream --------------------------------------------------------------- */
 
@@ -414,13 +523,19 @@ int pd_json_feed(void *ctx, const unsigned char *data, size_t len) {
     return -1;
   if (len == 0)
     return 0;
-  if (check_token_lengths(js, data, len) != 0)
-    return -1;
+  /* The guard measures tokens as yajl reports them (token_done), then the
+   * token the chunk ends in, which yajl keeps until the next chunk: so
+   * yajl holds at most max_token bytes of a token, plus one chunk. */
+  js->chunk = data;
+  js->mark = 0;
   yajl_status status = yajl_parse(js->yajl, data, len);
+  js->chunk = NULL;
   if (status != yajl_status_ok) {
     record_yajl_failure(js, status, "malformed JSON");
     return -1;
   }
+  if (scan_tokens(js, data, js->mark, len) != 0)
+    return -1;
   js->fed += len;
   return 0;
 }

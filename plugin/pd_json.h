@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_json.h - a streaming JSON reader over yajl's event parser.
  *
@@ -12,7 +13,9 @@
  * Limits that keep a hostile or broken body from costing memory:
  *  - nesting deeper than PD_JSON_MAX_DEPTH containers is an error;
  *  - a single token (string, key or number) longer than max_token bytes is
- *    an error, because yajl buffers a token that spans chunks in full;
+ *    an error, because yajl buffers a token that spans chunks in full (it
+ *    is measured as yajl reports tokens, so yajl holds at most max_token
+ *    bytes of it plus one chunk);
  *  - object keys longer than PD_JSON_KEY_MAX bytes never match a pattern.
  * Error messages name the byte offset and the path, never the body's text.
  */
@@ -88,9 +91,6 @@ int pd_json_fail(pd_json_stream_t *js, const char *fmt, ...)
  * inside the root container, ... */
 size_t pd_json_depth(const pd_json_stream_t *js);
 
-/* Is component i an array index (else an object key)? */
-bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
-
 /*
  * Does the path from component `from` to the end match pattern exactly?
  * The pattern is "/"-separated: a key matches itself, "*" matches any array
@@ -100,7 +100,14 @@ bool pd_json_is_index(const pd_json_stream_t *js, size_t i);
 bool pd_json_match(const pd_json_stream_t *js, size_t from,
                    const char *pattern);
 
-/* Writes the path as "incidents[3].service.id" (bounded, printable). */
+/* The key of component i, or NULL when it is an array index (or i is past
+ * the end). *len is the key's full length; a key longer than
+ * PD_JSON_KEY_MAX is kept cut, so it must match nothing. For readers that
+ * walk a table of their own instead of calling pd_json_match per pattern. */
+const char *pd_json_key(const pd_json_stream_t *js, size_t i, size_t *len);
+
+/* Writes the path as "incidents[3].service.id" (bounded, printable).
+ * Exported for tests only. */
 void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size);
 
 /* Parses a number literal as an integer / a finite double: -1 when it is

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_log.h - the plugin's log line prefixes.
  *
  * Every line starts "pagerduty plugin: "; lines about one account continue
- * "account \"<name>\": " (SPEC 7) so users can grep for their account.
- * Secrets never reach these macros: callers log names, URLs without
+ * "account \"<name>\": " (doc/contract.md §7) so users can grep for their
+ * account. Secrets never reach these macros: callers log names, URLs without
  * credentials and HTTP statuses, never tokens or routing keys.
  */
 #ifndef PD_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_metrics.c - see pd_metrics.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_metrics.h - handing values to collectd, through a sink.
  *
@@ -5,7 +6,7 @@
  * to plugin_dispatch_values() directly: the collectd glue supplies a sink
  * that dispatches, unit tests supply one that records. A batch fixes the
  * host and plugin instance ("<Account>" or "notify-<name>") of a group of
- * values so call sites name only type and type instance (SPEC 4).
+ * values so call sites name only type and type instance (doc/contract.md §4).
  */
 #ifndef PD_METRICS_H
 #define PD_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_model.c - bounded copies, time parsing and the entity containers.
  */

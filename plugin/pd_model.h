@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_model.h - the PagerDuty entities the read side keeps, as plain structs.
  *
- * Everything that comes from PagerDuty is bounded on the way in (SPEC 8):
- * IDs are at most PD_ID_MAX bytes of [A-Za-z0-9] (anything else is refused,
- * never truncated: a cut ID would name another object), names and other
- * text are cut on a UTF-8 boundary with control characters blanked, so a
- * string from the API can go into any collectd field or log line as is.
+ * Everything that comes from PagerDuty is bounded on the way in
+ * (doc/contract.md §8): IDs are at most PD_ID_MAX bytes of [A-Za-z0-9]
+ * (anything else is refused, never truncated: a cut ID would name another
+ * object), names and other text are cut on a UTF-8 boundary with control
+ * characters blanked, so a string from the API can go into any collectd field
+ * or log line as is.
  *
  * IDs are fixed-size NUL-terminated arrays so they compare with strcmp and
  * copy with the struct. Lists that vary per entity (team IDs, escalation
@@ -84,7 +86,7 @@ typedef struct {
   char name[PD_NAME_MAX + 1];
 } pd_team_t;
 
-/* In the order of the service-<svc>-status gauge (SPEC 4). */
+/* In the order of the service-<svc>-status gauge (doc/contract.md §4). */
 typedef enum {
   PD_SERVICE_ACTIVE = 0,
   PD_SERVICE_WARNING,

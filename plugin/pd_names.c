@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_names.c - metric instance names for entities; the rules are in
  * pd_names.h.
@@ -29,7 +30,8 @@ size_t pd_names_sanitize(const char *name, size_t len,
   /*
    * Everything before the first letter or digit becomes leading "_" and
    * everything after the last one trailing "_": both are removed, so only
-   * [first, last] is transformed. The cut comes last, as SPEC 4 orders it.
+   * [first, last] is transformed. The cut comes last, as doc/contract.md §4
+   * orders it.
    */
   size_t first = 0, end = len;
   while (first < len && !is_letter_or_digit((unsigned char)name[first]))

@@ -1,20 +1,22 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_names.h - how entities are named in metric identifiers (SPEC 4).
+ * pd_names.h - how entities are named in metric identifiers
+ * (doc/contract.md §4).
  *
  * <svc>, <sched>, <policy>, <team> in type instances such as
  * "service-<svc>-triggered" come from the entity's name: ASCII letters
  * lowercased, every run of bytes outside [a-z0-9_] turned into one "_",
  * leading and trailing "_" removed, cut to 64 bytes (in that order, as
- * SPEC 4 lists them, so a cut may leave a trailing "_"); an empty result
- * becomes the lowercased ID. With InstanceBy "id" the name is the
+ * doc/contract.md §4 lists them, so a cut may leave a trailing "_"); an empty
+ * result becomes the lowercased ID. With InstanceBy "id" the name is the
  * lowercased ID.
  *
  * Collisions, per kind of entity. When names collide, every colliding
  * entity that still has its plain name gets "_<lowercased ID>" appended;
- * this repeats until all names are unique. The first round is SPEC 4's rule
- * (all entities sharing a name get the suffix). Later rounds handle a
- * suffix that lands on another entity's plain name - "a" (P1), "a" (P2),
- * "a_p1" (P3) -> "a_p1", "a_p2", "a_p1_p3": a suffixed name never changes
+ * this repeats until all names are unique. The first round is the rule of
+ * doc/contract.md §4 (all entities sharing a name get the suffix). Later rounds
+ * handle a suffix that lands on another entity's plain name - "a" (P1), "a"
+ * (P2), "a_p1" (P3) -> "a_p1", "a_p2", "a_p1_p3": a suffixed name never changes
  * again, the plain one it met is suffixed in turn. The result depends only
  * on the set of (id, name) pairs, not on their order.
  *
@@ -49,14 +51,16 @@
 #define PD_TYPE_INSTANCE_AFFIX_MAX 24
 
 /*
- * Sanitises name[0..len) by the SPEC 4 rule into out (at least
+ * Sanitises name[0..len) by the doc/contract.md §4 rule into out (at least
  * PD_NAME_BASE_MAX + 1 bytes). Returns the length; 0 when nothing is left
  * (the caller then uses the lowercased ID).
+ * Exported for tests only.
  */
 size_t pd_names_sanitize(const char *name, size_t len,
                          char out[PD_NAME_BASE_MAX + 1]);
 
-/* Lowercases a valid ID into out; -1 (out = "") when id is not valid. */
+/* Lowercases a valid ID into out; -1 (out = "") when id is not valid.
+ * Exported for tests only. */
 int pd_names_lower_id(const char *id, char out[PD_ID_MAX + 1]);
 
 typedef struct {

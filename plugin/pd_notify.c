@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_notify.c - see pd_notify.h.
  *
@@ -221,7 +222,8 @@ static bool is_blank(const char *s) {
   return true;
 }
 
-/* Turns a repeated trigger into the "still failing" note of SPEC 6. */
+/* Turns a repeated trigger into the "still failing" note (doc/contract.md
+ * §6). */
 static int make_repeat_note(pd_event_t *ev) {
   if (ev->note == NULL || is_blank(ev->note)) {
     const char *text = is_blank(ev->message) ? ev->summary : ev->message;
@@ -642,9 +644,13 @@ static int load_alert(pd_notify_t *nt, yajl_val v, char *err,
   const char *k = key->u.string, *id = ident->u.string;
   const char *inc_text = YAJL_IS_STRING(inc) ? inc->u.string : NULL;
   int severity = parse_severity(sev->u.string);
+  /* Times beyond what cdtime_t spans (about 2^34 s, as the spool record
+   * bounds them) would overflow the conversion. */
+  double opened_s = YAJL_GET_DOUBLE(opened), note_s = YAJL_GET_DOUBLE(note);
   if (k[0] == '\0' || strlen(k) > PD_DEDUP_KEY_MAX ||
       strlen(id) >= PD_IDENTIFIER_MAX || severity < 0 ||
-      YAJL_GET_DOUBLE(opened) < 0 || YAJL_GET_DOUBLE(note) < 0) {
+      !(opened_s >= 0 && opened_s <= 1.6e10) ||
+      !(note_s >= 0 && note_s <= 1.6e10)) {
     snprintf(err, err_size, "an alert has a value out of bounds");
     return -1;
   }
@@ -662,8 +668,8 @@ static int load_alert(pd_notify_t *nt, yajl_val v, char *err,
   }
   a->severity = severity;
   memcpy(a->incident_id, incident, sizeof(incident));
-  a->opened = DOUBLE_TO_CDTIME_T(YAJL_GET_DOUBLE(opened));
-  a->last_note = DOUBLE_TO_CDTIME_T(YAJL_GET_DOUBLE(note));
+  a->opened = DOUBLE_TO_CDTIME_T(opened_s);
+  a->last_note = DOUBLE_TO_CDTIME_T(note_s);
   return 0;
 }
 

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_notify.h - what one Notify block does with a collectd notification
- * (SPEC 6), and what it remembers about the alerts it opened.
+ * (doc/contract.md §6), and what it remembers about the alerts it opened.
  *
  * pd_notify_handle() runs in the thread that raised the notification (a
  * write thread for the threshold plugin, the unixsock thread for PUTNOTIF).
@@ -126,7 +127,8 @@ pd_spool_t *pd_notify_spool(const pd_notify_t *nt);
  * key is not open. */
 int pd_notify_lookup(pd_notify_t *nt, const char *key, pd_open_alert_t *out);
 
-/* Number of open alerts. */
+/* Number of open alerts.
+ * Exported for tests only. */
 size_t pd_notify_open_count(pd_notify_t *nt);
 
 /* The keys of every open alert, oldest opening first (*keys: an array of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_parse.c - endpoint parsers: which fields of which response land in
  * which pd_model struct. See pd_parse.h for the rules.
@@ -8,10 +9,18 @@
  * object under the single key), skips every container no table entry
  * names, checks types, and calls the kind's entity callback when an entity
  * object closes.
+ *
+ * pd_parser_create compiles the table into a tree (each field's parent
+ * field and last path component), and the parser remembers which field
+ * each open container is. Finding the field of a value is then one look at
+ * the children of the enclosing container, comparing one key, instead of
+ * matching every path of the table against the whole JSON path: this runs
+ * for every key of every entity, so it decides the parser's speed.
  */
 #include "pd_parse.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +115,8 @@ static const field_t incident_fields[] = {
     {NULL, 0, 0},
 };
 
-/* GET /schedules: the list never carries final schedules (API-NOTES). */
+/* GET /schedules: the list never carries final schedules
+ * (doc/pagerduty-api.md). */
 static const field_t schedule_list_fields[] = {
     {"id", T_STRING, S_ID},
     {"name", T_STRING, S_NAME},
@@ -207,10 +217,33 @@ static const kind_desc_t kinds[] = {
                            "escalation_policy", policy_fields},
 };
 
+/* No field: the entity object itself as a parent, the end of a list. */
+#define NO_FIELD (-1)
+/* The parent of a field whose parent path is not in the table: such a
+ * field can never be reached (its parent container is skipped). */
+#define UNREACHABLE (-2)
+
+/* One field of the kind's table as a tree node. */
+typedef struct {
+  int parent;       /* index of the field one component up, or NO_FIELD */
+  const char *last; /* its last path component: a key, or "*" */
+  size_t last_len;
+  int next_sibling; /* next field with the same parent, or NO_FIELD */
+} field_node_t;
+
 struct pd_parser_s {
   pd_parse_kind_t kind;
   const kind_desc_t *desc;
-  size_t field_depth[MAX_FIELDS]; /* path components of desc->fields[i] */
+  field_node_t nodes[MAX_FIELDS];
+  int entity_first_child;      /* first field directly in the entity */
+  int first_child[MAX_FIELDS]; /* first field directly in field i */
+  /* Lengths of the keys of those children, as bits (1 << length): most
+   * keys of an entity are not read, and most of those are told apart by
+   * their length alone, before any comparison. */
+  uint64_t entity_key_lengths;
+  uint64_t key_lengths[MAX_FIELDS];
+  /* the field each open container inside the entity is, by path depth */
+  int open_field[PD_JSON_MAX_DEPTH + 1];
   pd_parse_callbacks_t cb;
   pd_json_stream_t *js;
   pd_parse_result_t result;
@@ -250,6 +283,7 @@ static void idlist_clear(pd_idlist_t *l) { l->num = 0; }
 static void begin_entity(pd_parser_t *p, size_t ent_frame) {
   p->in_entity = true;
   p->ent_frame = ent_frame;
+  p->open_field[ent_frame] = NO_FIELD;
   p->has_level = false;
   switch (p->kind) {
   case PD_PARSE_USER_ME:
@@ -399,17 +433,46 @@ static int end_entity(pd_parser_t *p) {
 
 /* --- fields ----------------------------------------------------------------- */
 
-/* The table entry naming the current path inside the entity, or NULL. */
+/* Does a field's last path component name the current path's last one (a
+ * key, or "*" for an array index)? */
+static bool node_matches(const field_node_t *n, const char *key,
+                         size_t key_len) {
+  if (key == NULL)
+    return n->last_len == 1 && n->last[0] == '*';
+  return n->last_len == key_len && memcmp(n->last, key, key_len) == 0;
+}
+
+/* The child of `parent` (NO_FIELD: the entity) that the key names. */
+static const field_t *find_child(const pd_parser_t *p, int parent,
+                                 const char *key, size_t key_len) {
+  int i = parent == NO_FIELD ? p->entity_first_child : p->first_child[parent];
+  for (; i != NO_FIELD; i = p->nodes[i].next_sibling)
+    if (node_matches(&p->nodes[i], key, key_len))
+      return &p->desc->fields[i];
+  return NULL;
+}
+
+/* The table entry naming the current path inside the entity, or NULL: a
+ * child of the field the enclosing container is. */
 static const field_t *find_field(const pd_parser_t *p) {
   size_t depth = pd_json_depth(p->js);
   if (depth <= p->ent_frame)
     return NULL;
-  size_t rel = depth - p->ent_frame;
-  for (size_t i = 0; p->desc->fields[i].path != NULL; i++)
-    if (p->field_depth[i] == rel &&
-        pd_json_match(p->js, p->ent_frame, p->desc->fields[i].path))
-      return &p->desc->fields[i];
-  return NULL;
+  int parent = p->open_field[depth - 1];
+  size_t key_len = 0;
+  const char *key = pd_json_key(p->js, depth - 1, &key_len);
+  if (key != NULL) {
+    uint64_t lengths =
+        parent == NO_FIELD ? p->entity_key_lengths : p->key_lengths[parent];
+    if (key_len >= 64 || (lengths & (UINT64_C(1) << key_len)) == 0)
+      return NULL;
+  }
+  return find_child(p, parent, key, key_len);
+}
+
+/* The table entry of the container that just ended inside the entity. */
+static const field_t *open_container_field(const pd_parser_t *p) {
+  return &p->desc->fields[p->open_field[pd_json_depth(p->js)]];
 }
 
 static const char *field_type_name(field_type_t t) {
@@ -737,6 +800,7 @@ static int on_start(void *ctx, pd_json_stream_t *js, bool is_map) {
     return pd_json_fail(p->js, "expected %s, got %s",
                         field_type_name(f->type),
                         is_map ? "an object" : "an array");
+  p->open_field[pd_json_depth(p->js)] = (int)(f - p->desc->fields);
   return begin_object(p, f);
 }
 
@@ -786,17 +850,59 @@ static int on_end(void *ctx, pd_json_stream_t *js, bool is_map) {
     return PD_JSON_CONTINUE;
   if (pd_json_depth(p->js) == p->ent_frame)
     return end_entity(p);
-  const field_t *f = find_field(p);
-  return f != NULL ? end_object(p, f) : PD_JSON_CONTINUE;
+  /* only containers of the table are entered inside an entity */
+  return end_object(p, open_container_field(p));
 }
 
 /* --- the parser ------------------------------------------------------------------ */
 
-static size_t path_components(const char *path) {
-  size_t n = 1;
-  for (const char *c = path; *c; c++)
-    n += *c == '/';
-  return n;
+/* The field whose path is path[0..len), or UNREACHABLE. */
+static int field_by_path(const field_t *fields, const char *path,
+                         size_t len) {
+  for (int i = 0; fields[i].path != NULL; i++)
+    if (strlen(fields[i].path) == len &&
+        memcmp(fields[i].path, path, len) == 0)
+      return i;
+  return UNREACHABLE;
+}
+
+/* Builds the tree of the kind's table: each field's parent and last
+ * component, and the children of every field in table order (the first
+ * entry for a path wins, as the table reads). */
+static void compile_fields(pd_parser_t *p) {
+  const field_t *fields = p->desc->fields;
+  int last_child[MAX_FIELDS];
+  int entity_last = NO_FIELD;
+  p->entity_first_child = NO_FIELD;
+  p->entity_key_lengths = 0;
+  for (int i = 0; i < MAX_FIELDS; i++) {
+    p->first_child[i] = last_child[i] = NO_FIELD;
+    p->key_lengths[i] = 0;
+  }
+  for (int i = 0; fields[i].path != NULL; i++) {
+    field_node_t *n = &p->nodes[i];
+    const char *slash = strrchr(fields[i].path, '/');
+    n->parent = slash == NULL ? NO_FIELD
+                              : field_by_path(fields, fields[i].path,
+                                              (size_t)(slash - fields[i].path));
+    n->last = slash == NULL ? fields[i].path : slash + 1;
+    n->last_len = strlen(n->last);
+    n->next_sibling = NO_FIELD;
+    if (n->parent == UNREACHABLE)
+      continue;
+    int *first = n->parent == NO_FIELD ? &p->entity_first_child
+                                       : &p->first_child[n->parent];
+    int *last = n->parent == NO_FIELD ? &entity_last : &last_child[n->parent];
+    uint64_t *lengths = n->parent == NO_FIELD ? &p->entity_key_lengths
+                                              : &p->key_lengths[n->parent];
+    if (n->last_len < 64) /* "*" too: it never meets a key */
+      *lengths |= UINT64_C(1) << n->last_len;
+    if (*last == NO_FIELD)
+      *first = i;
+    else
+      p->nodes[*last].next_sibling = i;
+    *last = i;
+  }
 }
 
 pd_parser_t *pd_parser_create(pd_parse_kind_t kind,
@@ -810,8 +916,7 @@ pd_parser_t *pd_parser_create(pd_parse_kind_t kind,
   p->desc = &kinds[kind];
   if (cb != NULL)
     p->cb = *cb;
-  for (size_t i = 0; p->desc->fields[i].path != NULL; i++)
-    p->field_depth[i] = path_components(p->desc->fields[i].path);
+  compile_fields(p);
   p->result = (pd_parse_result_t){
       .limit = -1, .offset = -1, .total = -1, .coverage_percentage = NAN};
 

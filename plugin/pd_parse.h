@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_parse.h - one streaming parser per PagerDuty response the read side
  * uses.
@@ -110,12 +111,14 @@ const char *pd_parser_error(const pd_parser_t *p);
 const pd_parse_result_t *pd_parser_result(const pd_parser_t *p);
 
 /* Parses a whole body at once (tests, small bodies). result and err may be
- * NULL. Returns 0 or -1. */
+ * NULL. Returns 0 or -1.
+ * Exported for tests only. */
 int pd_parse_buffer(pd_parse_kind_t kind, const pd_parse_callbacks_t *cb,
                     const void *data, size_t len, pd_parse_result_t *result,
                     char *err, size_t err_size);
 
-/* "incidents", "schedule", ... for log lines. */
+/* "incidents", "schedule", ... for log lines.
+ * Exported for tests only. */
 const char *pd_parse_kind_name(pd_parse_kind_t kind);
 
 #endif /* PD_PARSE_H */

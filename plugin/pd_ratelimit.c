@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_ratelimit.c - see pd_ratelimit.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_ratelimit.h - staying under PagerDuty's rate limits before it says stop.
  *
@@ -53,7 +54,8 @@ typedef enum {
 int pd_ratelimit_init(pd_ratelimit_t *rl, int per_minute);
 void pd_ratelimit_free(pd_ratelimit_t *rl);
 
-/* Seconds to wait before the next request may be sent (0 = now). */
+/* Seconds to wait before the next request may be sent (0 = now).
+ * Exported for tests only. */
 double pd_ratelimit_delay(const pd_ratelimit_t *rl, double now);
 
 /* Like pd_ratelimit_delay(), also saying which input imposes the delay

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_readmetrics.c - see pd_readmetrics.h for what each series means.
  *

@@ -1,11 +1,12 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_readmetrics.h - every SPEC 4 series of the read side, computed from a
- * snapshot of what one cycle collected.
+ * pd_readmetrics.h - every doc/contract.md §4 series of the read side, computed
+ * from a snapshot of what one cycle collected.
  *
  * Pure: no I/O, no clock. pd_collect fills a pd_snapshot_t (tests craft
  * one), pd_readings_compute() turns it into per-entity readings at the
  * snapshot's `now`, pd_readings_emit() hands them to a metric batch and
- * pd_alerts (SPEC 5) reads the same readings for its state changes.
+ * pd_alerts (doc/contract.md §5) reads the same readings for its state changes.
  *
  * Which series exist, and what each one needs from the snapshot (a
  * collection that is NULL - not collected, not needed, or failed this
@@ -26,7 +27,7 @@
  *                                                        final schedule;
  *       policy-<policy>-oncall/-uncovered_levels      <- policies + oncalls
  *
- * Definitions (SPEC 4, and the choices where it is silent):
+ * Definitions (doc/contract.md §4, and the choices where it is silent):
  *  - "On call now" is an on-call entry with start <= now < end (a null
  *    start or end is open-ended: permanently on call). Entries without a
  *    user do not count.
@@ -96,7 +97,7 @@ typedef enum { PD_SCHEDULE_LAYERS = 0, PD_SCHEDULE_SHIFTS } pd_schedule_kind_t;
  * A schedule and its final schedule, as pd_collect's cache keeps it
  * between detail reads (pd_collect.h). Only `offered` records are series;
  * an `unknown` one (its detail could not be read this round) is computed at
- * known_at, so it keeps the values it last had (SPEC 4).
+ * known_at, so it keeps the values it last had (doc/contract.md §4).
  */
 typedef struct {
   pd_schedule_t schedule;
@@ -159,10 +160,12 @@ typedef struct {
   time_t gap_start, gap_end; /* the first uncovered stretch; both 0: none */
 } pd_coverage_t;
 
+/* Exported for tests only. */
 void pd_coverage_compute(const pd_schedule_entry_t *entries, size_t num,
                          time_t now, double window_s, pd_coverage_t *out);
 
-/* Is this on-call entry on call at `now`? */
+/* Is this on-call entry on call at `now`?
+ * Exported for tests only. */
 bool pd_oncall_is_now(const pd_oncall_t *oncall, time_t now);
 
 typedef struct {

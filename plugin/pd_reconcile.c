@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_reconcile.c - see pd_reconcile.h.
  */
@@ -16,19 +17,6 @@ pd_reconcile_action_t pd_reconcile_decide(pd_value_state_t value,
   if (value == PD_VALUE_OKAY)
     return PD_RECONCILE_RESOLVE;
   return PD_RECONCILE_KEEP;
-}
-
-const char *pd_value_state_name(pd_value_state_t state) {
-  switch (state) {
-  case PD_VALUE_OKAY:
-    return "OKAY";
-  case PD_VALUE_WARNING:
-    return "WARNING";
-  case PD_VALUE_FAILURE:
-    return "FAILURE";
-  default:
-    return "UNKNOWN";
-  }
 }
 
 /* The host part of an identifier, for payload.source. */

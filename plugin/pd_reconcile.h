@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_reconcile.h - closing what a lost notification left open (issue 4.3).
  *
@@ -56,8 +57,6 @@ typedef enum {
 
 pd_reconcile_action_t pd_reconcile_decide(pd_value_state_t value,
                                           pd_remote_state_t remote);
-
-const char *pd_value_state_name(pd_value_state_t state);
 
 /* The why, as note and resolution:
  * "resolved by collectd-pagerduty reconciliation: <identifier> is OKAY now;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_sender.c - see pd_sender.h.
  *
@@ -215,10 +216,10 @@ static int feed_parser(void *parser, const unsigned char *data, size_t len) {
 
 /*
  * One request through the Account (its client's ceiling and token, its
- * once-per-change failure log with SPEC 7's advice, shared with the read
- * side). what names the kind of request, without IDs ("PUT /incidents/{id}").
- * An answer with status `expected` (0 = none) is the caller's to judge and
- * is not logged as a failure.
+ * once-per-change failure log with the advice of doc/contract.md §7, shared
+ * with the read side). what names the kind of request, without IDs ("PUT
+ * /incidents/{id}"). An answer with status `expected` (0 = none) is the
+ * caller's to judge and is not logged as a failure.
  */
 static int rest_request(pd_sender_t *s, const char *what, long expected,
                         const char *method, const char *path,
@@ -842,9 +843,9 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
 
 /*
  * A 401 or 403. Through the Account, pd_account_request() has logged it
- * with SPEC 7's fix (once per change, shared with the read side); the
- * block adds that nothing is lost. The Events API has no token: a 401/403
- * there means the RoutingKey or EventsURL is wrong.
+ * with the fix of doc/contract.md §7 (once per change, shared with the read
+ * side); the block adds that nothing is lost. The Events API has no token: a
+ * 401/403 there means the RoutingKey or EventsURL is wrong.
  */
 static void report_auth(pd_sender_t *s, const result_t *r) {
   if (r->via_events)
@@ -1074,9 +1075,9 @@ static int remember_user(void *ctx, const pd_user_t *user) {
 }
 
 /* What the identity of the Account's token says, wherever it came from:
- * the role for SPEC 7's advice, and the user's email as From on REST
- * writes unless the configuration names one (From is required with an
- * account-level key, harmless with a user token: API-NOTES). */
+ * the role for the advice of doc/contract.md §7, and the user's email as From
+ * on REST writes unless the configuration names one (From is required with an
+ * account-level key, harmless with a user token: doc/pagerduty-api.md). */
 static void set_identity(pd_sender_t *s, const pd_user_t *user) {
   s->identity_known = true;
   if (user == NULL)
@@ -1131,8 +1132,8 @@ static int check_identity(pd_sender_t *s, double mono,
       .ctx = parser,
       .max_wait_s = REST_MAX_WAIT_S,
   };
-  /* The Account's logging rules (SPEC 7 wording for a 401), except for
-   * the 400 that only says "account-level key". */
+  /* The Account's logging rules (doc/contract.md §7 wording for a 401), except
+   * for the 400 that only says "account-level key". */
   int status = pd_account_request_quiet(s->account, "GET /users/me", &req,
                                         resp, 400);
   if (status == 0 && pd_parser_finish(parser) == 0 && user.role[0] != '\0') {
@@ -1211,8 +1212,8 @@ static bool work(pd_sender_t *s, cdtime_t now, double mono, double *wake_s) {
     deliver(s, &entry, now); /* a REST write learns the identity first */
     return true;
   }
-  /* Idle: learn the role for SPEC 7's WARNING at start, and From before a
-   * first write needs it. */
+  /* Idle: learn the role for the WARNING of doc/contract.md §7 at start, and
+   * From before a first write needs it. */
   if (s->account != NULL && !s->identity_known && mono >= s->identity_next) {
     pd_http_response_t resp;
     check_identity(s, mono, &resp);

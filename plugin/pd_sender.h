@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_sender.h - the thread that delivers one Notify block's spool (SPEC 6).
+ * pd_sender.h - the thread that delivers one Notify block's spool
+ * (doc/contract.md §6).
  *
  * One sender per Notify block. Its thread wakes when an event is spooled,
  * when a retry is due, and at least once a second (to fsync the spool with
@@ -31,9 +33,10 @@
  *                              one ERROR line
  *   401 / 403                  kept; the block waits SlowInterval (300 s
  *                              without Account) and logs once, with the fix
- *                              (SPEC 7); after a 401 it retries as soon as
- *                              the Account's client has a request succeed
- *                              again (the read side picked up a new token)
+ *                              (doc/contract.md §7); after a 401 it retries as
+ *                              soon as the Account's client has a request
+ *                              succeed again (the read side picked up a new
+ *                              token)
  * An event older than MaxEventAge is moved to failed/ instead of sent.
  *
  * Idempotency, for resends after a crash or a lost response:
@@ -78,8 +81,8 @@
 #define PD_SENDER_NAMED_WAIT_CAP_S 3600.0
 /* Events API 429: PagerDuty documents no rate-limit headers there and
  * advises retrying about 30 s apart (events-API-v2/05-Rate-Limits.md,
- * API-NOTES). Each wait is stretched by up to this share, at random, so
- * many collectd instances throttled together do not retry in step. */
+ * doc/pagerduty-api.md). Each wait is stretched by up to this share, at random,
+ * so many collectd instances throttled together do not retry in step. */
 #define PD_SENDER_EVENTS_THROTTLE_S 30.0
 #define PD_SENDER_EVENTS_THROTTLE_JITTER 0.2
 /* 401/403 without an Account's SlowInterval. */
@@ -107,6 +110,7 @@ typedef struct {
  * otherwise base_s (0 = PD_SENDER_EVENTS_THROTTLE_S) stretched by
  * PD_SENDER_EVENTS_THROTTLE_JITTER * jitter01 (jitter01 in [0, 1)): never
  * sooner than base_s, never later than base_s * 1.2.
+ * Exported for tests only.
  */
 double pd_sender_events_throttle_wait(double named_s, double base_s,
                                       double jitter01);
@@ -127,7 +131,8 @@ int pd_sender_start(pd_sender_t *s);
 /* Wakes the thread (what pd_notify calls after spooling). */
 void pd_sender_wake(void *sender);
 
-/* Makes reconciliation run at once (tests). */
+/* Makes reconciliation run at once (tests).
+ * Exported for tests only. */
 void pd_sender_reconcile_now(pd_sender_t *s);
 
 /* Stops and joins the thread; the spool keeps what was not delivered.
@@ -150,9 +155,10 @@ typedef struct {
 void pd_sender_stats(pd_sender_t *s, pd_sender_stats_t *out);
 
 /*
- * The per-Notify metrics of SPEC 4, as <host>/pagerduty-notify-<name>/:
- * queue_length-pending, duration-oldest, derive-sent, derive-retried,
- * derive-failed, derive-dropped. host "" = collectd's Hostname.
+ * The per-Notify metrics of doc/contract.md §4, as
+ * <host>/pagerduty-notify-<name>/: queue_length-pending, duration-oldest,
+ * derive-sent, derive-retried, derive-failed, derive-dropped. host "" =
+ * collectd's Hostname.
  */
 void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
                                 const char *host);

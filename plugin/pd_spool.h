@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_spool.h - the durable notification queue of one Notify block (SPEC 6).
+ * pd_spool.h - the durable notification queue of one Notify block
+ * (doc/contract.md §6).
  *
  * Layout on disk:
  *   SpoolDir/                        0700
@@ -178,9 +180,9 @@ int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
 
 /*
  * What to send next at time now (spool clock): the oldest pending event that is the first
- * of its dedup key (one key's events go out in order, SPEC 6) and whose
- * next_attempt has come. Returns 0 and fills *entry; or -1 when nothing is
- * due, with *wake_at (may be NULL) the earliest next_attempt among the
+ * of its dedup key (one key's events go out in order, doc/contract.md §6) and
+ * whose next_attempt has come. Returns 0 and fills *entry; or -1 when nothing
+ * is due, with *wake_at (may be NULL) the earliest next_attempt among the
  * first events of each key (0 when the queue is empty).
  */
 int pd_spool_next_due(pd_spool_t *spool, cdtime_t now, pd_spool_entry_t *entry,
@@ -230,11 +232,13 @@ void pd_spool_stats(pd_spool_t *spool, pd_spool_stats_t *stats);
 /* The block's directory, for messages. */
 const char *pd_spool_path(const pd_spool_t *spool);
 
-/* Bytes the index allocates (for the 100,000-event budget). */
+/* Bytes the index allocates (for the 100,000-event budget).
+ * Exported for tests only. */
 size_t pd_spool_index_bytes(pd_spool_t *spool);
 
 /* The directory name a Notify block gets (see above); out_size >=
- * PD_SPOOL_NAME_MAX + 1. */
+ * PD_SPOOL_NAME_MAX + 1.
+ * Exported for tests only. */
 void pd_spool_dir_name(const char *notify_name, char *out, size_t out_size);
 
 #endif /* PD_SPOOL_H */

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * pd_template.h - DedupKey templates (SPEC 3) and the hashed bound of
- * dedup keys.
+ * pd_template.h - DedupKey templates (doc/contract.md §3) and the hashed bound
+ * of dedup keys.
  *
  * A template is literal text with placeholders:
  *   %{host} %{plugin} %{plugin_instance} %{type} %{type_instance}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_token.c - an account's API token and where it comes from; see pd_token.h.
  *
@@ -61,7 +62,9 @@ static char *first_line_token(const char *path, const char *buf, size_t len,
   const char *newline = memchr(buf, '\n', len);
   size_t line_len = newline != NULL ? (size_t)(newline - buf) : len;
 
-  if (newline == NULL && len > PD_TOKEN_FILE_MAX_LINE) {
+  /* line_len, not len: a line of MAX + 1 bytes followed by its newline
+   * fits in buf too. */
+  if (line_len > PD_TOKEN_FILE_MAX_LINE) {
     snprintf(err, err_size,
              "the first line of \"%s\" is longer than %d bytes, which is "
              "not a token",
@@ -139,23 +142,6 @@ char *pd_token_file_load(const char *path, struct stat *st, char *err,
 
   if (token != NULL && st != NULL)
     *st = file_st;
-  return token;
-}
-
-char *pd_token_read_file(const char *path, const char *account_name,
-                         bool warn_permissions) {
-  char err[512];
-  struct stat st;
-  char *token = pd_token_file_load(path, &st, err, sizeof(err));
-  if (token == NULL) {
-    PD_ACCOUNT_ERROR(account_name, "TokenFile: %s.", err);
-    return NULL;
-  }
-  if (warn_permissions && pd_token_mode_is_exposed(st.st_mode))
-    PD_ACCOUNT_WARNING(account_name,
-                       "TokenFile \"%s\" is readable by group or others "
-                       "(mode %04o); restrict it, e.g. chmod 600.",
-                       path, (unsigned)(st.st_mode & 07777));
   return token;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_token.h - an account's API token and where it comes from.
  *
@@ -53,18 +54,11 @@ int pd_token_refresh(pd_token_t *tok, const char *account_name);
 
 /*
  * Reads a token file: the first line, surrounding white space stripped.
- * Warns (once per call) when group or others may read it. Returns a newly
- * allocated string or NULL after logging. Exposed for the config check.
- */
-char *pd_token_read_file(const char *path, const char *account_name,
-                         bool warn_permissions);
-
-/*
- * The reader under pd_token_read_file(), without logging, for callers that
- * word their own messages (the configuration check). On success returns the
- * token (newly allocated) and, when st is not NULL, the stat of the file
- * read. On failure returns NULL and describes why in err (path and reason,
- * never file contents).
+ * Logs nothing, for callers that word their own messages (the
+ * configuration check, pd_token_init(), pd_token_refresh()). On success
+ * returns the token (newly allocated) and, when st is not NULL, the stat of
+ * the file read. On failure returns NULL and describes why in err (path and
+ * reason, never file contents).
  */
 char *pd_token_file_load(const char *path, struct stat *st, char *err,
                          size_t err_size);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pd_utf8.c - see pd_utf8.h.
  */

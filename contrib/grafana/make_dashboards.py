@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 make_dashboards.py - writes the two Grafana dashboards of this directory
 from one description, so that they show the same panels:

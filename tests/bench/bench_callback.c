@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_callback.c - the cost of the notification callback itself, in
  * process (issue 8 item 7).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 bench_notify.py - how fast collectd notifications reach PagerDuty, and what
 they cost collectd while they do. Run by hand (not part of make check):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_parse.c - JSON parse throughput of the plugin's incident parser
  * against a bare yajl parse of the same bytes (the ceiling).

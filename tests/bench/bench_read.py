@@ -1,11 +1,13 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 bench_read.py - what one read cycle of the simulator's `large` account
 costs: requests, CPU, parse throughput, memory. Run by hand (not part of
 make check), from a build:
 
     PD_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/bench_read.py
-        [--interval 60] [--cycles 3] [--rounds 7]
+        [--interval 60] [--cycles 3] [--rounds 7] [--parse-only]
+        [--corpus FILE]
 
 Prints one table. What each line means:
 
@@ -34,7 +36,8 @@ Prints one table. What each line means:
                 without callbacks (the ceiling any yajl-based parser has)
                 and yajl_tree_parse (a document tree), best of --rounds
                 (tests/bench/bench_parse.c, built here with gcc against the
-                build's libpdcore.a and yajl).
+                build's libpdcore.a and yajl). --parse-only measures this
+                alone, without running collectd (about a minute).
   memory        VmHWM (peak resident set) of collectd with the plugin after
                 the first cycle and after the measured ones (no growth: no
                 leak per cycle), against the idle collectd. The difference
@@ -265,6 +268,12 @@ def main():
     ap.add_argument("--cycles", type=int, default=3,
                     help="steady-state cycles measured after the first")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--parse-only", action="store_true",
+                    help="only the JSON parse throughput (no collectd run): "
+                    "the corpus from the simulator, then bench_parse")
+    ap.add_argument("--corpus", metavar="FILE",
+                    help="write the GET /incidents pages to FILE and keep "
+                    "it (to profile bench_parse on them by hand)")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="pdbench-", dir="/tmp")
     daemon = idle = None
@@ -276,9 +285,13 @@ def main():
                 truth, truthlib.oncall_entries_now(truth))
             key = truth._account_key()
 
-            corpus = os.path.join(workdir, "incidents.pages")
+            corpus = args.corpus or os.path.join(workdir, "incidents.pages")
             pages, size = incident_corpus(sim, key, corpus)
             parse = run_parse_bench(exe, corpus, args.rounds)
+            if args.parse_only:
+                print_parse(args, parse)
+                print("bench_parse built with: %s" % gcc_line)
+                return
 
             token_path = os.path.join(workdir, "token")
             harness.write_secret_file(token_path, sim.token)
@@ -350,6 +363,20 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def print_parse(args, parse):
+    docs, nbytes = parse["documents"]
+    print("JSON parse of %d GET /incidents pages (%.1f MB), best of %d:"
+          % (docs, nbytes / 1e6, args.rounds))
+    print("%-24s %10s %12s %10s" % ("parser", "MB/s", "s/round",
+                                     "incidents"))
+    for name in ("plugin", "yajl", "yajl_tree"):
+        mbs, secs, ents = parse[name]
+        print("%-24s %10.1f %12.4f %10s" % (name, mbs, secs,
+                                              ents if ents else "-"))
+    print("%-24s %10.2f" % ("plugin / bare yajl", parse["plugin"][0]
+                            / parse["yajl"][0]))
+
+
 def print_report(args, minimum, first, steady, parse, pages, size,
                  hwm, hwm_idle, idle_cpu_per_s, up, cycle_s, gcc_line):
     def mean(xs):
@@ -380,17 +407,7 @@ def print_report(args, minimum, first, steady, parse, pages, size,
     print("%-40s %10.3f" % ("  idle collectd, same span",
                             idle_cpu_per_s * args.interval))
     print()
-    docs, nbytes = parse["documents"]
-    print("JSON parse of %d GET /incidents pages (%.1f MB), best of %d:"
-          % (docs, nbytes / 1e6, args.rounds))
-    print("%-24s %10s %12s %10s" % ("parser", "MB/s", "s/round",
-                                     "incidents"))
-    for name in ("plugin", "yajl", "yajl_tree"):
-        mbs, secs, ents = parse[name]
-        print("%-24s %10.1f %12.4f %10s" % (name, mbs, secs,
-                                              ents if ents else "-"))
-    print("%-24s %10.2f" % ("plugin / bare yajl", parse["plugin"][0]
-                            / parse["yajl"][0]))
+    print_parse(args, parse)
     print()
     print("%-40s %10s" % ("peak memory (VmHWM)", "MiB"))
     hwm_first, hwm_plugin, hwm_by_cycle = hwm

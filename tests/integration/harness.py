@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness.py - run the real collectd with the built plugin against pdsim.
 
@@ -29,7 +30,8 @@ test by hand from the source tree after an in-tree build):
   PDSIM          the simulator              (default: PD_SRCDIR/tests/pdsim/pdsim)
   COLLECTD       the daemon                 (default: /usr/sbin/collectd)
   VALGRIND       valgrind, or "no"          (default: found on PATH)
-  PD_SANITIZERS  non-empty in a sanitizer build: daemon tests exit 77
+  PD_SANITIZERS  non-empty in a sanitizer build: collectd runs with the
+                 ASan runtime preloaded (see sanitizers.py; PD_CC)
   PD_KEEP_TMP    non-empty: keep the temp dirs (their paths are printed)
   PD_TIMEOUT_FACTOR  multiply every timeout (slow machines); default 1
 """
@@ -54,6 +56,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import sanitizers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("PD_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("PD_BUILDDIR") or SRCDIR
@@ -71,6 +75,11 @@ SYSTEM_PLUGIN_DIR = "/usr/lib/collectd"
 SUPPRESSIONS = os.path.join(HERE, "valgrind.supp")
 KEEP_TMP = bool(os.environ.get("PD_KEEP_TMP"))
 TIMEOUT_FACTOR = float(os.environ.get("PD_TIMEOUT_FACTOR") or "1")
+# How long a socket to pdsim or collectd may stay silent (and pdsim take to
+# start) before the harness gives up: a bound for a hung peer, not an
+# estimate. GET /_sim/state of the large scenario (12 MB, built in Python)
+# takes 5 s on an idle machine and several times that on a busy one.
+STALL_TIMEOUT = 120
 
 PLUGIN_NAME = "pagerduty"
 LOG_PREFIX = "pagerduty plugin: "
@@ -102,6 +111,12 @@ def register_secret(value):
     if value:
         _SECRETS.add(value)
     return value
+
+
+def registered_secrets():
+    """Every secret registered so far in this process (tokens, routing
+    keys, passwords), for tests that look for them in what was left behind."""
+    return sorted(_SECRETS)
 
 
 def redact(text):
@@ -245,7 +260,7 @@ class Simulator:
     """
 
     def __init__(self, scenario="demo", seed=None, tls=None, rate_limit=None,
-                 args=(), startup_timeout=30):
+                 args=(), startup_timeout=STALL_TIMEOUT):
         self.scenario = scenario
         self.seed = seed
         self.tls = tls
@@ -374,6 +389,10 @@ class Simulator:
         """What pdsim wrote on stderr (its request log), redacted."""
         return redact(self._read_stderr())
 
+    def stderr_unredacted(self):
+        """The same as it is, for tests that look for secrets in it."""
+        return self._read_stderr()
+
     @property
     def port(self):
         return urllib.parse.urlsplit(self.url).port
@@ -390,7 +409,7 @@ class Simulator:
 
     # -- HTTP --------------------------------------------------------------
     def _http(self, method, path, body=None, query=None, headers=None,
-              timeout=15):
+              timeout=STALL_TIMEOUT):
         """One request; returns (status, headers, parsed JSON or text)."""
         url = self.url + path
         if query:
@@ -670,7 +689,7 @@ class UnixSock:
 
     MULTILINE = ("GETVAL", "LISTVAL", "GETTHRESHOLD")
 
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=STALL_TIMEOUT):
         self.path = path
         self.timeout = timeout
 
@@ -977,6 +996,8 @@ class Collectd:
         with open(self.conf_path, "w") as f:
             f.write(self.config_text())
         env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        if sanitizers.ENABLED:
+            env.update(sanitizers.environment())
         env.update(self.env_overrides)
         if TOKEN_ENV in self.env_overrides:
             register_secret(self.env_overrides[TOKEN_ENV])
@@ -1079,6 +1100,8 @@ class Collectd:
                 "conf": self._read(self.conf_path),
             }
             self._tmp.close()
+        # A sanitizer build: any report (leaks come at exit) fails the test.
+        sanitizers.check(self.stderr_text())
 
     @staticmethod
     def _read(path):
@@ -1219,13 +1242,16 @@ class Collectd:
             if not re.fullmatch(re.escape(type_part) + r"-\d{4}-\d\d-\d\d",
                                 name):
                 continue
+            # One read to EOF, then only whole lines (collectd may be
+            # appending one: see truth.read_csv_tree).
             with open(os.path.join(directory, name)) as f:
-                header = f.readline().strip().split(",")
-                for line in f:
-                    fields = line.strip().split(",")
-                    if len(fields) == len(header):
-                        rows.append({k: float(v) for k, v in
-                                     zip(header, fields)})
+                lines = f.read().split("\n")
+            header = lines[0].strip().split(",")
+            for line in lines[1:-1]:
+                fields = line.strip().split(",")
+                if len(fields) == len(header):
+                    rows.append({k: float(v) for k, v in
+                                 zip(header, fields)})
         rows.sort(key=lambda r: r["epoch"])
         return rows
 
@@ -1461,12 +1487,12 @@ class _ReportingResult(unittest.TextTestResult):
 
 
 def skip_if_sanitizers():
-    """A sanitizer build's plugin needs the ASan runtime, which the
-    uninstrumented collectd does not load: such builds skip daemon tests
-    (automake's exit status 77). Everything else that is missing fails."""
-    if os.environ.get("PD_SANITIZERS", "").strip():
-        print("SKIP: sanitizer build (PD_SANITIZERS set); the daemon tests "
-              "run in the normal build")
+    """In a sanitizer build the daemon tests run with the ASan runtime
+    preloaded into collectd, except those sanitizers.SKIP names: they exit
+    77 (automake's "skip"). Everything else that is missing fails."""
+    why = sanitizers.skip_reason(sys.argv[0])
+    if why:
+        print("SKIP: sanitizer build: %s; it runs in the normal build" % why)
         sys.exit(77)
 
 
@@ -1483,7 +1509,7 @@ def main():
 
 
 # --------------------------------------------------------------------------
-# Notification tests (SPEC 6): tests/integration/test_notify_*.py and
+# Notification tests (doc/contract.md §6): tests/integration/test_notify_*.py and
 # tests/bench/bench_notify.py.
 
 # The demo service the notification tests open incidents on: active, in no
@@ -1559,6 +1585,7 @@ class TcpProxy:
         self._thread = None
         self._conns = set()
         self._lock = threading.Lock()
+        self.connections = 0  # accepted so far (was the proxy used at all?)
         self.up()
 
     @property
@@ -1624,6 +1651,7 @@ class TcpProxy:
                 continue
             except OSError:
                 return
+            self.connections += 1
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 stores.py - real metric stores on loopback, for tests/integration/
 test_stores.py: Graphite (carbon-cache and graphite-web, Debian's

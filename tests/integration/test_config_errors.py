@@ -1,6 +1,7 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_config_errors.py - collectd refuses every bad configuration (SPEC 3).
+test_config_errors.py - collectd refuses every bad configuration (doc/contract.md §3).
 
 Each case takes a configuration that is known to be good (test_00 proves
 collectd accepts it), breaks exactly one thing, and runs the real collectd

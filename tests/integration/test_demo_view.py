@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_demo_view.py - the view contrib/demo.sh shows (contrib/demo_view.py,
 read as contrib/demo_watch.py reads it), against the real collectd and

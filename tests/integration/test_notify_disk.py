@@ -1,6 +1,7 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_notify_disk.py - the spool's disk faults (SPEC 4 derive-dropped, SPEC 6
+test_notify_disk.py - the spool's disk faults (doc/contract.md §4 derive-dropped, §6
 durability), in the real collectd against the simulator:
 
   - SpoolDir on a 1 MiB tmpfs that fills up: every notification callback

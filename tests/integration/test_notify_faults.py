@@ -1,7 +1,8 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_faults.py - notification delivery through PagerDuty's failures
-(SPEC 6), in the real collectd against the simulator's injected faults:
+(doc/contract.md §6), in the real collectd against the simulator's injected faults:
 
   - a 429 storm (ratelimit-reset, Retry-After) loses nothing, on the
     Events and the REST path;
@@ -306,7 +307,9 @@ class FaultsTest(NotifyTestCase):
     # -- the callback never waits ---------------------------------------------
     def test_hanging_pagerduty_never_blocks_the_callback(self):
         self.sim.add_fault("hang", count=-1, path="/v2/enqueue")
-        daemon = self.start_notify(self.events_notify())
+        # A long Timeout: a callback that waited for the request would take
+        # that long, far above any delay a busy machine adds.
+        daemon = self.start_notify(self.events_notify(Timeout=60000))
         keys = ["hang-%02d" % i for i in range(20)]
         slowest = 0
         for key in keys:
@@ -315,7 +318,7 @@ class FaultsTest(NotifyTestCase):
             slowest = max(slowest, time.monotonic() - started)
         # Each PUTNOTIF ran the callback in the unixsock thread and
         # returned while the sender's request hung.
-        self.assertLess(slowest, harness.scaled(2.0))
+        self.assertLess(slowest, harness.scaled(20.0))
         # The sender's first request hangs (it may not have been made yet
         # when the last PUTNOTIF returned).
         wait_until(lambda: self.sim.control("GET", "/faults")["faults"][0]

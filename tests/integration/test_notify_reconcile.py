@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_reconcile.py - reconciliation closes what a lost notification
 left open (issue 4), in the real collectd with the threshold plugin against

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_notify_writes.py - REST writes that do what the user meant (issue 7),
 in the real collectd against the simulator, which acts as the real

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_read_alerts.py - SPEC 5: with Notifications true, collectd
+test_read_alerts.py - doc/contract.md §5: with Notifications true, collectd
 notifications about PagerDuty's own state, from plugin "pagerduty".
 
 collectd's logfile plugin logs every notification ("Notification: severity

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_read_demo.py - every SPEC 4 series of the demo account is dispatched,
+test_read_demo.py - every doc/contract.md §4 series of the demo account is dispatched,
 right, every cycle.
 
 The real collectd polls the simulator's demo scenario; tests/integration/
-truth.py computes what SPEC 4 says each series must be from the simulator's
+truth.py computes what doc/contract.md §4 says each series must be from the simulator's
 state and the public REST API, independently of the plugin. Every value the
 csv plugin wrote is checked against that truth at the moment the plugin
 looked (durations move with the clock), LISTVAL must show exactly the
@@ -12,7 +13,7 @@ truth's series, and no successful cycle may leave a series out.
 
 Also: the values follow changes of the account (incidents seeded and
 resolved, a service put in maintenance); names are sanitised and made
-unique as SPEC 4 says; CoverageWindow, TrendWindow and Collect change what
+unique as doc/contract.md §4 says; CoverageWindow, TrendWindow and Collect change what
 is computed and dispatched; the api-* self-metrics agree with the
 simulator's request log.
 """

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_faults.py - a failing answer leaves the read side running,
 honest while it lasts and right after it clears.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_faults_conn.py - connection failures and rate limits leave the
 read side running, honest while they last and right after they clear.
@@ -7,7 +8,7 @@ Fault kinds of the simulator (tests/pdsim/README.md): connection reset,
 a request hanging past a short Timeout, 429 with ratelimit-* headers (more
 of them than one cycle's budget waits out) and a bare 429 without headers
 or body. Each is checked by truth.FaultCheck.run_fault(): api-up 0 and the
-fault counted while it lasts, one ERROR line however long it lasts (SPEC 7:
+fault counted while it lasts, one ERROR line however long it lasts (doc/contract.md §7:
 once per change of state), not one wrong value dispatched before, during
 or after, every series back and right once it clears, collectd exits 0.
 """

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_large.py - the large scenario: complete, exact, and with about
 the fewest requests PagerDuty allows.
@@ -25,7 +26,7 @@ requests must stay near the minimum that scenario needs:
   GET /v3/schedules          ceil(shift-based schedules / 100)
   GET /schedules/{id}        one per layer-based schedule, and
   GET /v3/schedules/{id}     one per shift-based schedule: the listings
-                             never carry final schedules (API-NOTES)
+                             never carry final schedules (doc/pagerduty-api.md)
   GET /escalation_policies   ceil(policies / 100)
   GET /oncalls               ceil(on-call entries now / 100), +1 (the plugin
                              asks for the shifts up to its next refresh)

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_read_messages.py - the read side's SPEC 7 messages, and what the
+test_read_messages.py - the read side's doc/contract.md §7 messages, and what the
 metrics do meanwhile.
 
-  401 (revoked token)      ERROR with SPEC 7's advice, once; asked again
+  401 (revoked token)      ERROR with doc/contract.md §7's advice, once; asked again
                            only every SlowInterval; no entity series while
                            it lasts; a rotated TokenFile ends it without a
                            restart, and the values are right again.

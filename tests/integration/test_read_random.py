@@ -1,6 +1,7 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
-test_read_random.py - every SPEC 4 series of two seeded random accounts is
+test_read_random.py - every doc/contract.md §4 series of two seeded random accounts is
 right.
 
 The simulator's `random` scenario draws an account's size and contents
@@ -42,7 +43,7 @@ class RandomReadTest(ReadTestCase):
         self.check_seed(3, coverage_window=3 * 86400, trend_window=7 * 86400)
 
     def test_schedule_no_policy_uses_counts_its_oncall(self):
-        """SPEC 4 schedule-<sched>-oncall: distinct users on call now. A
+        """doc/contract.md §4 schedule-<sched>-oncall: distinct users on call now. A
         schedule that no escalation policy targets still has them (GET
         /oncalls lists on-calls per policy only, so it cannot be the
         source for such a schedule)."""

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_schedules.py - schedules are read the way the real PagerDuty
 serves them, and a schedule that cannot be read is unknown, never "nobody
-on call" (SPEC 4; API-NOTES "Where the real service differs").
+on call" (doc/contract.md §4; doc/pagerduty-api.md "Where the real service differs").
 
   - The listings GET /schedules and GET /v3/schedules are asked for no
     final schedule (the real lists never carry one, whatever include[]

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_read_scoping.py - Team scopes everything; InstanceBy "id"; a Team that
-names nothing is an ERROR; an empty scope is a WARNING (SPEC 3, 4, 7).
+names nothing is an ERROR; an empty scope is a WARNING (doc/contract.md §3, §4, §7).
 
 With Team set, every series must be exactly the scoped truth
 (tests/integration/truth.py): services, incidents, schedules, escalation

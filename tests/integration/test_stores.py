@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_stores.py - the plugin's values end to end into real stores, and the
 Grafana dashboards of contrib/grafana/ answered by them.
@@ -11,7 +12,7 @@ fed by the threshold plugin) and write_graphite + network configured
 exactly as the README's "Sending the values to Graphite / InfluxDB" says.
 
 test_every_series_arrives_in_both_stores
-    Every SPEC 4 series truth.py (the oracle) expects, and no other, is in
+    Every doc/contract.md §4 series truth.py (the oracle) expects, and no other, is in
     Graphite (through graphite-web's render API) and in InfluxDB (through
     its query API) under the documented names, every stored value right
     for the moment the plugin looked; the api-* series are there too. The

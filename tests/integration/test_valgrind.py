@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 test_valgrind.py - the plugin inside the real collectd, under valgrind.
 

@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: MIT
 """
-truth.py - an independent oracle for the read side's metrics (SPEC 4).
+truth.py - an independent oracle for the read side's metrics (doc/contract.md §4).
 
     truth = Truth(sim, account="acme", teams=["Payments"])
     expected = truth.series(t)   # {identifier: (lo, hi)} at epoch second t
@@ -13,10 +14,10 @@ rendered (layers, restrictions, overrides), from the public REST API
 include[]=final_schedule for shift-based ones, read with the scenario's account-level
 key, so the plugin's own user keeps its rate-limit budget). Nothing here
 calls or copies the simulator's or the plugin's logic: every series follows
-SPEC 4's definitions, written out below, and two self-checks hold the
+the definitions of doc/contract.md §4 (written out below), and two self-checks hold the
 oracle to the simulator's own answers (service status, GET /oncalls).
 
-Definitions (SPEC 4; `t` is the moment the plugin looked, whole seconds):
+Definitions (doc/contract.md §4; `t` is the moment the plugin looked, whole seconds):
   scope           with Team values: the teams whose ID (any case) or exact
                   name is a value; services, schedules, escalation policies
                   and incidents are in scope when one of their teams is in
@@ -52,7 +53,7 @@ Definitions (SPEC 4; `t` is the moment the plugin looked, whole seconds):
                   shift; the earliest such end of those on call) minus t;
                   0 when nobody is on call. A shift that runs past
                   t + CoverageWindow may be reported as ending anywhere from
-                  there to its real end (SPEC 4 is silent on how far ahead
+                  there to its real end (doc/contract.md §4 is silent on how far ahead
                   the plugin looks); that is the one value given as a range.
   policy-<policy>-rules/-loops   number of rules; num_loops.
   policy-<policy>-oncall         distinct users on call at t at level 1:
@@ -61,7 +62,7 @@ Definitions (SPEC 4; `t` is the moment the plugin looked, whole seconds):
   policy-<policy>-uncovered_levels  rules with nobody on call at t.
 Names: see instance_names().
 
-Collect groups (SPEC 3 Collect): incidents -> incidents-*; services ->
+Collect groups (doc/contract.md §3 Collect): incidents -> incidents-*; services ->
 services-*, service-*; teams -> team-*; schedules -> schedule-*-coverage,
 -gap, -next_gap, -next_handoff; policies -> policy-*-rules, -loops;
 oncalls -> schedule-*-oncall, policy-*-oncall, -uncovered_levels.
@@ -116,13 +117,13 @@ class OracleError(Exception):
 
 
 # --------------------------------------------------------------------------
-# Names (SPEC 4)
+# Names (doc/contract.md §4)
 
 _OUTSIDE = re.compile(rb"[^a-z0-9_]+")
 
 
 def sanitize(name):
-    """SPEC 4's rule on a name's bytes: ASCII letters lowercased, every run
+    """doc/contract.md §4 on a name's bytes: ASCII letters lowercased, every run
     of bytes outside [a-z0-9_] one "_", leading/trailing "_" removed, cut to
     64 bytes (in that order). "" when nothing is left."""
     raw = (name or "").encode("utf-8")
@@ -134,11 +135,11 @@ def sanitize(name):
 def instance_names(entities, instance_by="name"):
     """{id: instance name} for one kind of entity ((id, name) pairs).
 
-    SPEC 4: the sanitised name, or the lowercased ID when that is empty;
+    doc/contract.md §4: the sanitised name, or the lowercased ID when that is empty;
     when two entities come out the same, each of them gets
     "_<lowercased ID>" appended. InstanceBy "id": the lowercased ID.
     A suffixed name that lands on another entity's plain name is not
-    covered by SPEC 4; the plugin's documented answer (pd_names.h) is to
+    covered by doc/contract.md §4; the plugin's documented answer (pd_names.h) is to
     suffix that plain name too, repeatedly, which is what is done here."""
     if instance_by == "id":
         return {eid: eid.lower() for eid, _ in entities}
@@ -285,7 +286,7 @@ class FinalSchedule:
 
 
 class Truth:
-    """Every SPEC 4 entity series an Account must dispatch, as a function
+    """Every doc/contract.md §4 entity series an Account must dispatch, as a function
     of time, for the simulator's current state.
 
     sim          a harness.Simulator
@@ -333,7 +334,7 @@ class Truth:
         self.team_list = ([self.all_teams[tid] for tid in sorted(self.scope)]
                           if self.scope is not None
                           else list(self.all_teams.values()))
-        # Layer-based and shift-based schedules alike (SPEC 4); "v3" tells
+        # Layer-based and shift-based schedules alike (doc/contract.md §4); "v3" tells
         # which REST endpoint renders one.
         self.schedules = ([dict(s, v3=False) for s in state["schedules"]
                            if in_scope(s.get("team_ids"))]
@@ -660,7 +661,7 @@ PAGE = 100   # the most one page of a PagerDuty listing holds
 # (one page more at most). GET /incidents: see incident_allowance().
 ALLOWANCE = {"/oncalls": 1}
 # The plugin asks for created_at windows a day wider on each side (it
-# cannot know to what the server honours since/until, API-NOTES) and keeps
+# cannot know to what the server honours since/until, doc/pagerduty-api.md) and keeps
 # only the window on its side.
 WINDOW_PAD = 86400
 OFFSET_CAP = 10000
@@ -782,9 +783,12 @@ def read_csv_tree(daemon, account):
                 continue
             ident = "%s/%s/%s" % (host, plugin_dir, m.group(1))
             rows = out.setdefault(ident, [])
+            # One read to EOF, then only whole lines: collectd may be
+            # appending a line right now, and iterating the file on past a
+            # momentary EOF would read its second half as a row of its own.
             with open(os.path.join(directory, name)) as f:
-                f.readline()
-                for line in f:
+                lines = f.read().split("\n")[1:-1]
+                for line in lines:
                     fields = line.strip().split(",")
                     if len(fields) == 2:
                         try:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Start a pdsim for a test and talk to it (standard library only).
 
     with SimProcess("demo") as sim:
@@ -27,7 +28,7 @@ def pdsim_path():
 
 
 class SimProcess:
-    def __init__(self, scenario="demo", seed=None, extra_args=(), ready_timeout=15.0):
+    def __init__(self, scenario="demo", seed=None, extra_args=(), ready_timeout=120.0):
         self.scenario = scenario
         self.args = [pdsim_path(), "--port", "0", "--scenario", scenario]
         if seed is not None:
@@ -105,7 +106,9 @@ class SimProcess:
         p = urllib.parse.urlsplit(self.url)
         return p.hostname, p.port
 
-    def connection(self, timeout=10):
+    # Socket timeouts bound a hung simulator; a busy machine (the large
+    # scenario's state is 12 MB of Python JSON) must never reach them.
+    def connection(self, timeout=60):
         host, port = self.host_port
         if self.url.startswith("https"):
             return http.client.HTTPSConnection(host, port, timeout=timeout,
@@ -113,7 +116,7 @@ class SimProcess:
         return http.client.HTTPConnection(host, port, timeout=timeout)
 
     def request(self, method, path, token=None, body=None, headers=None, query=None, raw_body=None,
-                timeout=10, conn=None):
+                timeout=60, conn=None):
         """-> (status, headers dict (lower-case names), parsed JSON or raw bytes)."""
         if query:
             path = path + "?" + urllib.parse.urlencode(query, doseq=True)

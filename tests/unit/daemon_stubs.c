@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon_stubs.c - see daemon_stubs.h. Prototypes are exactly the daemon's.
  */

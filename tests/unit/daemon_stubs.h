@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon_stubs.h - stand-ins for the collectd daemon symbols libpdcore uses,
  * so unit tests link without the daemon. plugin_log() records every line so

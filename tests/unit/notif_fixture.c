@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notif_fixture.c - see notif_fixture.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notif_fixture.h - collectd notifications built for unit tests.
  *

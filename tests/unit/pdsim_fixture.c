@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pdsim_fixture.c - see pdsim_fixture.h.
  */
@@ -18,9 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define START_TIMEOUT_MS 30000
+/* Bounds for a broken simulator, not estimates of how long things take: a
+ * busy machine, or a test built with ASan, can be many times slower than an
+ * idle one. A control call has no limit on its total time (GET /_sim/state
+ * of the large scenario is 12 MB, built in Python); it fails only when the
+ * simulator sends nothing at all for CALL_STALL_S. Check's per-test timeout
+ * bounds the whole test in any case. */
+#define START_TIMEOUT_MS 120000
 #define STOP_GRACE_MS 5000
-#define CALL_TIMEOUT_MS 20000
+#define CALL_CONNECT_TIMEOUT_MS 60000
+#define CALL_STALL_S 120L
 #define MAX_RUNNING 16
 
 /* ---- processes to stop at exit ----------------------------------------- */
@@ -422,7 +430,10 @@ long pdsim_call(const pdsim_t *sim, const char *method, const char *path,
       curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)CALL_TIMEOUT_MS);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)CALL_CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* byte/s: a stall */
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, CALL_STALL_S);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);

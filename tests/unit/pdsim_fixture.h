@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pdsim_fixture.h - run the PagerDuty simulator (tests/pdsim) from C tests.
  *

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_config.c - the <Plugin pagerduty> block (SPEC 3), option by option.
+ * test_config.c - the <Plugin pagerduty> block (doc/contract.md §3), option
+ * by option.
  *
  * Configuration trees are built in code the way collectd's parser builds
  * them (keys, typed values, children), handed to pd_config_parse(), and the

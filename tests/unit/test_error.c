@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_error.c - pd_error_parse() against every error body PagerDuty is
  * known to send (the shared examples) and the shapes the real service or a

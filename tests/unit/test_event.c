@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_event.c - notification -> event mapping (SPEC 6), the spool record
- * and the wire bodies. Bodies are parsed back with yajl_tree and checked
+ * test_event.c - notification -> event mapping (doc/contract.md §6), the spool
+ * record and the wire bodies. Bodies are parsed back with yajl_tree and checked
  * field by field, and validated against PagerDuty's OpenAPI schemas by a
  * small /usr/bin/python3 (python3-jsonschema) script.
  */
@@ -389,7 +390,7 @@ START_TEST(test_own_notifications_need_literal_plugin) {
   notification_t n = make_notification(NOTIF_WARNING, "pd", "pagerduty",
                                        "acme", "gauge", "schedule-x-gap",
                                        "schedule x has a gap");
-  /* A catch-all block ignores them: no loops (SPEC 5). */
+  /* A catch-all block ignores them: no loops (doc/contract.md §5). */
   ck_assert(!pd_notify_matches(&cfg, &n));
 
   /* So does a regex that happens to match. */
@@ -987,6 +988,30 @@ START_TEST(test_record_round_trip) {
 }
 END_TEST
 
+/* A meta with an empty name (found by fuzz_notification) is no custom
+ * detail: the record of the event must read back, or the spool would
+ * dead-letter it instead of sending it. */
+START_TEST(test_meta_with_empty_name_skipped) {
+  pd_notify_config_t cfg = make_block();
+  notification_t n = df_failure();
+  notification_meta_t meta[2] = {meta_string("", "x"),
+                                 meta_string("DataSource", "value")};
+  attach_meta(&n, meta, 2);
+  pd_event_t ev, back;
+  ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_EVENT);
+  ck_assert_uint_eq(ev.details_num, 1);
+  ck_assert_str_eq(ev.details[0].name, "DataSource");
+  char *json, err[256] = "";
+  size_t len;
+  ck_assert_int_eq(pd_event_to_record(&ev, &json, &len), 0);
+  ck_assert_msg(pd_event_from_record(json, len, &back, err, sizeof(err)) == 0,
+                "%s", err);
+  pd_event_free(&back);
+  pd_event_free(&ev);
+  free(json);
+}
+END_TEST
+
 /* Replaces the first occurrence of from in json with to; caller frees. */
 static char *replace(const char *json, const char *from, const char *to) {
   const char *at = strstr(json, from);
@@ -1125,6 +1150,7 @@ static Suite *event_suite(void) {
   tcase_add_checked_fixture(tc, setup, NULL);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_record_round_trip);
+  tcase_add_test(tc, test_meta_with_empty_name_skipped);
   tcase_add_test(tc, test_malformed_records_rejected);
   suite_add_tcase(s, tc);
   return s;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_intent.c - what a REST acknowledge, note or resolve does to an
  * incident in each state (pd_intent.h), reading the state from a

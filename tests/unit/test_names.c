@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_names.c - metric instance names of entities (SPEC 4), case by case.
+ * test_names.c - metric instance names of entities (doc/contract.md §4), case
+ * by case.
  */
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
@@ -59,7 +61,7 @@ START_TEST(test_sanitize_length) {
   name[64] = '\0';
   ck_assert_str_eq(sanitize(name), name);
 
-  /* SPEC 4 cuts last: a cut right after a run leaves its "_" */
+  /* doc/contract.md §4 cuts last: a cut right after a run leaves its "_" */
   memset(name, 'c', 63);
   strcpy(name + 63, " tail");
   s = sanitize(name);
@@ -232,7 +234,7 @@ START_TEST(test_assign_long_names_fit) {
   ck_assert_int_eq(e[0].instance[65], 'a');
   ck_assert_int_eq(e[1].instance[65], 'b');
 
-  /* the longest series of SPEC 4 fits collectd's type_instance */
+  /* the longest series of doc/contract.md §4 fits collectd's type_instance */
   char ti[DATA_MAX_NAME_LEN];
   ck_assert_int_eq(pd_names_type_instance(ti, sizeof(ti), "policy-",
                                           e[0].instance, "-uncovered_levels"),

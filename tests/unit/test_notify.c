@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_notify.c - what a Notify block decides for each notification, and
  * what it remembers, on a real spool in a mkdtemp directory: start-up
@@ -564,6 +565,25 @@ START_TEST(test_corrupt_state_file) {
 }
 END_TEST
 
+/* A time beyond what cdtime_t spans (found by fuzz_state: the conversion
+ * overflowed) makes the file corrupt, like any other bad value. */
+START_TEST(test_state_time_out_of_range) {
+  ck_assert_int_eq(mkdir(block_dir, 0700), 0);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.state.json", block_dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("{\"v\":1,\"alerts\":[{\"key\":\"k\",\"identifier\":\"h/p/t\","
+        "\"severity\":\"FAILURE\",\"incident_id\":null,\"opened\":17.0,"
+        "\"last_note\":1.7e12}]}",
+        f);
+  fclose(f);
+  open_block(false);
+  ck_assert(stub_log_contains(LOG_ERR, "out of bounds"));
+  ck_assert_uint_eq(pd_notify_open_count(nt), 0);
+}
+END_TEST
+
 /* Before the sender removes an event, the state file reflects it. */
 START_TEST(test_save_through) {
   open_block(false);
@@ -745,6 +765,7 @@ static Suite *notify_suite(void) {
   tcase_add_test(tc, test_state_persists_across_reopen);
   tcase_add_test(tc, test_state_survives_kill);
   tcase_add_test(tc, test_corrupt_state_file);
+  tcase_add_test(tc, test_state_time_out_of_range);
   tcase_add_test(tc, test_no_secret_in_files);
   tcase_add_test(tc, test_save_through);
   suite_add_tcase(s, tc);

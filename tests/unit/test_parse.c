@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_parse.c - the streaming JSON layer, the model's bounded copies and
  * time parsing, and every endpoint parser against PagerDuty's own examples
@@ -575,6 +576,47 @@ START_TEST(test_json_errors) {
                             err, sizeof(err)),
                    0);
   buf_free(&log);
+}
+END_TEST
+
+/*
+ * The token guard names the first byte past the limit, wherever the token
+ * is: a key, a value, inside a skipped container, and however the body is
+ * cut into chunks (the guard measures the bytes between the tokens yajl
+ * reports, and the token a chunk ends in).
+ */
+START_TEST(test_json_token_limit_offsets) {
+  char x100[101], y100[101];
+  memset(x100, 'x', 100);
+  memset(y100, 'y', 100);
+  x100[100] = y100[100] = '\0';
+  char value[256], key[256], spaced[256];
+  /* the opening quote of each long token is byte 10, 1 and 8 */
+  snprintf(value, sizeof(value), "{\"c\":{\"k\":\"%s\"},\"d\":1}", x100);
+  snprintf(key, sizeof(key), "{\"%s\":1}", y100);
+  snprintf(spaced, sizeof(spaced), "{\"c\":[  \"\\\"%s\"]}", x100);
+  const struct {
+    const char *json;
+    const char *error;
+  } cases[] = {
+      {value, "JSON token longer than 64 bytes at byte 74"},
+      {key, "JSON token longer than 64 bytes at byte 65"},
+      {spaced, "JSON token longer than 64 bytes at byte 72"},
+  };
+  const size_t chunks[] = {1, 7, 64, 65, 4096};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
+      for (int skip = 0; skip <= 1; skip++) {
+        buf_t log;
+        char err[PD_JSON_ERROR_MAX];
+        ck_assert_int_eq(json_log(cases[i].json, chunks[c], skip, &log, err,
+                                  sizeof(err)),
+                         -1);
+        ck_assert_msg(strcmp(err, cases[i].error) == 0,
+                      "case %zu chunk %zu skip %d: %s", i, chunks[c], skip,
+                      err);
+        buf_free(&log);
+      }
 }
 END_TEST
 
@@ -1543,6 +1585,7 @@ static Suite *parse_suite(void) {
   tc = tcase_create("json");
   tcase_add_test(tc, test_json_paths);
   tcase_add_test(tc, test_json_errors);
+  tcase_add_test(tc, test_json_token_limit_offsets);
   tcase_add_test(tc, test_json_depth);
   tcase_add_test(tc, test_json_numbers);
   suite_add_tcase(s, tc);

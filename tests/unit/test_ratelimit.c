@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ratelimit.c - the limiter's rules, one at a time, on a made-up clock.
  */

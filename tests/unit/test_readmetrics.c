@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_readmetrics.c - every SPEC 4 series of the read side, and the SPEC 5
- * notifications, from crafted snapshots (no network, no clock).
+ * test_readmetrics.c - every doc/contract.md §4 series of the read side, and
+ * the doc/contract.md §5 notifications, from crafted snapshots (no network, no
+ * clock).
  */
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"

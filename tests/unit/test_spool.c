@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_spool.c - the durable queue on real files in a mkdtemp directory:
  * order, permissions, persistence, overflow, dead letters, crash leftovers,

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_template.c - DedupKey templates and their bounds (SPEC 3). The
- * UTF-8 functions themselves are tested in test_utf8.c.
+ * test_template.c - DedupKey templates and their bounds (doc/contract.md §3).
+ * The UTF-8 functions themselves are tested in test_utf8.c.
  */
 #include <check.h>
 #include <math.h>

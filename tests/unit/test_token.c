@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_token.c - token sources and TokenFile rotation (pd_token.h).
  *
@@ -172,6 +173,12 @@ START_TEST(test_init_file_rejected) {
   char longline[PD_TOKEN_FILE_MAX_LINE + 10];
   memset(longline, 'a', sizeof(longline) - 1);
   longline[sizeof(longline) - 1] = '\0';
+  /* One byte too long, then its newline: all of it fits the read buffer
+   * (found by fuzz_token: it was accepted). */
+  char one_over[PD_TOKEN_FILE_MAX_LINE + 3];
+  memset(one_over, 'a', PD_TOKEN_FILE_MAX_LINE + 1);
+  one_over[PD_TOKEN_FILE_MAX_LINE + 1] = '\n';
+  one_over[PD_TOKEN_FILE_MAX_LINE + 2] = '\0';
   const struct {
     const char *content;
     size_t len;
@@ -183,6 +190,7 @@ START_TEST(test_init_file_rejected) {
       {"u+Abc\0def\n", 10, "NUL byte"},
       {"u+Abc\rdef\n", 10, "carriage return"},
       {longline, sizeof(longline) - 1, "longer than"},
+      {one_over, sizeof(one_over) - 1, "longer than"},
   };
   account_cfg.token_source = PD_TOKEN_FROM_FILE;
   account_cfg.token_file = path;
@@ -215,38 +223,44 @@ START_TEST(test_init_file_rejected) {
 }
 END_TEST
 
-START_TEST(test_read_file_permissions) {
+/* The reader the configuration check uses: it logs nothing (the check
+ * words its own messages) and hands back the stat of the file it read, from
+ * which the check decides on the permissions WARNING. */
+START_TEST(test_file_load) {
+  struct stat st;
+  char err[512] = "";
   write_text(path, TOKEN_A "\n", 0644);
-  char *t = pd_token_read_file(path, "acme", true);
+  char *t = pd_token_file_load(path, &st, err, sizeof(err));
   ck_assert_str_eq(t, TOKEN_A);
-  free(t);
-  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
-  ck_assert(stub_log_contains(LOG_WARNING, "account \"acme\": TokenFile"));
-  ck_assert(stub_log_contains(LOG_WARNING, "readable by group or others"));
+  pd_secret_free(t);
+  ck_assert(S_ISREG(st.st_mode));
+  ck_assert(pd_token_mode_is_exposed(st.st_mode));
 
-  stub_log_reset();
-  t = pd_token_read_file(path, "acme", false);
-  ck_assert_str_eq(t, TOKEN_A);
-  free(t);
-  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 0);
-
-  stub_log_reset();
   ck_assert_int_eq(chmod(path, 0600), 0);
-  t = pd_token_read_file(path, "acme", true);
+  t = pd_token_file_load(path, &st, err, sizeof(err));
   ck_assert_str_eq(t, TOKEN_A);
-  free(t);
-  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 0);
+  pd_secret_free(t);
+  ck_assert(!pd_token_mode_is_exposed(st.st_mode));
+
+  /* No stat wanted. */
+  t = pd_token_file_load(path, NULL, err, sizeof(err));
+  ck_assert_str_eq(t, TOKEN_A);
+  pd_secret_free(t);
 
   ck_assert(pd_token_mode_is_exposed(0640));
   ck_assert(pd_token_mode_is_exposed(0604));
   ck_assert(!pd_token_mode_is_exposed(0600));
   ck_assert(!pd_token_mode_is_exposed(0700));
 
-  stub_log_reset();
-  write_text(path, "\n", 0600);
-  ck_assert_ptr_null(pd_token_read_file(path, "acme", true));
-  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
-  assert_no_token_logged();
+  /* A refusal says why and names the file, never what the file holds. */
+  write_text(path, " \t\n" TOKEN_B "\n", 0600);
+  ck_assert_ptr_null(pd_token_file_load(path, &st, err, sizeof(err)));
+  ck_assert_ptr_nonnull(strstr(err, "holds no token"));
+  ck_assert_ptr_nonnull(strstr(err, path));
+  ck_assert_ptr_null(strstr(err, TOKEN_B));
+
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
+  ck_assert_uint_eq(stub_log_count(LOG_WARNING), 0);
 }
 END_TEST
 
@@ -417,7 +431,7 @@ static Suite *token_suite(void) {
   tcase_add_test(tc, test_init_file_strips);
   tcase_add_test(tc, test_init_file_without_newline);
   tcase_add_test(tc, test_init_file_rejected);
-  tcase_add_test(tc, test_read_file_permissions);
+  tcase_add_test(tc, test_file_load);
   tcase_add_test(tc, test_refresh_unchanged);
   tcase_add_test(tc, test_refresh_rewritten);
   tcase_add_test(tc, test_refresh_same_size_new_mtime);

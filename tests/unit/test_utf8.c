@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_utf8.c - bounded, valid UTF-8 text (pd_utf8.h): what counts as well
  * formed, the two cuts, the copies and the sanitiser.

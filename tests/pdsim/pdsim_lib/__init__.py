@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pdsim: a PagerDuty REST API v2 + Events API v2 simulator (standard library only).
 
 One job per module:

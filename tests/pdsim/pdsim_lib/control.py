@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The /_sim/ control interface (tests only; no authentication; never in the
 request log). See README.md for the contract."""
 
@@ -115,6 +116,10 @@ def handle(sim, method, path, query, body):
         return 200, _behaviour_json(sim, a)
     if path == "/_sim/behaviour" and method == "POST":
         return _set_behaviour(sim, a, body)
+    if path == "/_sim/churn" and method == "GET":
+        return 200, {"per_minute": sim.churn.per_minute, "done": sim.churn.done}
+    if path == "/_sim/churn" and method == "POST":
+        return _churn(sim, body or {})
     if path == "/_sim/abilities" and method == "POST":
         abilities = (body or {}).get("abilities")
         if not isinstance(abilities, list) or not all(isinstance(x, str) for x in abilities):
@@ -123,6 +128,22 @@ def handle(sim, method, path, query, body):
             a.abilities = list(abilities)
         return 200, {"abilities": a.abilities}
     raise ApiError(404, {"error": "no such control endpoint: %s %s" % (method, path)})
+
+
+def _churn(sim, body):
+    """{"per_minute":N} sets the steady rate (0 stops it); {"changes":N} makes N
+    changes now and lists them (tests: a moving account without waiting)."""
+    per_minute = body.get("per_minute")
+    changes = body.get("changes", 0)
+    for name, v in (("per_minute", per_minute), ("changes", changes)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise _bad("%s must be a whole number, 0 or more" % name)
+    if changes > 1000:
+        raise _bad("changes: at most 1000 at once")
+    made = sim.churn.step(changes)
+    if per_minute is not None:
+        sim.churn.set_rate(per_minute)
+    return 200, {"per_minute": sim.churn.per_minute, "done": sim.churn.done, "changes": made}
 
 
 def _add_token(a, body):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """PagerDuty-shaped errors. REST errors are {"error":{"message","code"[,"errors"]}};
 the Events API answers {"status","message","errors"} instead."""
 

@@ -1,7 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Events API v2: POST /v2/enqueue (no Authorization; the routing key in the
 body is a service's Events API v2 integration key).
 
-Semantics (API-NOTES.md, PagerDuty's Events API docs):
+Semantics (doc/pagerduty-api.md, PagerDuty's Events API docs):
 - trigger with a dedup_key that has an open alert on that service merges into
   it (no new incident); otherwise a new alert and incident open, with
   incident_key = dedup_key, title = summary, urgency high for critical/error

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Injected failures (POST /_sim/faults).
 
 A fault matches the next `count` requests (-1: until cleared) whose path

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Deterministic PagerDuty-style identifiers and credentials.
 
 Object IDs look like PagerDuty's: 'P' + 6 upper-case letters/digits. User API

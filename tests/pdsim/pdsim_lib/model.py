@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The simulated account: its records, the indexes that keep list requests
 fast on the large scenario, and the one lock that guards them.
 
@@ -192,6 +193,11 @@ class LogEntry:
     summary: str
     agent: Optional[tuple] = None     # ("user_reference", id) | ("service_reference", id)
     channel: str = "api"
+    # Set by Account.log_entry: what the account-wide GET /log_entries shows and
+    # filters on (the incident, its service and teams when the entry was written).
+    incident_id: Optional[str] = None
+    service_id: Optional[str] = None
+    team_ids: list = field(default_factory=list)
 
 
 @dataclass
@@ -274,9 +280,11 @@ class Account:
         self.open_alert_by_key = {}             # (service_id, alert_key) -> alert id
         self.integration_by_key = {}            # routing key -> (service_id, integration id)
         self.user_by_email = {}
+        self.log = []                           # every incident's log entries, in the order written
         self._next_incident_number = 1
         # What PUT status=resolved answers for an incident already resolved: unknown for the
-        # real service (API-NOTES); 400 (code 1001) is the harsher default. POST /_sim/behaviour.
+        # real service (doc/pagerduty-api.md, "Where the real service differs"); 400
+        # (code 1001) is the harsher default. POST /_sim/behaviour.
         self.resolve_resolved_status = 400
 
     # -- creation helpers used by scenarios and handlers -------------------
@@ -306,7 +314,7 @@ class Account:
             last_status_change_by=agent or ("service_reference", service.id))
         self._next_incident_number += 1
         inc.assignments = [(uid, created_at) for uid in (assignees or [])]
-        inc.log.append(LogEntry(self.ids.long_id(), "trigger_log_entry", created_at,
+        self.log_entry(inc, LogEntry(self.ids.long_id(), "trigger_log_entry", created_at,
                                 "Triggered through the API" if channel == "api" else "Triggered through the website",
                                 agent or ("service_reference", service.id), channel))
         self.incidents[inc.id] = inc
@@ -324,6 +332,51 @@ class Account:
             self.set_status(inc, status, created_at, user_id=user_id, agent=agent)
         return inc
 
+    def log_entry(self, inc, entry):
+        """Records a change of `inc` in its log and in the account-wide log."""
+        entry.incident_id = inc.id
+        entry.service_id = inc.service_id
+        entry.team_ids = list(inc.team_ids)
+        inc.log.append(entry)
+        self.log.append(entry)
+
+    def change_urgency(self, inc, urgency, at, actor_id):
+        """PUT urgency on an open incident: an urgency_change_log_entry (schema)."""
+        if urgency == inc.urgency:
+            return
+        inc.urgency = urgency
+        inc.updated_at = at
+        self.log_entry(inc, LogEntry(self.ids.long_id(), "urgency_change_log_entry", at,
+                                     "Urgency changed to %s" % urgency, ("user_reference", actor_id)))
+
+    def move(self, inc, service, at, actor_id):
+        """Moves an open incident to another service (the web UI's "Move to another
+        service"): it takes the service's escalation policy and teams, its alerts and
+        key follow. The account-wide log's schema has no entry type for it; the
+        simulator writes an assign_log_entry carrying the NEW service and teams [I]."""
+        old = inc.service_id
+        if old == service.id or inc.status == "resolved":
+            return
+        self.open_by_service[old].discard(inc.id)
+        self.open_by_service[service.id].add(inc.id)
+        if inc.incident_key is not None:
+            if self.open_by_key.get((old, inc.incident_key)) == inc.id:
+                del self.open_by_key[(old, inc.incident_key)]
+            self.open_by_key.setdefault((service.id, inc.incident_key), inc.id)
+        for aid in inc.alert_ids:
+            alert = self.alerts[aid]
+            if alert.status != "resolved" and self.open_alert_by_key.get((old, alert.alert_key)) == aid:
+                del self.open_alert_by_key[(old, alert.alert_key)]
+                self.open_alert_by_key.setdefault((service.id, alert.alert_key), aid)
+            alert.service_id = service.id
+        inc.service_id = service.id
+        inc.escalation_policy_id = service.escalation_policy_id
+        inc.team_ids = list(service.team_ids)
+        inc.updated_at = at
+        self.log_entry(inc, LogEntry(self.ids.long_id(), "assign_log_entry", at,
+                                     "Moved from %s to %s" % (self.services[old].name, service.name),
+                                     ("user_reference", actor_id)))
+
     def finish_bulk(self):
         self.incidents_by_created.sort()
 
@@ -339,7 +392,7 @@ class Account:
         if status == "acknowledged":
             if user_id:
                 inc.acknowledgements.append((user_id, at))
-            inc.log.append(LogEntry(self.ids.long_id(), "acknowledge_log_entry", at, "Acknowledged", agent))
+            self.log_entry(inc, LogEntry(self.ids.long_id(), "acknowledge_log_entry", at, "Acknowledged", agent))
         elif status == "resolved":
             inc.resolved_at = at
             inc.resolution = resolution
@@ -355,7 +408,7 @@ class Account:
                     alert.resolved_at = at
                     if self.open_alert_by_key.get((alert.service_id, alert.alert_key)) == aid:
                         del self.open_alert_by_key[(alert.service_id, alert.alert_key)]
-            inc.log.append(LogEntry(self.ids.long_id(), "resolve_log_entry", at,
+            self.log_entry(inc, LogEntry(self.ids.long_id(), "resolve_log_entry", at,
                                     "Resolved" + (": " + resolution if resolution else ""), agent))
         elif status == "triggered":   # seeding; the API reopens through reopen()
             inc.resolved_at = None
@@ -379,12 +432,12 @@ class Account:
         if status == "acknowledged":
             inc.assignments = [(actor_id, at)]
             inc.acknowledgements = [(actor_id, at)]
-            inc.log.append(LogEntry(self.ids.long_id(), "acknowledge_log_entry", at, "Reopened and acknowledged",
+            self.log_entry(inc, LogEntry(self.ids.long_id(), "acknowledge_log_entry", at, "Reopened and acknowledged",
                                     agent))
         else:
             inc.assignments = [(uid, at) for uid in assignees]
             inc.acknowledgements = []
-            inc.log.append(LogEntry(self.ids.long_id(), "trigger_log_entry", at, "Reopened", agent))
+            self.log_entry(inc, LogEntry(self.ids.long_id(), "trigger_log_entry", at, "Reopened", agent))
 
     def unacknowledge(self, inc, at, actor_id):
         """PUT status triggered on an acknowledged incident."""
@@ -393,7 +446,7 @@ class Account:
         inc.acknowledgements = []
         inc.updated_at = inc.last_status_change_at = at
         inc.last_status_change_by = agent
-        inc.log.append(LogEntry(self.ids.long_id(), "unacknowledge_log_entry", at, "Unacknowledged", agent))
+        self.log_entry(inc, LogEntry(self.ids.long_id(), "unacknowledge_log_entry", at, "Unacknowledged", agent))
 
     def merge(self, target, sources, at, actor_id):
         """PUT /incidents/{id}/merge: the sources' alerts move to the target and the
@@ -424,7 +477,7 @@ class Account:
         note = Note(self.ids.object_id(), inc.id, user_id, content, at)
         self.notes[note.id] = note
         inc.note_ids.append(note.id)
-        inc.log.append(LogEntry(self.ids.long_id(), "annotate_log_entry", at, "Note added",
+        self.log_entry(inc, LogEntry(self.ids.long_id(), "annotate_log_entry", at, "Note added",
                                 ("user_reference", user_id) if user_id else None))
         return note
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Schedule rendering and on-call computation.
 
 A layer hands out turns of `turn_seconds` to its users in order, counted from

@@ -1,6 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Classic pagination: limit (default 25, over 100 clamped to 100), offset,
 more, total (null unless total=true); offset + limit beyond 10000 is a 400
-with the real answer (API-NOTES: faros-ai/airbyte-connectors #991,
+with the real answer (doc/pagerduty-api.md: faros-ai/airbyte-connectors #991,
 cloudquery #12750)."""
 
 from .errors import invalid_input, rest_error

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Rolling 60-second request budgets.
 
 REST: one budget per user (all of a user's tokens together) or per account

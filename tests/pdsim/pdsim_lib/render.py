@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Internal records -> PagerDuty REST JSON, shaped like the official examples
 (examples/*.json) and the OpenAPI schemas. `self` links point at the simulator
 itself; `html_url` at a fictitious web subdomain."""
@@ -99,6 +100,28 @@ class Renderer:
              "addons": [],
              "auto_pause_notifications_parameters": {"enabled": False}}
         d.update(self._links("service", s.id))
+        return d
+
+    def log_entry(self, e, includes=()):
+        """One log entry (schema LogEntry); include[] embeds the incident and
+        service as they are NOW [U: doc/pagerduty-api.md], the teams, the channel's detail."""
+        inc = self.a.incidents[e.incident_id]
+        service = self.a.services.get(e.service_id)
+        d = {"id": e.id, "type": e.type, "summary": e.summary,
+             "self": "%s/log_entries/%s?incident_id=%s" % (self.base, e.id, inc.id),
+             "html_url": "%s/incidents/%s/log_entries/%s" % (HTML_BASE, inc.id, e.id),
+             "created_at": timefmt(e.created_at),
+             "agent": self.agent_ref(e.agent),
+             "channel": {"type": e.channel},
+             "service": (self.service(service) if "services" in includes and service
+                         else self.ref("service", e.service_id)),
+             "incident": self.incident(inc) if "incidents" in includes else self.ref("incident", inc.id),
+             "teams": [self.team(self.a.teams[t]) if "teams" in includes else self.ref("team", t)
+                       for t in e.team_ids],
+             "contexts": [],
+             "event_details": {"description": e.summary}}
+        if "channels" in includes:
+            d["channel"]["summary"] = e.summary
         return d
 
     def incident(self, inc, zone=None):
@@ -220,7 +243,8 @@ class Renderer:
         d["final_schedule"] = sub("Final Schedule", oncall.render_final(sch, since, until) if rendered else [])
         return d
 
-    # -- shift-based ("v3") schedules (API-NOTES "Where the real service differs") --
+    # -- shift-based ("v3") schedules --
+    # (doc/pagerduty-api.md, "Where the real service differs")
     def schedule_v3_ref(self, sch):
         """An item of GET /v3/schedules: a reference, nothing more."""
         return self.ref("schedule_v3", sch.id)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The request log tests read through GET /_sim/requests. Tokens are never
 recorded, only what kind of token was used and whether it was accepted."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """REST API v2 handlers.
 
 Each handler takes a Request (see server.py: method, path, query, headers,
@@ -258,7 +259,7 @@ def _sort_incidents(items, keys):
 
 def _render_zone(req):
     """Incidents render in the request's time_zone, else the account's
-    (sim.behaviour; API-NOTES)."""
+    (sim.behaviour; doc/pagerduty-api.md)."""
     name = _one(req.query, "time_zone")
     if not name:
         return req.sim.behaviour.zone
@@ -390,7 +391,7 @@ def create_incident(req, m):
 def _apply_update(req, inc, change, actor, dry_run):
     """Validate (and unless dry_run apply) one incident update.
 
-    Status on a resolved incident (API-NOTES, "Where the real service differs"):
+    Status on a resolved incident (doc/pagerduty-api.md, "Where the real service differs"):
     triggered or acknowledged REOPENS it (the OpenAPI description of the operation);
     resolved again changes nothing and answers as POST /_sim/behaviour says (400 code
     1001 by default, or 200). An urgency change of a resolved incident is a 400 (1001)."""
@@ -419,8 +420,7 @@ def _apply_update(req, inc, change, actor, dry_run):
         req.account.reopen(inc, status, now, actor.id, _assignees_now(req, inc.escalation_policy_id))
         status = None
     if urgency is not None:
-        inc.urgency = urgency
-        inc.updated_at = now
+        req.account.change_urgency(inc, urgency, now, actor.id)
     if title is not None:
         inc.title = title
         inc.updated_at = now
@@ -707,6 +707,54 @@ def list_maintenance_windows(req, m):
     return 200, paginate(q, items, "maintenance_windows", req.renderer.maintenance_window)
 
 
+# -- log entries -------------------------------------------------------------------------
+# is_overview=true keeps "the most important changes" (schema); which those are is
+# [U] (doc/pagerduty-api.md): the status changes and moves, not notes or urgency changes [I].
+_OVERVIEW_TYPES = ("trigger_log_entry", "acknowledge_log_entry", "unacknowledge_log_entry",
+                   "resolve_log_entry", "assign_log_entry", "escalate_log_entry")
+_LOG_INCLUDES = ("incidents", "services", "channels", "teams")
+
+
+def _log_entries(req, entries):
+    """The shared part of GET /log_entries and GET /incidents/{id}/log_entries:
+    since/until honoured only to behaviour.log_time units of the account's zone
+    (default: whole days), an entry listed only once behaviour.log_delay has
+    passed for it, newest first, offset paging."""
+    q = req.query
+    how = req.sim.behaviour
+    includes = set(_enum_values(q, "include[]", _LOG_INCLUDES))
+    overview = (_one(q, "is_overview") or "false").lower() == "true"
+    wanted_teams = _team_filter(req)
+    since = _time_param(q, "since", how.zone)
+    until = _time_param(q, "until", how.zone)
+    # Default window without since/until: [U] (doc/pagerduty-api.md); the last 30 days, as
+    # GET /incidents [I].
+    if since is None and until is None:
+        since, until = req.now - MONTH, req.now
+    elif since is None:
+        since = until - MONTH
+    elif until is None:
+        until = req.now
+    if since > until:
+        raise invalid_input("Since must be before until")
+    since, until = how.widen(since, until, how.log_time)
+    items = [e for e in entries
+             if since <= e.created_at < until and how.visible_at(e) <= req.now
+             and (not overview or e.type in _OVERVIEW_TYPES)
+             and _matches_teams(wanted_teams, e.team_ids) and _visible(req, e.team_ids)]
+    items.sort(key=lambda e: (e.created_at, e.id), reverse=True)
+    return paginate(q, items, "log_entries", lambda e: req.renderer.log_entry(e, includes))
+
+
+def list_log_entries(req, m):
+    return 200, _log_entries(req, req.account.log)
+
+
+def list_incident_log_entries(req, m):
+    inc = _get_incident(req, m.group(1))
+    return 200, _log_entries(req, inc.log)
+
+
 def get_maintenance_window(req, m):
     w = req.account.maintenance_windows.get(m.group(1))
     if w is None:
@@ -735,6 +783,8 @@ ROUTES = [
     ("GET", r"/incidents/" + _ID + "/notes", list_notes),
     ("POST", r"/incidents/" + _ID + "/notes", create_note),
     ("GET", r"/incidents/" + _ID + "/alerts", list_alerts),
+    ("GET", r"/incidents/" + _ID + "/log_entries", list_incident_log_entries),
+    ("GET", r"/log_entries", list_log_entries),
     ("GET", r"/schedules", list_schedules),
     ("GET", r"/schedules/" + _ID, get_schedule),
     ("GET", r"/v3/schedules", list_schedules_v3),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Scenarios: the accounts the simulator can start with. All times are
 relative to "now" at build time; everything else comes from the seed, so a
 (scenario, seed) pair always builds the same account.

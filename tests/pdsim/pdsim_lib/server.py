@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """HTTP(S) server and dispatch.
 
 One ThreadingHTTPServer on 127.0.0.1 serves the REST API, the Events API
@@ -25,6 +26,7 @@ import urllib.parse
 
 from . import control, events, rest, scenarios
 from .behaviour import Behaviour
+from .churn import Churn
 from .errors import STATUS_CODES, ApiError, rest_error
 from .faults import FaultBook
 from .ratelimit import RollingBudget
@@ -41,7 +43,7 @@ MAX_BODY = 8 * 1024 * 1024
 class Simulator:
     """Everything the handlers share: the account and the test machinery."""
 
-    def __init__(self, scenario, seed, rate_limit, behaviour_settings=None):
+    def __init__(self, scenario, seed, rate_limit, behaviour_settings=None, latency_ms=0, churn=0):
         # What PagerDuty leaves undocumented (behaviour.py); reset returns
         # to the settings of the command line.
         self.start_behaviour = dict(behaviour_settings or {})
@@ -56,6 +58,13 @@ class Simulator:
         self.events_budget = RollingBudget(120)
         self.base_url = None
         self.account = scenarios.build(scenario, seed, self.clock.now())
+        # --latency: every API answer waits this long (the real service's
+        # 200-500 ms per request); control requests do not.
+        self.latency = latency_ms / 1000.0
+        # --churn: incident changes per minute, by a thread of its own
+        # (churn.py; POST /_sim/churn changes the rate or makes changes now).
+        self.churn = Churn(self, churn, seed)
+        self.churn.start()
 
     def reset(self, scenario, seed):
         account = scenarios.build(scenario, seed, self.clock.now())
@@ -237,6 +246,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, out)
 
     def _api(self, sim, method, path, query, raw, record):
+        if sim.latency:
+            time.sleep(sim.latency)     # --latency: the simulated network and server time
         if path != EVENTS_PATH:
             with sim.account.lock:
                 auth, token = rest.authenticate(sim.account, self.headers.get("Authorization"))

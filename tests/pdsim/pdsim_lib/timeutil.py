@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Times: PagerDuty renders ISO 8601 in UTC ("2026-11-28T08:00:00Z"); the
 simulator's "now" is the wall clock plus an offset tests can move."""
 
