@@ -945,11 +945,9 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r) {
       s->hold_until = mono + wait;
   }
   /* From when the answer came, not when the turn began ("not before 30 s
-   * after the 429" must hold however long the request took). The record
-   * holds wall-clock time; the spool puts it on its own clock. */
-  ev->next_attempt = cdtime() + DOUBLE_TO_CDTIME_T(wait);
+   * after the 429" must hold however long the request took). */
   pd_event_set_text(&ev->last_error, r->message);
-  pd_spool_update(s->spool, ev);
+  pd_spool_retry_in(s->spool, ev, wait);
   count(s, &s->retried);
   pthread_mutex_lock(&s->lock);
   bool stopping = s->stop;

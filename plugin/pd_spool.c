@@ -1409,7 +1409,10 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   return PD_SPOOL_ERROR;
 }
 
-int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
+/* Rewrites ev's record; the index's next attempt becomes spool_next (spool
+ * clock), or, when that is 0, ev->next_attempt put on the spool clock. */
+static int rewrite_record(pd_spool_t *s, const pd_event_t *ev,
+                          cdtime_t spool_next) {
   char *json;
   size_t len;
   if (pd_event_to_record(ev, &json, &len) != 0)
@@ -1440,7 +1443,9 @@ int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
   /* Even when the disk refused, the index takes the new schedule: the
    * event waits as decided instead of being retried in a busy loop. The
    * record keeps its old attempt; after a restart it is simply due. */
-  s->entries[i].next_attempt = next_on_spool_clock(ev->next_attempt);
+  s->entries[i].next_attempt = spool_next != 0
+                                   ? spool_next
+                                   : next_on_spool_clock(ev->next_attempt);
   s->entries[i].key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key));
   if (status == 0) {
     s->dir_dirty = true;
@@ -1450,6 +1455,22 @@ int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
   }
   pthread_mutex_unlock(&s->lock);
   return status == 0 ? PD_SPOOL_OK : PD_SPOOL_ERROR;
+}
+
+int pd_spool_update(pd_spool_t *s, const pd_event_t *ev) {
+  return rewrite_record(s, ev, 0);
+}
+
+int pd_spool_retry_in(pd_spool_t *s, pd_event_t *ev, double wait_s) {
+  if (!(wait_s >= 0))
+    wait_s = 0;
+  if (wait_s > PD_SPOOL_MAX_WAIT_S)
+    wait_s = PD_SPOOL_MAX_WAIT_S;
+  /* Both clocks read once, together: a wall-clock step after this point
+   * moves neither the index's wait nor the record's. */
+  cdtime_t wait = DOUBLE_TO_CDTIME_T(wait_s);
+  ev->next_attempt = cdtime() + wait;
+  return rewrite_record(s, ev, pd_spool_now() + wait);
 }
 
 int pd_spool_remove(pd_spool_t *s, uint64_t seq) {

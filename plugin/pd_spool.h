@@ -212,6 +212,14 @@ int pd_spool_load(pd_spool_t *spool, uint64_t seq, pd_event_t *ev);
  * PD_SPOOL_ERROR is returned. */
 int pd_spool_update(pd_spool_t *spool, const pd_event_t *ev);
 
+/* Schedules ev's next attempt wait_s seconds from now (bounded by
+ * PD_SPOOL_MAX_WAIT_S) and rewrites its record as pd_spool_update() does.
+ * The record's wall-clock time and the index's spool-clock time come from
+ * the same moment, so a wall-clock step while the sender decides cannot
+ * stretch the wait (converting a wall time later, as pd_spool_update()
+ * must, would read the stepped clock). */
+int pd_spool_retry_in(pd_spool_t *spool, pd_event_t *ev, double wait_s);
+
 /* Removes a delivered event. When its file cannot be removed it leaves
  * the queue anyway (PD_SPOOL_OK) and the file goes at a later sync. */
 int pd_spool_remove(pd_spool_t *spool, uint64_t seq);

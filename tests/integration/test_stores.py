@@ -152,6 +152,7 @@ class StoresTest(unittest.TestCase):
         return {prefix + "derive-sent": sent,
                 prefix + "derive-retried": retried,
                 prefix + "derive-failed": 0,
+                prefix + "derive-dropped": 0,
                 prefix + "queue_length-pending": 0,
                 prefix + "duration-oldest": 0}
 
@@ -206,7 +207,7 @@ class StoresTest(unittest.TestCase):
         self.assertIn("gauge-api-up", names)
         self.assertEqual(self.web.find("collectd.%s.pagerduty-notify-%s.*"
                                        % (HOST, NOTIFY)),
-                         sorted(["derive-failed", "derive-retried",
+                         sorted(["derive-dropped", "derive-failed", "derive-retried",
                                  "derive-sent", "duration-oldest",
                                  "queue_length-pending"]))
         measurements = sorted(v[0] for s in self.influx.query(
