@@ -702,56 +702,17 @@ static int state_parse(pd_notify_t *nt, const char *json, char *err,
   return status;
 }
 
-/* Reads the whole state file; 1 when there is none. */
-static int read_state_file(const char *path, char **data) {
-  *data = NULL;
-  /* O_NONBLOCK: a FIFO in the state file's place must not hang the start. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    return errno == ENOENT ? 1 : -1;
-  struct stat st = {0}; /* read below even when fstat() fails */
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      st.st_size > PD_NOTIFY_STATE_MAX_BYTES) {
-    close(fd);
-    errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL; /* EINVAL: not a file */
-    return -1;
-  }
-  size_t size = (size_t)st.st_size, got = 0;
-  char *buf = malloc(size + 1);
-  if (buf == NULL) {
-    close(fd);
-    errno = ENOMEM;
-    return -1;
-  }
-  while (got < size) {
-    ssize_t n = read(fd, buf + got, size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int saved = errno;
-      close(fd);
-      free(buf);
-      errno = saved;
-      return -1;
-    }
-    if (n == 0)
-      break;
-    got += (size_t)n;
-  }
-  close(fd);
-  buf[got] = '\0';
-  *data = buf;
-  return 0;
-}
-
 static void state_load(pd_notify_t *nt) {
   char *json;
-  int status = read_state_file(nt->state_path, &json);
-  if (status == 1)
+  size_t len;
+  const char *why = NULL;
+  int status = pd_spool_read_file(nt->state_path, PD_NOTIFY_STATE_MAX_BYTES,
+                                  &json, &len, &why);
+  if (status != 0 && errno == ENOENT)
     return; /* first start */
   char err[512] = "";
   if (status != 0)
-    snprintf(err, sizeof(err), "unreadable: %s", strerror(errno));
+    snprintf(err, sizeof(err), "unreadable: %s", why);
   else if (state_parse(nt, json, err, sizeof(err)) == 0) {
     free(json);
     return;

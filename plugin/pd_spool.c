@@ -237,10 +237,8 @@ static int write_new_file(const char *path, const char *data, size_t len,
   return status;
 }
 
-/* Reads a whole (bounded) file. *data is NUL-terminated; caller frees.
- * On failure errno is set and *why says what is wrong, in words. */
-static int read_file(const char *path, char **data, size_t *len,
-                     const char **why) {
+int pd_spool_read_file(const char *path, size_t max_bytes, char **data,
+                       size_t *len, const char **why) {
   *data = NULL;
   *len = 0;
   /* O_NONBLOCK: a FIFO planted under a record's name must not hang us. */
@@ -257,11 +255,11 @@ static int read_file(const char *path, char **data, size_t *len,
     *why = strerror(saved);
     return -1;
   }
-  if (!S_ISREG(st.st_mode) || st.st_size > PD_EVENT_RECORD_MAX_BYTES) {
+  if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max_bytes) {
     close(fd);
-    errno = EINVAL;
+    errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
     *why = !S_ISREG(st.st_mode) ? "not a regular file"
-                                : "larger than any record can be";
+                                : "larger than it can be";
     return -1;
   }
   size_t size = (size_t)st.st_size;
@@ -536,7 +534,7 @@ static void load_found(pd_spool_t *s, uint64_t seq) {
   char *data;
   size_t len;
   const char *why;
-  if (read_file(path, &data, &len, &why) != 0) {
+  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) != 0) {
     snprintf(reason, sizeof(reason), "unreadable at start: %s", why);
     if (move_to_failed(s, path, base, reason, true) == 0)
       PD_NOTIFY_WARNING(s->notify, "spool file %s %s; moved to %s/", path,
@@ -1389,7 +1387,7 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   size_t len;
   char reason[512];
   const char *why;
-  if (read_file(path, &data, &len, &why) != 0) {
+  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) != 0) {
     if (errno == ENOENT)
       return PD_SPOOL_GONE;
     snprintf(reason, sizeof(reason), "unreadable: %s", why);

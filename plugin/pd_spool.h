@@ -212,6 +212,14 @@ int pd_spool_load(pd_spool_t *spool, uint64_t seq, pd_event_t *ev);
  * PD_SPOOL_ERROR is returned. */
 int pd_spool_update(pd_spool_t *spool, const pd_event_t *ev);
 
+/* Reads a whole regular file of at most max_bytes (no symbolic link; a FIFO
+ * or other special file is refused without blocking). *data is
+ * NUL-terminated and the caller frees it. On failure errno is set (ENOENT:
+ * no such file) and *why says what is wrong, in words. Shared by the spool
+ * records and the block state file. */
+int pd_spool_read_file(const char *path, size_t max_bytes, char **data,
+                       size_t *len, const char **why);
+
 /* Schedules ev's next attempt wait_s seconds from now (bounded by
  * PD_SPOOL_MAX_WAIT_S) and rewrites its record as pd_spool_update() does.
  * The record's wall-clock time and the index's spool-clock time come from
