@@ -185,13 +185,25 @@ class DiskFaultTest(NotifyTestCase):
         self.assertTrue(daemon.running)
 
     # -- SpoolDir deleted --------------------------------------------------------
+    @staticmethod
+    def _rmtree(path):
+        try:
+            shutil.rmtree(path)
+            return True
+        except OSError:
+            return False
+
     def test_spool_dir_deleted(self):
         spool = self.tempdir("pdspool-").join("spool")
         daemon = self.start_notify(self.events_notify(),
                                    options={"SpoolDir": spool})
         self.problems(daemon, ["before"])
         self.wait_delivered("before")
-        shutil.rmtree(spool)
+        # The block's threads may be writing files into it meanwhile (its
+        # prepared spool files): removal can meet a file made after the
+        # listing, so it is repeated until one pass takes everything.
+        harness.wait_until(lambda: self._rmtree(spool), 30,
+                           message="the SpoolDir removed")
         self.problems(daemon, ["after"])
         self.wait_delivered("after")
         self.assertTrue(os.path.isdir(os.path.join(spool, "ev")))
