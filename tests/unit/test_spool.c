@@ -781,9 +781,10 @@ static size_t count_prepared(void) {
 }
 
 /* Waits (bounded: 30 s) until count_prepared() is want. */
-static bool wait_prepared(size_t want) {
+/* Waits until at least `least` prepared files exist (bounded). */
+static bool wait_prepared(size_t least) {
   for (int i = 0; i < 3000; i++) {
-    if (count_prepared() == want)
+    if (count_prepared() >= least)
       return true;
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
@@ -864,7 +865,11 @@ START_TEST(test_prepared_files) {
   ck_assert_int_eq(pd_spool_start_preparing(spool), 0);
   for (int i = 0; i < 70; i++)
     enqueue_key(spool, "d", NULL);
-  ck_assert_msg(wait_prepared(128), "%zu prepared", count_prepared());
+  /* 127 - 70 = 57 left had it made none; it refills towards 128 while the
+   * burst goes on, so how many it ends at depends on the race: at least the
+   * low mark (64), and no more than 128. */
+  ck_assert_msg(wait_prepared(64), "%zu prepared", count_prepared());
+  ck_assert_uint_le(count_prepared(), 128);
   pd_spool_stop_preparing(spool);
   pd_spool_close(spool);
   ck_assert_uint_eq(count_prepared(), 0);
