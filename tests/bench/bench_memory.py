@@ -537,13 +537,7 @@ def part_pad(sim, token_path, args, workdir):
     for factor in (1, args.pad_factor):
         proxy = PadProxy(sim.url, factor)
         try:
-            daemon = Daemon(account_config(proxy.url, token_path,
-                                           max(args.interval, 3600)))
-            try:
-                daemon.wait_cycles(1, 1800)
-                native = memory(daemon.pid)
-            finally:
-                daemon.close()
+            native = one_cycle_memory(proxy.url, token_path, args)
             snaps, _ = massif_cycle(proxy.url, token_path, args, workdir,
                                     "massif-pad%d.out" % factor)
         finally:
@@ -563,14 +557,19 @@ def part_pad(sim, token_path, args, workdir):
             parser / 2**20, curl / 2**20))
 
 
-def part_tls(sim, token_path, args, workdir):
-    daemon = Daemon(account_config(sim.url, token_path,
-                                   max(args.interval, 3600)))
+def one_cycle_memory(url, token_path, args):
+    """collectd's memory (memory()) after one read cycle against url; the
+    Interval is long enough that no second cycle starts meanwhile."""
+    daemon = Daemon(account_config(url, token_path, max(args.interval, 3600)))
     try:
         daemon.wait_cycles(1, 1800)
-        native = memory(daemon.pid)
+        return memory(daemon.pid)
     finally:
         daemon.close()
+
+
+def part_tls(sim, token_path, args, workdir):
+    native = one_cycle_memory(sim.url, token_path, args)
     print("HTTPS (CACert: the system bundle + the test CA), one cycle:")
     print("  native: %s" % fmt_mem(native))
     report_massif(*massif_cycle(sim.url, token_path, args, workdir,
