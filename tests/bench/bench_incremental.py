@@ -9,7 +9,7 @@ listing (FullSyncInterval 0). Run by hand (not part of make check):
     /usr/bin/python3 tests/bench/bench_incremental.py [--latency 250]
         [--churn 60] [--interval 5] [--cycles 10] [--overlap 120]
 
-What the reference reader does (the design proposed for plugin/pd_collect.c):
+What the reference reader does (the design proposed for plugin/read/pd_collect.c):
 
   full read     GET /services, then the open incidents (statuses[]
                 triggered+acknowledged, date_range=all) of batches of 100

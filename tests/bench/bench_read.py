@@ -202,7 +202,8 @@ def build_bench_parse(workdir):
     exe = os.path.join(workdir, "bench_parse")
     argv = ["gcc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
             "-DHAVE_CONFIG_H", "-I/usr/include/collectd",
-            "-I" + os.path.join(harness.SRCDIR, "plugin"), src, lib,
+            ] + ["-I" + os.path.join(harness.SRCDIR, "plugin", room)
+                 for room in ("core", "read", "notify")] + [src, lib,
             "-lyajl", "-lcurl", "-lm", "-lpthread", "-o", exe]
     subprocess.run(argv, check=True)
     return exe, " ".join(argv)

@@ -5,7 +5,8 @@
 #   FUZZ_CC    clang (libFuzzer is clang's)
 #   FUZZ_CPPFLAGS, FUZZ_LIBS  collectd's include flags; curl, yajl, -lm
 #
-# Every libpdcore source (plugin/*.c but the collectd glue pagerduty.c) and
+# Every libpdcore source (plugin/{core,read,notify}/*.c: all but the
+# collectd glue pagerduty.c) and
 # the unit tests' daemon stubs are compiled once with coverage
 # instrumentation, AddressSanitizer and UBSan (any UB aborts); each target
 # links them with libFuzzer into tests/fuzz/fuzz_<name>.
@@ -17,12 +18,14 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # array of header lines (pd_http.c), which is meant; gcc has no such warning.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror \
 	-Wno-string-concatenation -pthread $(SAN)
-CPPFLAGS_ALL := $(FUZZ_CPPFLAGS) -I$(srcdir)/plugin -I$(srcdir)/tests/unit \
+ROOMS := core read notify
+CPPFLAGS_ALL := $(FUZZ_CPPFLAGS) $(ROOMS:%=-I$(srcdir)/plugin/%) \
+	-I$(srcdir)/tests/unit \
 	-I$(srcdir)/tests/fuzz -DPD_VERSION=\"fuzz\"
 OUT := tests/fuzz
 OBJ := $(OUT)/obj
 
-CORE_SRC := $(filter-out %/pagerduty.c,$(wildcard $(srcdir)/plugin/*.c))
+CORE_SRC := $(wildcard $(ROOMS:%=$(srcdir)/plugin/%/*.c))
 CORE_OBJ := $(patsubst $(srcdir)/%.c,$(OBJ)/%.o,$(CORE_SRC)) \
 	$(OBJ)/tests/unit/daemon_stubs.o $(OBJ)/tests/fuzz/fuzz_common.o
 
@@ -40,7 +43,7 @@ TARGETS := $(foreach t,$(PARSE_TARGETS),$(firstword $(subst :, ,$(t)))) \
 all: $(TARGETS:%=$(OUT)/fuzz_%)
 	@echo "fuzz targets: $(TARGETS)"
 
-$(OBJ)/%.o: $(srcdir)/%.c $(wildcard $(srcdir)/plugin/*.h)
+$(OBJ)/%.o: $(srcdir)/%.c $(wildcard $(ROOMS:%=$(srcdir)/plugin/%/*.h))
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	  -c $< -o $@

@@ -914,6 +914,12 @@ class Collectd:
             "BaseDir %s" % quote(d.path),
             "PIDFile %s" % quote(d.join("collectd.pid")),
             "Interval %s" % quote(self.interval),
+            # One write thread checks values in the order they were put.
+            # With collectd's default of 5, two PUTVALs of one watched
+            # value sent back to back can reach the threshold plugin in
+            # either order (50 then 85 became WARNING, then OKAY), and a
+            # test would see a notification sequence it never asked for.
+            "WriteThreads 1",
             "TypesDB %s" % quote(TYPES_DB),
             "PluginDir %s" % quote(SYSTEM_PLUGIN_DIR),
             "",

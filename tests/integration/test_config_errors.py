@@ -34,7 +34,7 @@ from harness import (DaemonTestCase, block, plugin_block, check_config,
 ROUTING_KEY = "0123456789abcdef" + secrets.token_hex(8)  # 32 characters
 harness.register_secret(ROUTING_KEY)
 
-# Block names as the plugin prints them (plugin/pd_config.c):
+# Block names as the plugin prints them (plugin/core/pd_config.c):
 #   pagerduty plugin: <Account "acme">: option "Interval": must be ...
 ACCOUNT = r'<Account "acme">'
 NOTIFY = r'<Notify "web">'
