@@ -17,6 +17,8 @@ PD_PACKAGES=(
   faketime libfaketime
   # make fuzz: clang -fsanitize=fuzzer links libclang-rt-14-dev's libFuzzer
   clang libclang-rt-14-dev
+  # tests/check_format.sh
+  clang-format
 )
 
 pd_say() { printf '==> %s\n' "$*" >&2; }

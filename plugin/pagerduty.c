@@ -325,8 +325,7 @@ static int pd_init(void) {
     pthread_rwlock_wrlock(&runtime_lock);
     notifications_open = true;
     pthread_rwlock_unlock(&runtime_lock);
-    if (plugin_register_notification("pagerduty", pd_notification, NULL) !=
-        0) {
+    if (plugin_register_notification("pagerduty", pd_notification, NULL) != 0) {
       PD_ERROR("could not register the notification callback.");
       return init_failed();
     }

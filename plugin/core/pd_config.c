@@ -126,8 +126,10 @@ static bool has_control_char(const char *s) {
 /* An option (not a block) with exactly one value. */
 static int want_one_value(const char *where, const oconfig_item_t *ci) {
   if (ci->children_num > 0) {
-    option_error(where, ci->key, "is an option, not a block; write it as "
-                                 "%s <value>.", ci->key);
+    option_error(where, ci->key,
+                 "is an option, not a block; write it as "
+                 "%s <value>.",
+                 ci->key);
     return -1;
   }
   if (ci->values_num != 1) {
@@ -166,7 +168,8 @@ static int get_string(const char *where, const oconfig_item_t *ci, char **out,
     if (flags & STR_SECRET)
       option_error(where, ci->key, "must be a string in double quotes.");
     else
-      option_error(where, ci->key, "must be a string in double quotes (got %s).",
+      option_error(where, ci->key,
+                   "must be a string in double quotes (got %s).",
                    describe_value(v, desc, sizeof(desc)));
     return -1;
   }
@@ -186,8 +189,7 @@ static int get_string(const char *where, const oconfig_item_t *ci, char **out,
 }
 
 /* Booleans: true/false, or the strings true/yes/on, false/no/off. */
-static int get_boolean(const char *where, const oconfig_item_t *ci,
-                       bool *out) {
+static int get_boolean(const char *where, const oconfig_item_t *ci, bool *out) {
   if (want_one_value(where, ci) != 0)
     return -1;
   const oconfig_value_t *v = &ci->values[0];
@@ -197,11 +199,13 @@ static int get_boolean(const char *where, const oconfig_item_t *ci,
   }
   if (v->type == OCONFIG_TYPE_STRING) {
     const char *s = v->value.string;
-    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on")) {
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+        !strcasecmp(s, "on")) {
       *out = true;
       return 0;
     }
-    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off")) {
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+        !strcasecmp(s, "off")) {
       *out = false;
       return 0;
     }
@@ -461,7 +465,7 @@ static char *base_url_parse(const char *where, const oconfig_item_t *ci) {
 /* Proxy: a URL with a proxy scheme and a host; never quoted (credentials). */
 static int proxy_parse(const char *where, const oconfig_item_t *ci,
                        char **out) {
-  static const char *const schemes[] = {"http",   "https",   "socks4",
+  static const char *const schemes[] = {"http",    "https",  "socks4",
                                         "socks4a", "socks5", "socks5h"};
   char *proxy = NULL;
   if (get_string(where, ci, &proxy,
@@ -470,8 +474,7 @@ static int proxy_parse(const char *where, const oconfig_item_t *ci,
 
   char err[256];
   url_parts_t p;
-  bool ok = !has_control_char(proxy) &&
-            strstr(proxy, "://") != NULL &&
+  bool ok = !has_control_char(proxy) && strstr(proxy, "://") != NULL &&
             url_split(proxy, &p, err, sizeof(err)) == 0;
   if (ok) {
     ok = false;
@@ -815,8 +818,7 @@ static int account_option(const char *where, const oconfig_item_t *ci,
   if (strcasecmp(key, "SlowInterval") == 0)
     return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->slow_interval_s);
   if (strcasecmp(key, "CoverageWindow") == 0)
-    return get_number(where, ci, &RULE_POSITIVE_SECONDS,
-                      &a->coverage_window_s);
+    return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->coverage_window_s);
   if (strcasecmp(key, "TrendWindow") == 0)
     return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->trend_window_s);
   if (strcasecmp(key, "Collect") == 0)
@@ -1095,8 +1097,7 @@ static int notify_option(const char *where, const oconfig_item_t *ci,
   if (strcasecmp(key, "TypeInstance") == 0)
     return match_parse(where, ci, &n->type_instance);
   if (strcasecmp(key, "Severity") == 0)
-    return get_flags(where, ci, &RULE_SEVERITY, &n->severities,
-                     severity_seen);
+    return get_flags(where, ci, &RULE_SEVERITY, &n->severities, severity_seen);
   if (strcasecmp(key, "RoutingKey") == 0)
     return routing_key_parse(where, ci, &n->routing_key);
   if (strcasecmp(key, "Service") == 0)
@@ -1136,8 +1137,7 @@ static int notify_option(const char *where, const oconfig_item_t *ci,
 }
 
 /* Exactly one target; Service acts through an Account's token. */
-static int notify_target_check(const char *where,
-                               const pd_notify_config_t *n) {
+static int notify_target_check(const char *where, const pd_notify_config_t *n) {
   if (n->routing_key != NULL && n->service != NULL) {
     option_error(where, "Service",
                  "RoutingKey and Service are mutually exclusive; use "
@@ -1249,8 +1249,7 @@ static bool duplicate_name(const char *kind, const char *name, bool dup) {
 }
 
 static int notify_account_check(const pd_notify_config_t *n,
-                                const pd_config_t *a,
-                                const pd_config_t *b) {
+                                const pd_config_t *a, const pd_config_t *b) {
   if (n->account == NULL || pd_config_find_account(a, n->account) != NULL ||
       (b != NULL && pd_config_find_account(b, n->account) != NULL))
     return 0;
@@ -1350,8 +1349,8 @@ int pd_config_parse(pd_config_t *cfg, const oconfig_item_t *ci) {
   pd_config_init(&staged);
   staged.max_event_age_s = cfg->max_event_age_s;
   staged.max_spool_events = cfg->max_spool_events;
-  if (cfg->spool_dir != NULL && (staged.spool_dir = strdup(cfg->spool_dir)) ==
-                                    NULL) {
+  if (cfg->spool_dir != NULL &&
+      (staged.spool_dir = strdup(cfg->spool_dir)) == NULL) {
     PD_ERROR(PLUGIN_WHERE ": out of memory.");
     return -1;
   }
@@ -1377,9 +1376,9 @@ fail:
 int pd_config_validate(const pd_config_t *cfg) {
   for (size_t i = 0; i < cfg->accounts_num; i++)
     for (size_t j = 0; j < i; j++)
-      if (duplicate_name("Account", cfg->accounts[i]->name,
-                         strcmp(cfg->accounts[i]->name,
-                                cfg->accounts[j]->name) == 0))
+      if (duplicate_name(
+              "Account", cfg->accounts[i]->name,
+              strcmp(cfg->accounts[i]->name, cfg->accounts[j]->name) == 0))
         return -1;
   for (size_t i = 0; i < cfg->notifies_num; i++) {
     const pd_notify_config_t *n = cfg->notifies[i];

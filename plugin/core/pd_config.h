@@ -54,7 +54,8 @@ typedef struct {
   char *token;      /* the secret (Token or environment); NULL for TokenFile */
   char *token_file; /* TokenFile path; NULL otherwise */
 
-  char *url; /* REST base URL, no trailing slash; default https://api.pagerduty.com */
+  char *url;    /* REST base URL, no trailing slash; default
+                   https://api.pagerduty.com */
   char **teams; /* Team: IDs or exact names, as written */
   size_t teams_num;
   char *host; /* Host of dispatched values; NULL = collectd's Hostname */
@@ -65,17 +66,17 @@ typedef struct {
   double trend_window_s;    /* TrendWindow; default 86400 */
   unsigned collect;         /* PD_COLLECT_* bits; default PD_COLLECT_ALL */
   pd_instance_by_t instance_by;
-  bool notifications;           /* Notifications; default false */
-  int max_requests_per_minute;  /* MaxRequestsPerMinute; default 600, 1..960 */
-  char *from;                   /* From; NULL = the email of GET /users/me */
+  bool notifications;          /* Notifications; default false */
+  int max_requests_per_minute; /* MaxRequestsPerMinute; default 600, 1..960 */
+  char *from;                  /* From; NULL = the email of GET /users/me */
   pd_transport_config_t transport;
 } pd_account_config_t;
 
 /* A match field: absent (any), an exact string, or a /regex/. */
 typedef struct {
-  char *text;     /* as configured, for messages; NULL = absent */
+  char *text; /* as configured, for messages; NULL = absent */
   bool is_regex;
-  regex_t regex;  /* compiled when is_regex */
+  regex_t regex; /* compiled when is_regex */
 } pd_match_t;
 
 /* Severity bits for Notify "Severity". */
@@ -91,20 +92,20 @@ typedef struct {
   pd_match_t host, plugin, plugin_instance, type, type_instance;
   unsigned severities; /* PD_SEVERITY_* bits; default all */
 
-  char *routing_key; /* Events API v2 path (secret) */
-  char *service;     /* REST path: service ID */
-  char *account;     /* Account name (REST, notes, ack/resolve by id) */
-  char *events_url;  /* default https://events.pagerduty.com */
-  char *dedup_key;   /* template; default the identifier template */
-  bool resolve_on_okay; /* default true */
+  char *routing_key;      /* Events API v2 path (secret) */
+  char *service;          /* REST path: service ID */
+  char *account;          /* Account name (REST, notes, ack/resolve by id) */
+  char *events_url;       /* default https://events.pagerduty.com */
+  char *dedup_key;        /* template; default the identifier template */
+  bool resolve_on_okay;   /* default true */
   double note_interval_s; /* default 600; 0 = no notes */
   pd_transport_config_t transport; /* for EventsURL */
 } pd_notify_config_t;
 
 typedef struct {
-  char *spool_dir;         /* SpoolDir; NULL = <BaseDir>/pagerduty */
-  double max_event_age_s;  /* MaxEventAge; default 86400 */
-  long max_spool_events;   /* MaxSpoolEvents; default 100000 */
+  char *spool_dir;        /* SpoolDir; NULL = <BaseDir>/pagerduty */
+  double max_event_age_s; /* MaxEventAge; default 86400 */
+  long max_spool_events;  /* MaxSpoolEvents; default 100000 */
   pd_account_config_t **accounts;
   size_t accounts_num;
   pd_notify_config_t **notifies;
@@ -130,8 +131,8 @@ void pd_config_init(pd_config_t *cfg);
  *
  * Option names are case-insensitive (collectd's convention); Account and
  * Notify names are not. Errors read
- *   pagerduty plugin: <Account "acme">: option "Interval": must be ... (got -5).
- * naming <Plugin pagerduty>, <Account "name"> or <Notify "name">; secrets
+ *   pagerduty plugin: <Account "acme">: option "Interval": must be ... (got
+ * -5). naming <Plugin pagerduty>, <Account "name"> or <Notify "name">; secrets
  * and proxy URLs are never quoted. A TokenFile is read once here (it must be
  * readable and hold a token); group/other-readable files, VerifyPeer false
  * and VerifyHost false draw a WARNING.

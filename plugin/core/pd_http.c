@@ -69,12 +69,12 @@ typedef struct {
   const pd_http_request_t *req;
   long status;
   size_t received;
-  bool oversized;     /* received more than max_response_bytes */
-  bool body_refused;  /* req->on_body returned non-zero */
-  char *error_body;   /* non-2xx body, up to PD_HTTP_ERROR_BODY_MAX */
+  bool oversized;    /* received more than max_response_bytes */
+  bool body_refused; /* req->on_body returned non-zero */
+  char *error_body;  /* non-2xx body, up to PD_HTTP_ERROR_BODY_MAX */
   size_t error_body_len;
   long rl_limit, rl_remaining, rl_reset; /* -1 absent */
-  double retry_after; /* Retry-After in seconds, -1 absent */
+  double retry_after;                    /* Retry-After in seconds, -1 absent */
 } transfer_t;
 
 /* The reason a body callback gave for refusing data (pd_http_body_error). */
@@ -457,8 +457,8 @@ static int wait_for_rate_limit(pd_http_client_t *c, double max_wait_s,
     }
     double until = now + delay;
     struct timespec ts = {.tv_sec = (time_t)until,
-                          .tv_nsec = (long)((until - (double)(time_t)until) *
-                                            1e9)};
+                          .tv_nsec =
+                              (long)((until - (double)(time_t)until) * 1e9)};
     c->stats.waiting++;
     pthread_cond_timedwait(&c->wakeup, &c->state_lock, &ts);
     c->stats.waiting--;
@@ -477,8 +477,7 @@ static struct curl_slist *build_headers(const char *method, const char *token,
                                         const char *from) {
   struct curl_slist *headers = NULL, *next;
   const char *fixed[] = {
-      "Accept: " PD_HTTP_ACCEPT,
-      "Content-Type: application/json",
+      "Accept: " PD_HTTP_ACCEPT, "Content-Type: application/json",
       "Expect:", /* no 100-continue round trip before a body */
   };
   for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
@@ -488,11 +487,10 @@ static struct curl_slist *build_headers(const char *method, const char *token,
   }
   if (token != NULL) {
     char line[1024];
-    int n = snprintf(line, sizeof(line), "Authorization: Token token=%s",
-                     token);
-    next = n > 0 && (size_t)n < sizeof(line)
-               ? curl_slist_append(headers, line)
-               : NULL;
+    int n =
+        snprintf(line, sizeof(line), "Authorization: Token token=%s", token);
+    next = n > 0 && (size_t)n < sizeof(line) ? curl_slist_append(headers, line)
+                                             : NULL;
     explicit_bzero(line, sizeof(line));
     if (next == NULL)
       goto fail;
@@ -581,15 +579,15 @@ static void classify_status(const pd_http_client_t *c, transfer_t *x,
     set_message(resp, "HTTP %ld", x->status);
   }
   if (x->oversized)
-    set_message(resp, "HTTP %ld (error body larger than %zu bytes)",
-                x->status, c->max_response_bytes);
+    set_message(resp, "HTTP %ld (error body larger than %zu bytes)", x->status,
+                c->max_response_bytes);
 }
 
 /* A 2xx whose transfer failed, or no response at all: libcurl's view. */
 static void classify_curl_error(const pd_http_client_t *c, CURLcode rc,
                                 transfer_t *x, pd_http_response_t *resp) {
-  const char *detail = c->curl_error[0] != '\0' ? c->curl_error
-                                                : curl_easy_strerror(rc);
+  const char *detail =
+      c->curl_error[0] != '\0' ? c->curl_error : curl_easy_strerror(rc);
   if (x->body_refused) {
     resp->outcome = PD_HTTP_PERMANENT;
     set_message(resp, "HTTP %ld: malformed response body: %s", x->status,
@@ -622,8 +620,10 @@ static void classify_curl_error(const pd_http_client_t *c, CURLcode rc,
   case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:
     resp->outcome = PD_HTTP_RETRY;
-    set_message(resp, "connection to %s reset or closed without a response: "
-                      "%s", c->host, detail);
+    set_message(resp,
+                "connection to %s reset or closed without a response: "
+                "%s",
+                c->host, detail);
     return;
   case CURLE_ABORTED_BY_CALLBACK:
     resp->outcome = PD_HTTP_RETRY;
@@ -636,8 +636,10 @@ static void classify_curl_error(const pd_http_client_t *c, CURLcode rc,
   case CURLE_SSL_ISSUER_ERROR:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     resp->outcome = PD_HTTP_PERMANENT;
-    set_message(resp, "TLS verification of %s failed: %s; check CACert, "
-                      "VerifyPeer and VerifyHost", c->host, detail);
+    set_message(resp,
+                "TLS verification of %s failed: %s; check CACert, "
+                "VerifyPeer and VerifyHost",
+                c->host, detail);
     return;
   case CURLE_SSL_CONNECT_ERROR:
     /* A handshake can fail on a flaky network as well as on a version or
@@ -717,8 +719,12 @@ static void perform_locked(pd_http_client_t *c, const pd_http_request_t *req,
   pthread_mutex_unlock(&c->state_lock);
 
   struct curl_slist *headers = NULL;
-  transfer_t x = {.client = c, .req = req, .rl_limit = -1, .rl_remaining = -1,
-                  .rl_reset = -1, .retry_after = -1};
+  transfer_t x = {.client = c,
+                  .req = req,
+                  .rl_limit = -1,
+                  .rl_remaining = -1,
+                  .rl_reset = -1,
+                  .retry_after = -1};
   if (!copied || has_line_break(token) || has_line_break(from)) {
     resp->outcome = PD_HTTP_PERMANENT;
     set_message(resp, copied ? "token or From address contains a line break"

@@ -45,12 +45,12 @@ typedef enum {
 const char *pd_http_outcome_name(pd_http_outcome_t outcome);
 
 typedef struct {
-  const char *base_url;      /* e.g. https://api.pagerduty.com; copied */
-  const char *log_name;      /* "account \"acme\"" or "notify \"web\"";
-                                copied; used in log lines */
+  const char *base_url;            /* e.g. https://api.pagerduty.com; copied */
+  const char *log_name;            /* "account \"acme\"" or "notify \"web\"";
+                                      copied; used in log lines */
   pd_transport_config_t transport; /* copied */
-  size_t max_response_bytes; /* 0 = default 64 MiB */
-  int max_requests_per_minute; /* 0 = no own ceiling */
+  size_t max_response_bytes;       /* 0 = default 64 MiB */
+  int max_requests_per_minute;     /* 0 = no own ceiling */
 } pd_http_options_t;
 
 typedef struct pd_http_client_s pd_http_client_t;
@@ -91,25 +91,25 @@ typedef struct {
   size_t body_len;
   pd_http_body_cb on_body; /* NULL: the 2xx body is discarded */
   void *ctx;
-  double max_wait_s;  /* how long to wait for the rate limit before giving
-                         up with PD_HTTP_RETRY; 0 = do not wait */
+  double max_wait_s; /* how long to wait for the rate limit before giving
+                        up with PD_HTTP_RETRY; 0 = do not wait */
 } pd_http_request_t;
 
 typedef struct {
   pd_http_outcome_t outcome;
-  long status;     /* HTTP status; 0 when no response came */
-  int api_code;    /* PagerDuty error code from the body, 0 if none */
-  char message[512]; /* why, for logs: "HTTP 503: Service unavailable",
-                        "timeout after 10000 ms", ...; never a secret */
+  long status;          /* HTTP status; 0 when no response came */
+  int api_code;         /* PagerDuty error code from the body, 0 if none */
+  char message[512];    /* why, for logs: "HTTP 503: Service unavailable",
+                           "timeout after 10000 ms", ...; never a secret */
   double retry_after_s; /* when to retry (ratelimit-reset / Retry-After /
                            local ceiling, or the 429 backoff); -1 when
                            unknown */
   long ratelimit_limit, ratelimit_remaining, ratelimit_reset; /* -1 absent */
-  bool wait_named;      /* retry_after_s came from the server's answer
-                           (ratelimit-reset / Retry-After), not a guess */
-  double latency_s;     /* time on the wire */
-  bool sent;            /* false when refused locally (ceiling, cancel) */
-  bool cancelled;       /* pd_http_client_cancel() stopped it: shutting down */
+  bool wait_named;  /* retry_after_s came from the server's answer
+                       (ratelimit-reset / Retry-After), not a guess */
+  double latency_s; /* time on the wire */
+  bool sent;        /* false when refused locally (ceiling, cancel) */
+  bool cancelled;   /* pd_http_client_cancel() stopped it: shutting down */
 } pd_http_response_t;
 
 /*
@@ -121,15 +121,15 @@ int pd_http_perform(pd_http_client_t *client, const pd_http_request_t *req,
 
 /* Counters behind the api-* metrics; monotonic since creation. */
 typedef struct {
-  uint64_t requests;  /* requests sent */
-  uint64_t errors;    /* requests sent whose outcome was not PD_HTTP_OK */
-  uint64_t throttled; /* requests answered 429 */
-  double latency_sum_s; /* over requests sent */
+  uint64_t requests;        /* requests sent */
+  uint64_t errors;          /* requests sent whose outcome was not PD_HTTP_OK */
+  uint64_t throttled;       /* requests answered 429 */
+  double latency_sum_s;     /* over requests sent */
   long ratelimit_remaining; /* last seen, -1 never */
-  uint64_t refused;   /* requests not sent: rate limit wait too long,
-                         cancelled (counted in neither of the above) */
-  unsigned waiting;   /* requests waiting on the rate limit right now (not
-                         monotonic): lets a caller (a test) see a wait begin */
+  uint64_t refused;         /* requests not sent: rate limit wait too long,
+                               cancelled (counted in neither of the above) */
+  unsigned waiting;         /* requests waiting on the rate limit right now (not
+                               monotonic): lets a caller (a test) see a wait begin */
 } pd_http_stats_t;
 
 void pd_http_client_stats(pd_http_client_t *client, pd_http_stats_t *out);

@@ -81,7 +81,8 @@ int pd_json_fail(pd_json_stream_t *js, const char *fmt, ...) {
 
 const char *pd_json_error(const pd_json_stream_t *js) { return js->error; }
 
-/* --- paths ----------------------------------------------------------------- */
+/* --- paths -----------------------------------------------------------------
+ */
 
 size_t pd_json_depth(const pd_json_stream_t *js) { return js->depth; }
 
@@ -149,7 +150,8 @@ void pd_json_path(const pd_json_stream_t *js, char *buf, size_t size) {
   }
 }
 
-/* --- values ------------------------------------------------------------------ */
+/* --- values ------------------------------------------------------------------
+ */
 
 const char *pd_json_type_name(pd_json_type_t type) {
   switch (type) {
@@ -234,8 +236,8 @@ static bool quote_escaped(const pd_json_stream_t *js, const unsigned char *p,
  * end of the chunk. Counts the string's bytes up to the quote (or the end)
  * and closes the string when the quote is not escaped.
  */
-static int string_part(pd_json_stream_t *js, const unsigned char *p,
-                       size_t i, size_t q, size_t len) {
+static int string_part(pd_json_stream_t *js, const unsigned char *p, size_t i,
+                       size_t q, size_t len) {
   bool at_end = q == len;
   bool closes = !at_end && !quote_escaped(js, p, i, q);
   size_t counted = (at_end || closes) ? q - i : q + 1 - i;
@@ -274,8 +276,8 @@ static int bare_bytes(pd_json_stream_t *js, const unsigned char *p, size_t i,
  * in plus all of them cannot pass max_token, nothing needs looking at but
  * the bare token the chunk may end in.
  */
-static int outside_part(pd_json_stream_t *js, const unsigned char *p,
-                        size_t i, size_t q, size_t len) {
+static int outside_part(pd_json_stream_t *js, const unsigned char *p, size_t i,
+                        size_t q, size_t len) {
   size_t n = q - i;
   if (js->token_len + n > js->max_token) {
     if (bare_bytes(js, p, i, q) != 0)
@@ -342,7 +344,8 @@ static int token_done(pd_json_stream_t *js) {
   return 1;
 }
 
-/* --- yajl callbacks -------------------------------------------------------- */
+/* --- yajl callbacks --------------------------------------------------------
+ */
 
 /* A value at the current position is complete: move past it. */
 static void value_done(pd_json_stream_t *js) {
@@ -382,13 +385,13 @@ static int cb_null(void *ctx) {
 }
 
 static int cb_boolean(void *ctx, int b) {
-  return deliver(ctx, &(pd_json_value_t){.type = PD_JSON_BOOL,
-                                         .boolean = b != 0});
+  return deliver(ctx,
+                 &(pd_json_value_t){.type = PD_JSON_BOOL, .boolean = b != 0});
 }
 
 static int cb_number(void *ctx, const char *s, size_t len) {
-  return deliver(ctx, &(pd_json_value_t){.type = PD_JSON_NUMBER,
-                                         .text = s, .len = len});
+  return deliver(
+      ctx, &(pd_json_value_t){.type = PD_JSON_NUMBER, .text = s, .len = len});
 }
 
 static int cb_string(void *ctx, const unsigned char *s, size_t len) {
@@ -474,7 +477,8 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = cb_end_array,
 };
 
-/* --- the stream --------------------------------------------------------------- */
+/* --- the stream
+ * --------------------------------------------------------------- */
 
 pd_json_stream_t *pd_json_stream_create(const pd_json_handlers_t *handlers,
                                         void *ctx, size_t max_token) {

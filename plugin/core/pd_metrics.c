@@ -39,10 +39,10 @@ void pd_metric_gauge(pd_metric_batch_t *batch, const char *type, double value,
   va_end(ap);
 }
 
-void pd_metric_derive(pd_metric_batch_t *batch, int64_t value,
-                      const char *fmt, ...) {
-  pd_metric_t metric = {.type = "derive", .kind = PD_DS_DERIVE,
-                        .derive = value};
+void pd_metric_derive(pd_metric_batch_t *batch, int64_t value, const char *fmt,
+                      ...) {
+  pd_metric_t metric = {
+      .type = "derive", .kind = PD_DS_DERIVE, .derive = value};
   va_list ap;
   va_start(ap, fmt);
   metric_emit(batch, &metric, fmt, ap);

@@ -55,8 +55,7 @@ pd_metric_gauge(pd_metric_batch_t *batch, const char *type, double value,
 
 /* Emits one value of type "derive". */
 __attribute__((format(printf, 3, 4))) void
-pd_metric_derive(pd_metric_batch_t *batch, int64_t value, const char *fmt,
-                 ...);
+pd_metric_derive(pd_metric_batch_t *batch, int64_t value, const char *fmt, ...);
 
 /* Longest type instance collectd stores, terminator included. */
 #define PD_TYPE_INSTANCE_MAX 128

@@ -217,7 +217,8 @@ static void *grow(void *items, size_t *cap, size_t num, size_t size) {
   return p;
 }
 
-/* --- ID lists --------------------------------------------------------------- */
+/* --- ID lists ---------------------------------------------------------------
+ */
 
 int pd_idlist_add(pd_idlist_t *l, const char *id) {
   size_t len = strlen(id);
@@ -256,7 +257,8 @@ void pd_idlist_free(pd_idlist_t *l) {
   *l = (pd_idlist_t){0};
 }
 
-/* --- entities with owned lists --------------------------------------------- */
+/* --- entities with owned lists ---------------------------------------------
+ */
 
 /* A copy is the struct plus its own team list; pd_idlist_copy() leaves the
  * list empty (owning nothing) when it fails. */
@@ -333,7 +335,8 @@ fail:
   return -1;
 }
 
-/* --- entity arrays ------------------------------------------------------------ */
+/* --- entity arrays
+ * ------------------------------------------------------------ */
 
 /* Items without owned parts are copied by assignment and need no freeing. */
 static int copy_plain_team(pd_team_t *d, const pd_team_t *s) {

@@ -121,7 +121,7 @@ typedef enum {
 typedef struct {
   pd_id_t id;
   pd_id_t service_id;
-  time_t created_at; /* 0 when absent */
+  time_t created_at;     /* 0 when absent */
   unsigned char status;  /* pd_incident_status_t, kept small on purpose */
   unsigned char urgency; /* pd_urgency_t */
   pd_idlist_t team_ids;
@@ -142,15 +142,15 @@ typedef struct {
 /* One entry of GET /oncalls. */
 typedef struct {
   pd_id_t escalation_policy_id;
-  int level;              /* escalation_level, 1 = first */
-  pd_id_t schedule_id;    /* "" when on call directly, not via a schedule */
-  pd_id_t user_id;        /* "" when absent */
-  time_t start, end;      /* 0 for null: permanently on call */
+  int level;           /* escalation_level, 1 = first */
+  pd_id_t schedule_id; /* "" when on call directly, not via a schedule */
+  pd_id_t user_id;     /* "" when absent */
+  time_t start, end;   /* 0 for null: permanently on call */
 } pd_oncall_t;
 
 typedef enum {
-  PD_TARGET_USER = 0,  /* user_reference, user */
-  PD_TARGET_SCHEDULE,  /* schedule_reference, schedule_v3_reference, schedule */
+  PD_TARGET_USER = 0, /* user_reference, user */
+  PD_TARGET_SCHEDULE, /* schedule_reference, schedule_v3_reference, schedule */
   PD_TARGET_OTHER,
 } pd_target_type_t;
 
@@ -202,17 +202,16 @@ int pd_rule_add_target(pd_escalation_rule_t *r, const pd_target_t *t);
     item_t *items;                                                             \
     size_t num, cap;                                                           \
   } vec_t;                                                                     \
-  /* appends a deep copy; -1 on allocation failure (v unchanged) */           \
+  /* appends a deep copy; -1 on allocation failure (v unchanged) */            \
   int prefix##_push(vec_t *v, const item_t *item);                             \
-  /* frees every item and the array; v becomes empty */                       \
+  /* frees every item and the array; v becomes empty */                        \
   void prefix##_free(vec_t *v)
 
 PD_DECLARE_VEC(pd_teams_t, pd_team_t, pd_teams);
 PD_DECLARE_VEC(pd_services_t, pd_service_t, pd_services);
 PD_DECLARE_VEC(pd_incidents_t, pd_incident_t, pd_incidents);
 PD_DECLARE_VEC(pd_schedules_t, pd_schedule_t, pd_schedules);
-PD_DECLARE_VEC(pd_schedule_entries_t, pd_schedule_entry_t,
-               pd_schedule_entries);
+PD_DECLARE_VEC(pd_schedule_entries_t, pd_schedule_entry_t, pd_schedule_entries);
 PD_DECLARE_VEC(pd_oncalls_t, pd_oncall_t, pd_oncalls);
 PD_DECLARE_VEC(pd_policies_t, pd_policy_t, pd_policies);
 

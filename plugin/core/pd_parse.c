@@ -77,8 +77,9 @@ typedef struct {
 #define MAX_FIELDS 24
 
 #define TEAM_FIELDS                                                            \
-  {"teams", T_ARRAY, S_NONE}, {"teams/*", T_OBJECT, S_NONE},                   \
-      {"teams/*/id", T_STRING, S_TEAM_ID}
+  {"teams", T_ARRAY, S_NONE}, {"teams/*", T_OBJECT, S_NONE}, {                 \
+    "teams/*/id", T_STRING, S_TEAM_ID                                          \
+  }
 
 static const field_t user_fields[] = {
     {"id", T_STRING, S_ID},
@@ -248,7 +249,7 @@ struct pd_parser_s {
   pd_json_stream_t *js;
   pd_parse_result_t result;
 
-  bool seen_key;  /* the list or single key was there */
+  bool seen_key; /* the list or single key was there */
   bool in_entity;
   size_t ent_frame; /* path component that is the entity object's key */
 
@@ -431,7 +432,8 @@ static int end_entity(pd_parser_t *p) {
   return PD_JSON_CONTINUE;
 }
 
-/* --- fields ----------------------------------------------------------------- */
+/* --- fields -----------------------------------------------------------------
+ */
 
 /* Does a field's last path component name the current path's last one (a
  * key, or "*" for an array index)? */
@@ -493,8 +495,7 @@ static const char *field_type_name(field_type_t t) {
 
 static int set_id(pd_parser_t *p, pd_id_t dst, const pd_json_value_t *v) {
   if (pd_id_set(dst, v->text, v->len) != 0)
-    return pd_json_fail(p->js, "not a valid PagerDuty ID (%zu bytes)",
-                        v->len);
+    return pd_json_fail(p->js, "not a valid PagerDuty ID (%zu bytes)", v->len);
   return PD_JSON_CONTINUE;
 }
 
@@ -530,8 +531,8 @@ static int set_status(pd_parser_t *p, const pd_json_value_t *v) {
   if (p->kind == PD_PARSE_SERVICES)
     p->service.status = pd_service_status_parse(v->text, v->len);
   else
-    p->incident.status = (unsigned char)pd_incident_status_parse(v->text,
-                                                                 v->len);
+    p->incident.status =
+        (unsigned char)pd_incident_status_parse(v->text, v->len);
   return PD_JSON_CONTINUE;
 }
 
@@ -690,7 +691,8 @@ static int end_object(pd_parser_t *p, const field_t *f) {
   return PD_JSON_CONTINUE;
 }
 
-/* --- the response's top level ------------------------------------------------ */
+/* --- the response's top level ------------------------------------------------
+ */
 
 static bool key_is(const pd_parser_t *p, const char *key) {
   return key != NULL && pd_json_match(p->js, 0, key);
@@ -784,7 +786,8 @@ static int outer_start(pd_parser_t *p, bool is_map) {
   }
 }
 
-/* --- JSON handlers -------------------------------------------------------------- */
+/* --- JSON handlers
+ * -------------------------------------------------------------- */
 
 static int on_start(void *ctx, pd_json_stream_t *js, bool is_map) {
   pd_parser_t *p = ctx;
@@ -797,15 +800,13 @@ static int on_start(void *ctx, pd_json_stream_t *js, bool is_map) {
     return PD_JSON_SKIP;
   if ((f->type == T_OBJECT && !is_map) || (f->type == T_ARRAY && is_map) ||
       (f->type != T_OBJECT && f->type != T_ARRAY))
-    return pd_json_fail(p->js, "expected %s, got %s",
-                        field_type_name(f->type),
+    return pd_json_fail(p->js, "expected %s, got %s", field_type_name(f->type),
                         is_map ? "an object" : "an array");
   p->open_field[pd_json_depth(p->js)] = (int)(f - p->desc->fields);
   return begin_object(p, f);
 }
 
-static int on_value(void *ctx, pd_json_stream_t *js,
-                    const pd_json_value_t *v) {
+static int on_value(void *ctx, pd_json_stream_t *js, const pd_json_value_t *v) {
   pd_parser_t *p = ctx;
   (void)js;
   if (!p->in_entity) {
@@ -837,8 +838,8 @@ static int on_value(void *ctx, pd_json_stream_t *js,
     break;
   }
   if (!ok)
-    return pd_json_fail(p->js, "expected %s, got %s",
-                        field_type_name(f->type), pd_json_type_name(v->type));
+    return pd_json_fail(p->js, "expected %s, got %s", field_type_name(f->type),
+                        pd_json_type_name(v->type));
   return store_value(p, f, v);
 }
 
@@ -854,14 +855,13 @@ static int on_end(void *ctx, pd_json_stream_t *js, bool is_map) {
   return end_object(p, open_container_field(p));
 }
 
-/* --- the parser ------------------------------------------------------------------ */
+/* --- the parser
+ * ------------------------------------------------------------------ */
 
 /* The field whose path is path[0..len), or UNREACHABLE. */
-static int field_by_path(const field_t *fields, const char *path,
-                         size_t len) {
+static int field_by_path(const field_t *fields, const char *path, size_t len) {
   for (int i = 0; fields[i].path != NULL; i++)
-    if (strlen(fields[i].path) == len &&
-        memcmp(fields[i].path, path, len) == 0)
+    if (strlen(fields[i].path) == len && memcmp(fields[i].path, path, len) == 0)
       return i;
   return UNREACHABLE;
 }

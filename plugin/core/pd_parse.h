@@ -40,22 +40,22 @@
 #define PD_PARSE_MAX_LIST 256
 
 typedef enum {
-  PD_PARSE_USER_ME = 0, /* GET /users/me: {"user":{...}} */
-  PD_PARSE_TEAMS,       /* GET /teams; also {"team":{...}} */
-  PD_PARSE_SERVICES,    /* GET /services; also {"service":{...}} */
-  PD_PARSE_INCIDENTS,   /* GET|PUT /incidents; also {"incident":{...}}
-                           (GET|POST|PUT /incidents/{id}) */
-  PD_PARSE_SCHEDULES,   /* GET /schedules */
-  PD_PARSE_SCHEDULE,    /* GET /schedules/{id}: the schedule, its
-                           final_schedule entries and coverage */
+  PD_PARSE_USER_ME = 0,  /* GET /users/me: {"user":{...}} */
+  PD_PARSE_TEAMS,        /* GET /teams; also {"team":{...}} */
+  PD_PARSE_SERVICES,     /* GET /services; also {"service":{...}} */
+  PD_PARSE_INCIDENTS,    /* GET|PUT /incidents; also {"incident":{...}}
+                            (GET|POST|PUT /incidents/{id}) */
+  PD_PARSE_SCHEDULES,    /* GET /schedules */
+  PD_PARSE_SCHEDULE,     /* GET /schedules/{id}: the schedule, its
+                            final_schedule entries and coverage */
   PD_PARSE_SCHEDULES_V3, /* GET /v3/schedules: references (id, summary as
                             the name) */
   PD_PARSE_SCHEDULE_V3,  /* GET /v3/schedules/{id}: the schedule, its
                             final_schedule.computed_shift_assignments (an
                             empty_member entry names no user) and coverage */
-  PD_PARSE_ONCALLS,     /* GET /oncalls */
-  PD_PARSE_POLICIES,    /* GET /escalation_policies; also
-                           {"escalation_policy":{...}} */
+  PD_PARSE_ONCALLS,      /* GET /oncalls */
+  PD_PARSE_POLICIES,     /* GET /escalation_policies; also
+                            {"escalation_policy":{...}} */
 } pd_parse_kind_t;
 
 /*

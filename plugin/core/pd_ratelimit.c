@@ -129,9 +129,8 @@ double pd_ratelimit_on_429(pd_ratelimit_t *rl, double now, double wait_s) {
   double wait = wait_s;
   if (wait < 0) {
     wait = PD_RATELIMIT_BACKOFF_FIRST_S;
-    for (unsigned i = 1; i < rl->consecutive_429 &&
-                         wait < PD_RATELIMIT_BACKOFF_MAX_S;
-         i++)
+    for (unsigned i = 1;
+         i < rl->consecutive_429 && wait < PD_RATELIMIT_BACKOFF_MAX_S; i++)
       wait *= 2;
     if (wait > PD_RATELIMIT_BACKOFF_MAX_S)
       wait = PD_RATELIMIT_BACKOFF_MAX_S;

@@ -28,13 +28,13 @@
 #define PD_RATELIMIT_LOW_REMAINING 96
 
 typedef struct {
-  int per_minute;  /* own ceiling; 0 = none */
-  double *sent;    /* ring of send times within the window */
-  size_t sent_cap; /* == per_minute */
+  int per_minute;             /* own ceiling; 0 = none */
+  double *sent;               /* ring of send times within the window */
+  size_t sent_cap;            /* == per_minute */
   size_t sent_head, sent_num; /* sent_head: index of the oldest entry */
-  double blocked_until; /* after a 429 or an exhausted server budget */
-  long server_remaining; /* last ratelimit-remaining, -1 unknown */
-  double server_reset_at; /* when the server's window resets, 0 unknown */
+  double blocked_until;       /* after a 429 or an exhausted server budget */
+  long server_remaining;      /* last ratelimit-remaining, -1 unknown */
+  double server_reset_at;     /* when the server's window resets, 0 unknown */
   unsigned consecutive_429;
   /* Extensions to the lead's contract: */
   long server_limit;     /* last ratelimit-limit, -1 unknown */
@@ -44,10 +44,10 @@ typedef struct {
 
 /* Which input imposes the current delay (for messages). */
 typedef enum {
-  PD_RATELIMIT_NONE = 0,    /* no delay */
-  PD_RATELIMIT_CEILING,     /* MaxRequestsPerMinute */
-  PD_RATELIMIT_SERVER_LOW,  /* spreading a low ratelimit-remaining */
-  PD_RATELIMIT_BLOCKED,     /* after a 429 or ratelimit-remaining 0 */
+  PD_RATELIMIT_NONE = 0,   /* no delay */
+  PD_RATELIMIT_CEILING,    /* MaxRequestsPerMinute */
+  PD_RATELIMIT_SERVER_LOW, /* spreading a low ratelimit-remaining */
+  PD_RATELIMIT_BLOCKED,    /* after a 429 or ratelimit-remaining 0 */
 } pd_ratelimit_reason_t;
 
 /* Returns -1 when the ring cannot be allocated. */

@@ -253,8 +253,8 @@ int pd_token_refresh(pd_token_t *tok, const char *account_name) {
   }
   pd_secret_free(tok->value);
   tok->value = fresh;
-  PD_ACCOUNT_INFO(account_name, "TokenFile \"%s\" changed; using the new token.",
-                  tok->file);
+  PD_ACCOUNT_INFO(account_name,
+                  "TokenFile \"%s\" changed; using the new token.", tok->file);
   return 1;
 }
 

@@ -28,7 +28,7 @@ typedef struct {
   ino_t inode;
   dev_t device;
   struct timespec ctime; /* catches rewrites that keep size and mtime */
-  bool failing; /* the last refresh failed: logged once, not again */
+  bool failing;          /* the last refresh failed: logged once, not again */
 } pd_token_t;
 
 /* Longest first line a token file may have, in bytes. */

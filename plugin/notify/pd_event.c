@@ -434,16 +434,16 @@ static void set_identity(pd_event_t *ev, const notification_t *n) {
   bool pi = n->plugin_instance[0] != '\0';
   bool ti = n->type_instance[0] != '\0';
 
-  snprintf(ev->identifier, sizeof(ev->identifier), "%s/%s%s%s/%s%s%s",
-           n->host, n->plugin, pi ? "-" : "", n->plugin_instance, n->type,
-           ti ? "-" : "", n->type_instance);
+  snprintf(ev->identifier, sizeof(ev->identifier), "%s/%s%s%s/%s%s%s", n->host,
+           n->plugin, pi ? "-" : "", n->plugin_instance, n->type, ti ? "-" : "",
+           n->type_instance);
   pd_utf8_sanitize(ev->identifier, strlen(ev->identifier));
 
   /* Events API: payload.source must not be blank. */
   const char *source = n->host;
   if (is_blank(source))
-    source = (hostname_g != NULL && !is_blank(hostname_g)) ? hostname_g
-                                                           : "collectd";
+    source =
+        (hostname_g != NULL && !is_blank(hostname_g)) ? hostname_g : "collectd";
   pd_utf8_copy(ev->source, sizeof(ev->source), source);
 
   char component[sizeof(ev->component)];
@@ -487,13 +487,14 @@ static int set_dedup_key(const pd_notify_config_t *cfg, pd_event_t *ev,
                          const notification_t *n) {
   const notification_meta_t *m = pd_meta_find(n, PD_META_DEDUP_KEY);
   char scratch[64];
-  const char *override = m != NULL ? meta_text(m, scratch, sizeof(scratch)) : "";
+  const char *override =
+      m != NULL ? meta_text(m, scratch, sizeof(scratch)) : "";
   if (override[0] != '\0') {
     pd_text_bound_hashed(override, strlen(override), ev->dedup_key,
                          sizeof(ev->dedup_key));
   } else {
-    const char *tmpl = cfg->dedup_key != NULL ? cfg->dedup_key
-                                              : PD_DEFAULT_DEDUP_KEY;
+    const char *tmpl =
+        cfg->dedup_key != NULL ? cfg->dedup_key : PD_DEFAULT_DEDUP_KEY;
     if (pd_template_expand(tmpl, n, ev->dedup_key, sizeof(ev->dedup_key)) < 0)
       return -1;
   }
@@ -528,9 +529,10 @@ static int set_overrides(const pd_notify_config_t *cfg, pd_event_t *ev,
   if (m != NULL &&
       pd_event_set_text(&ev->note, meta_text(m, scratch, sizeof(scratch))) != 0)
     return PD_MAP_ERROR;
-  if (ev->action == PD_ACTION_NOTE && (ev->note == NULL || is_blank(ev->note)) &&
-      pd_event_set_text(&ev->note, is_blank(ev->message) ? ev->summary
-                                                         : ev->message) != 0)
+  if (ev->action == PD_ACTION_NOTE &&
+      (ev->note == NULL || is_blank(ev->note)) &&
+      pd_event_set_text(&ev->note,
+                        is_blank(ev->message) ? ev->summary : ev->message) != 0)
     return PD_MAP_ERROR;
 
   m = pd_meta_find(n, PD_META_INCIDENT);
@@ -592,7 +594,7 @@ oom:
 /* -------------------------------------------------------- spool record */
 
 static const char detail_type_codes[] = {
-    [PD_DETAIL_STRING] = 's', [PD_DETAIL_SIGNED] = 'i',
+    [PD_DETAIL_STRING] = 's',   [PD_DETAIL_SIGNED] = 'i',
     [PD_DETAIL_UNSIGNED] = 'u', [PD_DETAIL_DOUBLE] = 'd',
     [PD_DETAIL_BOOLEAN] = 'b',
 };
@@ -738,8 +740,8 @@ static int record_time(record_t *r, const char *key, cdtime_t *t) {
   yajl_val v = record_get(r, key);
   if (!YAJL_IS_NUMBER(v))
     return record_fail(r, "\"%s\" is missing or not a number", key);
-  double d = YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v)
-                                : YAJL_GET_DOUBLE(v);
+  double d =
+      YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
   /* cdtime_t spans about 2^34 s from the epoch. */
   if (!isfinite(d) || d < 0 || d > 1.6e10)
     return record_fail(r, "\"%s\" is out of range", key);
@@ -1105,8 +1107,8 @@ int pd_event_rest_create_body(const pd_event_t *ev, const char *service_id,
  * are bounded as event texts. -1 when value is NULL.
  */
 static int wrapped_body(const char *outer, const char *type, const char *key,
-                        const char *value, const char *key2,
-                        const char *value2, char **body, size_t *len) {
+                        const char *value, const char *key2, const char *value2,
+                        char **body, size_t *len) {
   *body = NULL;
   *len = 0;
   char *v1 = NULL, *v2 = NULL;
@@ -1135,8 +1137,8 @@ static int wrapped_body(const char *outer, const char *type, const char *key,
   return status;
 }
 
-int pd_rest_status_body(const char *status, const char *resolution,
-                        char **body, size_t *len) {
+int pd_rest_status_body(const char *status, const char *resolution, char **body,
+                        size_t *len) {
   if (strcmp(status, "resolved") != 0)
     resolution = NULL;
   return wrapped_body("incident", "incident_reference", "status", status,

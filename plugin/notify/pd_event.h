@@ -94,8 +94,8 @@ typedef struct {
 } pd_detail_t;
 
 typedef struct {
-  uint64_t seq;   /* spool sequence number; 0 until enqueued */
-  char *notify;   /* the Notify block's name */
+  uint64_t seq;     /* spool sequence number; 0 until enqueued */
+  char *notify;     /* the Notify block's name */
   cdtime_t created; /* when the notification was mapped (spooled) */
   cdtime_t time;    /* the notification's own time (payload.timestamp) */
 
@@ -103,20 +103,22 @@ typedef struct {
   int severity; /* collectd's NOTIF_FAILURE / NOTIF_WARNING / NOTIF_OKAY */
   char dedup_key[PD_DEDUP_KEY_MAX + 1]; /* also REST incident_key */
   char summary[PD_SUMMARY_MAX + 1];     /* never blank */
-  char message[NOTIF_MAX_MSG_LEN];      /* the notification's message, may be "" */
-  char source[DATA_MAX_NAME_LEN];       /* host; never blank */
-  char component[2 * DATA_MAX_NAME_LEN]; /* plugin[-plugin_instance]; may be "" */
-  char group[DATA_MAX_NAME_LEN];         /* type; may be "" */
-  char event_class[DATA_MAX_NAME_LEN];   /* type_instance; may be "" */
+  char message[NOTIF_MAX_MSG_LEN]; /* the notification's message, may be "" */
+  char source[DATA_MAX_NAME_LEN];  /* host; never blank */
+  char component[2 *
+                 DATA_MAX_NAME_LEN];   /* plugin[-plugin_instance]; may be "" */
+  char group[DATA_MAX_NAME_LEN];       /* type; may be "" */
+  char event_class[DATA_MAX_NAME_LEN]; /* type_instance; may be "" */
   /* host/plugin[-pi]/type[-ti], as collectd names the value (reconciliation) */
   char identifier[PD_IDENTIFIER_MAX];
 
-  pd_detail_t *details; /* the meta, in notification order, overrides excluded */
+  pd_detail_t
+      *details; /* the meta, in notification order, overrides excluded */
   size_t details_num;
   bool details_dropped; /* details exceeded PD_DETAILS_MAX_BYTES */
 
-  char *note;        /* note text (action note, or pagerduty_note); NULL none */
-  char *incident;    /* pagerduty_incident: incident id or number; NULL none */
+  char *note;     /* note text (action note, or pagerduty_note); NULL none */
+  char *incident; /* pagerduty_incident: incident id or number; NULL none */
 
   /* Delivery state, kept by the sender and persisted in the spool. */
   char *incident_id; /* REST incident id once known; NULL unknown */
@@ -232,8 +234,8 @@ char *pd_event_details_text(const pd_event_t *ev);
 /* PUT /incidents/{id}: {"incident":{"type":"incident_reference","status":
  * status[,"resolution":resolution]}} (resolution only with "resolved" and
  * when not NULL). status is "acknowledged" or "resolved". */
-int pd_rest_status_body(const char *status, const char *resolution,
-                        char **body, size_t *len);
+int pd_rest_status_body(const char *status, const char *resolution, char **body,
+                        size_t *len);
 
 /* PUT /incidents/{id}: {"incident":{"type":"incident_reference",
  * "urgency":urgency}}; urgency is "high" or "low". */

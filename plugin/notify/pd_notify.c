@@ -39,7 +39,7 @@ struct pd_notify_s {
   pthread_mutex_t lock; /* the table and the change counter */
   alert_t **alerts;     /* sorted by key */
   size_t num, cap;
-  uint64_t changes; /* bumped by every change of the table */
+  uint64_t changes;     /* bumped by every change of the table */
   uint64_t applied_seq; /* the newest spooled event the table reflects */
 
   pthread_mutex_t save_lock; /* one save at a time */
@@ -189,8 +189,7 @@ static int apply_effect(pd_notify_t *nt, const pd_event_t *ev, cdtime_t at) {
       a->severity = ev->severity;
       a->opened = at;
       a->last_note = at;
-    } else if (pd_severity_rank(ev->severity) >
-               pd_severity_rank(a->severity)) {
+    } else if (pd_severity_rank(ev->severity) > pd_severity_rank(a->severity)) {
       a->severity = ev->severity;
       nt->changes++;
     }
@@ -339,8 +338,10 @@ pd_notify_result_t pd_notify_handle(pd_notify_t *nt, const notification_t *n,
       result = PD_NOTIFY_QUEUED;
       nt->applied_seq = ev.seq;
       if (apply_effect(nt, &ev, now) != 0)
-        PD_NOTIFY_ERROR(nt->cfg->name, "%s: out of memory recording the "
-                        "open alert", ev.identifier);
+        PD_NOTIFY_ERROR(nt->cfg->name,
+                        "%s: out of memory recording the "
+                        "open alert",
+                        ev.identifier);
     }
   }
   pthread_mutex_unlock(&nt->lock);
@@ -478,8 +479,9 @@ static int state_serialise(const pd_notify_t *nt, char **json, size_t *len) {
     return -1;
   yajl_gen_config(g, yajl_gen_validate_utf8, 1);
   int ok = 1;
-#define STR(s) (ok = ok && yajl_gen_string(g, (const unsigned char *)(s), \
-                                           strlen(s)) == yajl_gen_status_ok)
+#define STR(s)                                                                 \
+  (ok = ok && yajl_gen_string(g, (const unsigned char *)(s), strlen(s)) ==     \
+                  yajl_gen_status_ok)
 #define NUM(d) (ok = ok && yajl_gen_double(g, (d)) == yajl_gen_status_ok)
   ok = yajl_gen_map_open(g) == yajl_gen_status_ok;
   STR("v");
@@ -630,8 +632,7 @@ static int parse_severity(const char *text) {
 }
 
 /* One alert of the file into the table. 0, or -1 with a reason. */
-static int load_alert(pd_notify_t *nt, yajl_val v, char *err,
-                      size_t err_size) {
+static int load_alert(pd_notify_t *nt, yajl_val v, char *err, size_t err_size) {
   yajl_val key = member(v, "key"), ident = member(v, "identifier"),
            sev = member(v, "severity"), inc = member(v, "incident_id"),
            opened = member(v, "opened"), note = member(v, "last_note");
@@ -655,7 +656,8 @@ static int load_alert(pd_notify_t *nt, yajl_val v, char *err,
     return -1;
   }
   pd_id_t incident = "";
-  if (inc_text != NULL && pd_id_set(incident, inc_text, strlen(inc_text)) != 0) {
+  if (inc_text != NULL &&
+      pd_id_set(incident, inc_text, strlen(inc_text)) != 0) {
     snprintf(err, err_size, "an alert has an invalid incident id");
     return -1;
   }

@@ -74,7 +74,7 @@ enum {
 typedef struct {
   char key[PD_DEDUP_KEY_MAX + 1];
   char identifier[PD_IDENTIFIER_MAX];
-  int severity;     /* NOTIF_FAILURE or NOTIF_WARNING: the highest seen */
+  int severity;        /* NOTIF_FAILURE or NOTIF_WARNING: the highest seen */
   pd_id_t incident_id; /* "" while unknown */
   cdtime_t opened;     /* when the trigger was decided; identifies this
                           opening of the key (a later re-open differs) */

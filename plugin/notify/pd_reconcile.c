@@ -110,9 +110,8 @@ static int compare_u64(const void *x, const void *y) {
 
 static bool is_queued(const pd_reconcile_t *rc, const char *key) {
   uint64_t h = pd_hash64(key, strlen(key));
-  return rc->queued_num > 0 &&
-         bsearch(&h, rc->queued, rc->queued_num, sizeof(h), compare_u64) !=
-             NULL;
+  return rc->queued_num > 0 && bsearch(&h, rc->queued, rc->queued_num,
+                                       sizeof(h), compare_u64) != NULL;
 }
 
 /* Snapshots what a pass works through. false when it cannot start. */

@@ -68,13 +68,13 @@ typedef struct {
   result_kind_t kind;
   long status;
   int api_code;
-  bool no_response;   /* nothing came back (refused, timeout, reset) */
-  bool throttled;     /* 429, or held back by a ceiling */
-  bool wait_named;    /* retry_after_s is the server's */
-  bool via_events;    /* the Events API answered, not REST */
+  bool no_response;     /* nothing came back (refused, timeout, reset) */
+  bool throttled;       /* 429, or held back by a ceiling */
+  bool wait_named;      /* retry_after_s is the server's */
+  bool via_events;      /* the Events API answered, not REST */
   double retry_after_s; /* named by the server or the limiter; -1 none */
-  char what[96];      /* "POST /incidents" */
-  char message[600];  /* why, for logs and failed/; never a secret */
+  char what[96];        /* "POST /incidents" */
+  char message[600];    /* why, for logs and failed/; never a secret */
 } result_t;
 
 struct pd_sender_s {
@@ -180,7 +180,8 @@ static void result_from(result_t *r, const pd_http_response_t *resp) {
   r->api_code = resp->api_code;
   r->retry_after_s = resp->retry_after_s;
   r->wait_named = resp->wait_named;
-  r->throttled = resp->status == 429 || (!resp->sent && resp->retry_after_s >= 0);
+  r->throttled =
+      resp->status == 429 || (!resp->sent && resp->retry_after_s >= 0);
   r->no_response = resp->status == 0;
   result_kind_t kind;
   switch (resp->outcome) {
@@ -222,9 +223,9 @@ static int feed_parser(void *parser, const unsigned char *data, size_t len) {
  * caller's to judge and is not logged as a failure.
  */
 static int rest_request(pd_sender_t *s, const char *what, long expected,
-                        const char *method, const char *path,
-                        const char *body, size_t body_len, pd_http_body_cb cb,
-                        void *ctx, pd_http_response_t *resp) {
+                        const char *method, const char *path, const char *body,
+                        size_t body_len, pd_http_body_cb cb, void *ctx,
+                        pd_http_response_t *resp) {
   pd_http_request_t req = {
       .method = method,
       .path = path,
@@ -264,8 +265,8 @@ static int on_incident(void *ctx, const pd_incident_t *inc) {
  */
 static int incident_request(pd_sender_t *s, const char *what, long expected,
                             const char *method, const char *path,
-                            const char *body, size_t body_len,
-                            incident_t *inc, result_t *r) {
+                            const char *body, size_t body_len, incident_t *inc,
+                            result_t *r) {
   pd_parse_callbacks_t cb = {.ctx = inc, .on_incident = on_incident};
   pd_parser_t *parser = pd_parser_create(PD_PARSE_INCIDENTS, &cb);
   if (parser == NULL) {
@@ -327,8 +328,8 @@ static int feed_json(void *js, const unsigned char *data, size_t len) {
 
 /* GET /incidents/{ref} into *v (with its merge target, which the list
  * parser does not keep): 1 found, -1 failed (404: r->status). */
-static int get_incident(pd_sender_t *s, const char *ref,
-                        pd_incident_view_t *v, result_t *r) {
+static int get_incident(pd_sender_t *s, const char *ref, pd_incident_view_t *v,
+                        result_t *r) {
   char path[128];
   snprintf(path, sizeof(path), "/incidents/%s", ref);
   snprintf(r->what, sizeof(r->what), "GET /incidents/%s", ref);
@@ -340,8 +341,8 @@ static int get_incident(pd_sender_t *s, const char *ref,
     return -1;
   }
   pd_http_response_t resp;
-  int status = rest_request(s, "GET /incidents/{id}", 404, "GET", path, NULL,
-                            0, feed_json, js, &resp);
+  int status = rest_request(s, "GET /incidents/{id}", 404, "GET", path, NULL, 0,
+                            feed_json, js, &resp);
   if (status != 0) {
     result_from(r, &resp);
     if (resp.status >= 200 && resp.status < 300) /* the body let us down */
@@ -369,7 +370,8 @@ static void forget_if_tracked(pd_sender_t *s, const pd_event_t *ev,
       pd_notify_lookup(s->notify, ev->dedup_key, &a) == 0 &&
       strcmp(a.incident_id, v->id) == 0 &&
       pd_notify_forget(s->notify, ev->dedup_key, a.opened))
-    PD_NOTIFY_INFO(block(s), "%s: incident %s of dedup key \"%s\" is "
+    PD_NOTIFY_INFO(block(s),
+                   "%s: incident %s of dedup key \"%s\" is "
                    "resolved in PagerDuty; no longer tracked",
                    ev->identifier, v->id, ev->dedup_key);
 }
@@ -403,8 +405,7 @@ static int first_target(pd_sender_t *s, const pd_event_t *ev,
     if (r->status != 404)
       return -1;
     PD_NOTIFY_INFO(block(s), "%s: incident %s no longer exists; %s not sent",
-                   ev->identifier, ev->incident_id,
-                   pd_action_name(ev->action));
+                   ev->identifier, ev->incident_id, pd_action_name(ev->action));
     pd_id_set(v->id, ev->incident_id, strlen(ev->incident_id));
     r->kind = R_DONE;
     return 0;
@@ -450,9 +451,11 @@ static int write_target(pd_sender_t *s, const pd_event_t *ev,
       break;
     }
     if (hops == PD_INTENT_MAX_HOPS) {
-      PD_NOTIFY_INFO(block(s), "%s: incident %s was merged more than %d "
-                     "times over; %s not sent", ev->identifier, v->id,
-                     PD_INTENT_MAX_HOPS, pd_action_name(ev->action));
+      PD_NOTIFY_INFO(block(s),
+                     "%s: incident %s was merged more than %d "
+                     "times over; %s not sent",
+                     ev->identifier, v->id, PD_INTENT_MAX_HOPS,
+                     pd_action_name(ev->action));
       return 0;
     }
     pd_id_t from, into;
@@ -460,9 +463,10 @@ static int write_target(pd_sender_t *s, const pd_event_t *ev,
     memcpy(into, v->merged_into, sizeof(into));
     if (get_incident(s, into, v, r) < 0)
       return -1;
-    PD_NOTIFY_INFO(block(s), "%s: incident %s was merged into incident %s; "
-                   "the %s goes there", ev->identifier, from, into,
-                   pd_action_name(ev->action));
+    PD_NOTIFY_INFO(block(s),
+                   "%s: incident %s was merged into incident %s; "
+                   "the %s goes there",
+                   ev->identifier, from, into, pd_action_name(ev->action));
     named = false; /* nobody named the target */
   }
 }
@@ -474,16 +478,15 @@ static int put_incident(pd_sender_t *s, const char *id, const char *body,
   snprintf(path, sizeof(path), "/incidents/%s", id);
   snprintf(r->what, sizeof(r->what), "PUT /incidents/%s", id);
   pd_http_response_t resp;
-  if (rest_request(s, "PUT /incidents/{id}", 400, "PUT", path, body, len,
-                   NULL, NULL, &resp) == 0)
+  if (rest_request(s, "PUT /incidents/{id}", 400, "PUT", path, body, len, NULL,
+                   NULL, &resp) == 0)
     return 0;
   result_from(r, &resp);
   return -1;
 }
 
 /* Raises an open incident to high urgency when it is not already. */
-static void raise_urgency(pd_sender_t *s, const incident_t *inc,
-                          result_t *r) {
+static void raise_urgency(pd_sender_t *s, const incident_t *inc, result_t *r) {
   if (inc->urgency == PD_URGENCY_HIGH) {
     r->kind = R_DONE;
     return;
@@ -526,8 +529,8 @@ static void rest_trigger(pd_sender_t *s, pd_event_t *ev, result_t *r) {
   }
   snprintf(r->what, sizeof(r->what), "POST /incidents");
   memset(&inc, 0, sizeof(inc));
-  int found = incident_request(s, "POST /incidents", 400, "POST",
-                               "/incidents", body, len, &inc, r);
+  int found = incident_request(s, "POST /incidents", 400, "POST", "/incidents",
+                               body, len, &inc, r);
   free(body);
   if (found == 1) {
     pd_notify_set_incident(s->notify, ev->dedup_key, 0, inc.id);
@@ -672,8 +675,10 @@ static void rest_note(pd_sender_t *s, pd_event_t *ev, result_t *r) {
     return;
   if (act == 0) {
     if (v.id[0] == '\0')
-      PD_NOTIFY_INFO(block(s), "%s: no open incident with this dedup key; "
-                     "note not sent", ev->identifier);
+      PD_NOTIFY_INFO(block(s),
+                     "%s: no open incident with this dedup key; "
+                     "note not sent",
+                     ev->identifier);
     r->kind = R_DONE;
     return;
   }
@@ -705,8 +710,8 @@ static void rest_note(pd_sender_t *s, pd_event_t *ev, result_t *r) {
   snprintf(path, sizeof(path), "/incidents/%s/notes", id);
   snprintf(r->what, sizeof(r->what), "POST /incidents/%s/notes", id);
   pd_http_response_t resp;
-  if (rest_request(s, "POST /incidents/{id}/notes", 0, "POST", path, body,
-                   len, NULL, NULL, &resp) == 0)
+  if (rest_request(s, "POST /incidents/{id}/notes", 0, "POST", path, body, len,
+                   NULL, NULL, &resp) == 0)
     r->kind = R_DONE;
   else
     result_from(r, &resp);
@@ -721,13 +726,16 @@ static void events_send(pd_sender_t *s, const pd_event_t *ev, result_t *r) {
   bool dropped;
   if (pd_event_events_body(ev, s->cfg->routing_key, NULL, &body, &len,
                            &dropped) != 0) {
-    result_set(r, R_PERMANENT, "cannot build an Events API body of at most "
+    result_set(r, R_PERMANENT,
+               "cannot build an Events API body of at most "
                "512 KB");
     return;
   }
   if (dropped)
-    PD_NOTIFY_WARNING(block(s), "%s: custom_details dropped: the event would "
-                      "exceed 512 KB", ev->identifier);
+    PD_NOTIFY_WARNING(block(s),
+                      "%s: custom_details dropped: the event would "
+                      "exceed 512 KB",
+                      ev->identifier);
   snprintf(r->what, sizeof(r->what), "POST " EVENTS_PATH " (%s)",
            pd_action_name(ev->action));
   r->via_events = true;
@@ -826,7 +834,8 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
   double now = pd_monotonic_now();
   if (now >= s->dead_letter_window + 60) {
     if (s->dead_letter_unlogged > 0)
-      PD_NOTIFY_ERROR(block(s), "%" PRIu64 " more events not delivered, "
+      PD_NOTIFY_ERROR(block(s),
+                      "%" PRIu64 " more events not delivered, "
                       "moved to SpoolDir/" PD_SPOOL_FAILED_DIR "/",
                       s->dead_letter_unlogged);
     s->dead_letter_window = now;
@@ -834,7 +843,8 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
     s->dead_letter_unlogged = 0;
   }
   if (s->dead_letter_logged++ < DEAD_LETTER_LOG_MAX)
-    PD_NOTIFY_ERROR(block(s), "%s: %s event not delivered, moved to "
+    PD_NOTIFY_ERROR(block(s),
+                    "%s: %s event not delivered, moved to "
                     "SpoolDir/" PD_SPOOL_FAILED_DIR "/: %s",
                     ev->identifier, pd_action_name(ev->action), reason);
   else
@@ -849,22 +859,27 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
  */
 static void report_auth(pd_sender_t *s, const result_t *r) {
   if (r->via_events)
-    PD_NOTIFY_ERROR(block(s), "%s; check RoutingKey and EventsURL. Events "
+    PD_NOTIFY_ERROR(block(s),
+                    "%s; check RoutingKey and EventsURL. Events "
                     "stay queued and are retried every %.0f s.",
                     r->message, slow_retry_s(s));
   else if (r->kind == R_AUTH)
-    PD_NOTIFY_WARNING(block(s), "%s: events stay queued; retried every %.0f "
+    PD_NOTIFY_WARNING(block(s),
+                      "%s: events stay queued; retried every %.0f "
                       "s, or as soon as account \"%s\" works again",
                       r->message, slow_retry_s(s), s->account->cfg->name);
   else if (s->role[0] != '\0')
-    PD_NOTIFY_WARNING(block(s), "%s: the user needs the Responder or Manager "
+    PD_NOTIFY_WARNING(block(s),
+                      "%s: the user needs the Responder or Manager "
                       "role (the user's role is \"%s\"); events stay queued "
                       "and are retried every %.0f s",
                       r->message, s->role, slow_retry_s(s));
   else
-    PD_NOTIFY_WARNING(block(s), "%s: the token needs the Responder or "
+    PD_NOTIFY_WARNING(block(s),
+                      "%s: the token needs the Responder or "
                       "Manager role; events stay queued and are retried "
-                      "every %.0f s", r->message, slow_retry_s(s));
+                      "every %.0f s",
+                      r->message, slow_retry_s(s));
 }
 
 /* Logs a failure when it starts or changes kind, not while it repeats. */
@@ -878,8 +893,10 @@ static void report_failure(pd_sender_t *s, const result_t *r) {
   s->failing = kind;
   s->failing_status = r->status;
   if (kind == FAILING_RETRY)
-    PD_NOTIFY_WARNING(block(s), "delivery failing: %s; events stay queued "
-                      "and are retried", r->message);
+    PD_NOTIFY_WARNING(block(s),
+                      "delivery failing: %s; events stay queued "
+                      "and are retried",
+                      r->message);
   else
     report_auth(s, r);
 }
@@ -924,13 +941,13 @@ static void finish(pd_sender_t *s, pd_event_t *ev, const result_t *r) {
     /* The whole block waits; the event itself is due again as soon as the
      * block may send (after a restart, or a new token, at once). */
     wait = 0;
-    hold_slowly(s, mono, r->kind == R_AUTH && s->account != NULL &&
-                             !r->via_events);
+    hold_slowly(s, mono,
+                r->kind == R_AUTH && s->account != NULL && !r->via_events);
   } else {
     if (r->via_events && r->status == 429)
-      wait = pd_sender_events_throttle_wait(
-          r->wait_named ? r->retry_after_s : -1, s->events_throttle_s,
-          random01(s));
+      wait =
+          pd_sender_events_throttle_wait(r->wait_named ? r->retry_after_s : -1,
+                                         s->events_throttle_s, random01(s));
     else if (r->retry_after_s >= 0)
       wait = r->retry_after_s < PD_SENDER_NAMED_WAIT_CAP_S
                  ? r->retry_after_s
@@ -1011,8 +1028,7 @@ static pd_remote_state_t remote_state(pd_sender_t *s,
     /* Merged away counts as resolved: a resolve would not follow it. */
     pd_incident_view_t v;
     if (get_incident(s, a->incident_id, &v, &r) == 1)
-      return v.status == PD_INCIDENT_RESOLVED ? PD_REMOTE_GONE
-                                              : PD_REMOTE_OPEN;
+      return v.status == PD_INCIDENT_RESOLVED ? PD_REMOTE_GONE : PD_REMOTE_OPEN;
     return r.status == 404 ? PD_REMOTE_GONE : PD_REMOTE_UNKNOWN;
   }
   incident_t inc;
@@ -1038,7 +1054,8 @@ static void reconcile_one(pd_sender_t *s, const char *key) {
   switch (pd_reconcile_decide(value, remote)) {
   case PD_RECONCILE_FORGET:
     if (pd_notify_forget(s->notify, key, a.opened))
-      PD_NOTIFY_INFO(block(s), "%s: the incident of dedup key \"%s\" is "
+      PD_NOTIFY_INFO(block(s),
+                     "%s: the incident of dedup key \"%s\" is "
                      "resolved in PagerDuty; no longer tracked",
                      a.identifier, key);
     break;
@@ -1053,7 +1070,8 @@ static void reconcile_one(pd_sender_t *s, const char *key) {
       break;
     }
     if (pd_notify_close_with(s->notify, key, a.opened, ev, num) == 1)
-      PD_NOTIFY_NOTICE(block(s), "%s is OKAY now but its recovery "
+      PD_NOTIFY_NOTICE(block(s),
+                       "%s is OKAY now but its recovery "
                        "notification was lost; resolving dedup key \"%s\"",
                        a.identifier, key);
     for (size_t i = 0; i < num; i++)
@@ -1132,8 +1150,8 @@ static int check_identity(pd_sender_t *s, double mono,
   };
   /* The Account's logging rules (doc/contract.md §7 wording for a 401), except
    * for the 400 that only says "account-level key". */
-  int status = pd_account_request_quiet(s->account, "GET /users/me", &req,
-                                        resp, 400);
+  int status =
+      pd_account_request_quiet(s->account, "GET /users/me", &req, resp, 400);
   if (status == 0 && pd_parser_finish(parser) == 0 && user.role[0] != '\0') {
     set_identity(s, &user);
   } else if (status != 0 && resp->status == 400) {
@@ -1300,13 +1318,12 @@ pd_sender_t *pd_sender_create(const pd_sender_options_t *opts) {
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&s->wakeup, &attr);
   pthread_condattr_destroy(&attr);
-  pd_reconcile_init(&s->reconcile, opts->reconcile_interval_s,
-                    pd_spool_now());
+  pd_reconcile_init(&s->reconcile, opts->reconcile_interval_s, pd_spool_now());
 
   if (cfg->routing_key != NULL) {
     pd_http_options_t http = {
-        .base_url = cfg->events_url != NULL ? cfg->events_url
-                                            : PD_DEFAULT_EVENTS_URL,
+        .base_url =
+            cfg->events_url != NULL ? cfg->events_url : PD_DEFAULT_EVENTS_URL,
         .log_name = s->log_name,
         .transport = cfg->transport,
         .max_response_bytes = EVENTS_MAX_RESPONSE,

@@ -91,8 +91,8 @@
 #define PD_SENDER_RECONCILE_DEFAULT_S 300.0
 
 typedef struct {
-  pd_notify_t *notify;   /* the block (its config and spool); borrowed */
-  pd_account_t *account; /* the block's Account; NULL without; borrowed */
+  pd_notify_t *notify;         /* the block (its config and spool); borrowed */
+  pd_account_t *account;       /* the block's Account; NULL without; borrowed */
   double max_event_age_s;      /* MaxEventAge; 0 = no limit */
   double reconcile_interval_s; /* 0 = off; see pd_sender_reconcile_interval */
   pd_value_state_fn value_state; /* NULL: every value is UNKNOWN */

@@ -54,11 +54,11 @@ typedef struct {
 
 struct pd_spool_s {
   pthread_mutex_t lock;
-  char *notify; /* the block's name, for log lines */
-  char root[DIR_PATH_MAX];       /* SpoolDir */
+  char *notify;                     /* the block's name, for log lines */
+  char root[DIR_PATH_MAX];          /* SpoolDir */
   char name[PD_SPOOL_NAME_MAX + 1]; /* its directory's name */
-  char dir[DIR_PATH_MAX];        /* SpoolDir/<name> */
-  char failed_dir[DIR_PATH_MAX]; /* SpoolDir/failed */
+  char dir[DIR_PATH_MAX];           /* SpoolDir/<name> */
+  char failed_dir[DIR_PATH_MAX];    /* SpoolDir/failed */
   int lock_fd;
   size_t max_events; /* 0: unbounded */
 
@@ -75,12 +75,12 @@ struct pd_spool_s {
   uint64_t dropped, failed, enqueued;
 
   /* Disk faults (see the header); each logged once per change of state. */
-  bool dirs_ok;          /* directories and lock in place */
-  bool write_failing;    /* writes fail: events are dropped */
-  uint64_t unstored;     /* events dropped since writes began to fail */
-  bool overflowing;      /* MaxSpoolEvents reached: oldest dropped */
-  uint64_t overflowed;   /* events dropped since overflow began */
-  stale_t *stale;        /* files to remove or move at the next sync */
+  bool dirs_ok;        /* directories and lock in place */
+  bool write_failing;  /* writes fail: events are dropped */
+  uint64_t unstored;   /* events dropped since writes began to fail */
+  bool overflowing;    /* MaxSpoolEvents reached: oldest dropped */
+  uint64_t overflowed; /* events dropped since overflow began */
+  stale_t *stale;      /* files to remove or move at the next sync */
   size_t stale_num, stale_cap;
 
   /* Prepared files .pre-<id>, ids [pre_first, pre_end): empty, made by
@@ -169,8 +169,7 @@ static void tmp_path(const pd_spool_t *s, uint64_t seq, const char *suffix,
            seq, suffix);
 }
 
-static void pre_path(const pd_spool_t *s, uint64_t id, char *buf,
-                     size_t size) {
+static void pre_path(const pd_spool_t *s, uint64_t id, char *buf, size_t size) {
   snprintf(buf, size, "%s/" PRE_PREFIX "%0*" PRIu64, s->dir, SEQ_DIGITS, id);
 }
 
@@ -258,8 +257,8 @@ int pd_spool_read_file(const char *path, size_t max_bytes, char **data,
   if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max_bytes) {
     close(fd);
     errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-    *why = !S_ISREG(st.st_mode) ? "not a regular file"
-                                : "larger than it can be";
+    *why =
+        !S_ISREG(st.st_mode) ? "not a regular file" : "larger than it can be";
     return -1;
   }
   size_t size = (size_t)st.st_size;
@@ -377,9 +376,8 @@ static void note_write_failure(pd_spool_t *s, const char *what,
  * failed count. The caller holds the lock. A failure is reported through
  * note_write_failure() (logged once while the disk refuses).
  */
-static int move_to_failed(pd_spool_t *s, const char *src_path,
-                          const char *base, const char *reason,
-                          bool counted) {
+static int move_to_failed(pd_spool_t *s, const char *src_path, const char *base,
+                          const char *reason, bool counted) {
   char dst[PATH_MAX];
   struct stat st;
   snprintf(dst, sizeof(dst), "%s/%s", s->failed_dir, base);
@@ -433,8 +431,7 @@ static ssize_t index_find(const pd_spool_t *s, uint64_t seq) {
 static void index_remove_at(pd_spool_t *s, size_t i) {
   size_t sz = sizeof(*s->entries);
   if (i - s->head < s->end - 1 - i) {
-    memmove(s->entries + s->head + 1, s->entries + s->head,
-            (i - s->head) * sz);
+    memmove(s->entries + s->head + 1, s->entries + s->head, (i - s->head) * sz);
     s->head++;
   } else {
     memmove(s->entries + i, s->entries + i + 1, (s->end - 1 - i) * sz);
@@ -534,7 +531,8 @@ static void load_found(pd_spool_t *s, uint64_t seq) {
   char *data;
   size_t len;
   const char *why;
-  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) != 0) {
+  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) !=
+      0) {
     snprintf(reason, sizeof(reason), "unreadable at start: %s", why);
     if (move_to_failed(s, path, base, reason, true) == 0)
       PD_NOTIFY_WARNING(s->notify, "spool file %s %s; moved to %s/", path,
@@ -622,8 +620,8 @@ static int scan(pd_spool_t *s) {
     uint64_t seq;
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
         strcmp(name, LOCK_NAME) == 0 ||
-        strncmp(name, PD_SPOOL_STATE_PREFIX,
-                strlen(PD_SPOOL_STATE_PREFIX)) == 0)
+        strncmp(name, PD_SPOOL_STATE_PREFIX, strlen(PD_SPOOL_STATE_PREFIX)) ==
+            0)
       continue;
     if (parse_record_name(name, &seq)) {
       if (num == cap) {
@@ -785,8 +783,10 @@ static int restore_dirs(pd_spool_t *s) {
     if (!s->write_failing) { /* once, until it works again */
       s->write_failing = true;
       s->unstored = 0;
-      PD_NOTIFY_ERROR(s->notify, "%s. Until it can be, events are dropped "
-                      "(counted in derive-dropped)", why);
+      PD_NOTIFY_ERROR(s->notify,
+                      "%s. Until it can be, events are dropped "
+                      "(counted in derive-dropped)",
+                      why);
     }
     s->dirs_ok = false;
     return -1;
@@ -797,7 +797,8 @@ static int restore_dirs(pd_spool_t *s) {
     s->dropped += lost;
   }
   if (s->dirs_ok || lost > 0)
-    PD_NOTIFY_WARNING(s->notify, "spool directory %s had disappeared; "
+    PD_NOTIFY_WARNING(s->notify,
+                      "spool directory %s had disappeared; "
                       "created again (%zu queued events were lost with it)",
                       s->dir, lost);
   s->dirs_ok = true;
@@ -832,9 +833,8 @@ static void note_overflow(pd_spool_t *s, size_t dropped) {
                         "until the queue has room again",
                         s->max_events);
     }
-  } else if (s->overflowing &&
-             (double)index_size(s) <=
-                 OVERFLOW_END_SHARE * (double)s->max_events) {
+  } else if (s->overflowing && (double)index_size(s) <=
+                                   OVERFLOW_END_SHARE * (double)s->max_events) {
     s->overflowing = false;
     PD_NOTIFY_INFO(s->notify,
                    "spool has room again (%zu of MaxSpoolEvents %zu "
@@ -948,8 +948,10 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
     /* The disk refuses now (read-only, full, no permission): collectd
      * runs on; every enqueue and sync tries again. */
     s->write_failing = true;
-    PD_NOTIFY_ERROR(s->notify, "%s. Until it can be, events are dropped "
-                    "(counted in derive-dropped)", why);
+    PD_NOTIFY_ERROR(s->notify,
+                    "%s. Until it can be, events are dropped "
+                    "(counted in derive-dropped)",
+                    why);
     return s;
   }
   s->dirs_ok = true;
@@ -1184,8 +1186,8 @@ static bool prepare_one(pd_spool_t *s, uint64_t id, uint64_t gen,
                         uint64_t *have) {
   char path[PATH_MAX];
   pre_path(s, id, path, sizeof(path));
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+  int fd =
+      open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return false; /* the disk refuses: enqueue creates its own and reports */
   close(fd);
@@ -1248,9 +1250,11 @@ int pd_spool_start_preparing(pd_spool_t *s) {
     return 0;
   int err = pthread_create(&s->prep_thread, NULL, prepare_main, s);
   if (err != 0) {
-    PD_NOTIFY_WARNING(s->notify, "cannot start the thread that prepares "
+    PD_NOTIFY_WARNING(s->notify,
+                      "cannot start the thread that prepares "
                       "spool files: %s; the notification callback creates "
-                      "them itself", strerror(err));
+                      "them itself",
+                      strerror(err));
     return -1;
   }
   pthread_setname_np(s->prep_thread, "pagerduty-prep");
@@ -1387,7 +1391,8 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   size_t len;
   char reason[512];
   const char *why;
-  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) != 0) {
+  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) !=
+      0) {
     if (errno == ENOENT)
       return PD_SPOOL_GONE;
     snprintf(reason, sizeof(reason), "unreadable: %s", why);
@@ -1441,9 +1446,8 @@ static int rewrite_record(pd_spool_t *s, const pd_event_t *ev,
   /* Even when the disk refused, the index takes the new schedule: the
    * event waits as decided instead of being retried in a busy loop. The
    * record keeps its old attempt; after a restart it is simply due. */
-  s->entries[i].next_attempt = spool_next != 0
-                                   ? spool_next
-                                   : next_on_spool_clock(ev->next_attempt);
+  s->entries[i].next_attempt =
+      spool_next != 0 ? spool_next : next_on_spool_clock(ev->next_attempt);
   s->entries[i].key_hash = pd_hash64(ev->dedup_key, strlen(ev->dedup_key));
   if (status == 0) {
     s->dir_dirty = true;
@@ -1536,8 +1540,8 @@ const char *pd_spool_path(const pd_spool_t *s) { return s->dir; }
 
 size_t pd_spool_index_bytes(pd_spool_t *s) {
   pthread_mutex_lock(&s->lock);
-  size_t bytes = s->cap * sizeof(*s->entries) +
-                 s->unsynced_cap * sizeof(*s->unsynced);
+  size_t bytes =
+      s->cap * sizeof(*s->entries) + s->unsynced_cap * sizeof(*s->unsynced);
   pthread_mutex_unlock(&s->lock);
   return bytes;
 }

@@ -127,8 +127,8 @@ typedef struct {
                               when empty */
   uint64_t dropped;        /* since open: dropped on overflow, or not
                               stored (disk full, spool unwritable) */
-  uint64_t failed;         /* moved to failed/ since open (crash leftovers too) */
-  uint64_t enqueued;       /* accepted since open */
+  uint64_t failed;   /* moved to failed/ since open (crash leftovers too) */
+  uint64_t enqueued; /* accepted since open */
 } pd_spool_stats_t;
 
 /*
@@ -179,11 +179,11 @@ int pd_spool_next(pd_spool_t *spool, uint64_t after_seq,
                   pd_spool_entry_t *entry);
 
 /*
- * What to send next at time now (spool clock): the oldest pending event that is the first
- * of its dedup key (one key's events go out in order, doc/contract.md §6) and
- * whose next_attempt has come. Returns 0 and fills *entry; or -1 when nothing
- * is due, with *wake_at (may be NULL) the earliest next_attempt among the
- * first events of each key (0 when the queue is empty).
+ * What to send next at time now (spool clock): the oldest pending event that is
+ * the first of its dedup key (one key's events go out in order, doc/contract.md
+ * §6) and whose next_attempt has come. Returns 0 and fills *entry; or -1 when
+ * nothing is due, with *wake_at (may be NULL) the earliest next_attempt among
+ * the first events of each key (0 when the queue is empty).
  */
 int pd_spool_next_due(pd_spool_t *spool, cdtime_t now, pd_spool_entry_t *entry,
                       cdtime_t *wake_at);

@@ -38,7 +38,8 @@ static size_t bound_sanitised(const char *text, size_t len, char *out,
     out[len] = '\0';
     return len;
   }
-  size_t keep = pd_utf8_cut(text, len, out_size - 1 - PD_TEMPLATE_HASH_SUFFIX_LEN);
+  size_t keep =
+      pd_utf8_cut(text, len, out_size - 1 - PD_TEMPLATE_HASH_SUFFIX_LEN);
   memcpy(out, text, keep);
   snprintf(out + keep, out_size - keep, "~%016" PRIx64, pd_hash64(text, len));
   return keep + PD_TEMPLATE_HASH_SUFFIX_LEN;
@@ -213,8 +214,8 @@ int pd_template_validate(const char *tmpl, char *err, size_t err_size) {
     if (is_meta(&ph)) {
       size_t meta_len = ph.name_len - META_PREFIX_LEN;
       if (meta_len == 0) {
-        snprintf(err, err_size, "empty meta name in \"%%{meta:}\" at offset %zu",
-                 offset);
+        snprintf(err, err_size,
+                 "empty meta name in \"%%{meta:}\" at offset %zu", offset);
         return -1;
       }
       if (meta_len >= DATA_MAX_NAME_LEN) {

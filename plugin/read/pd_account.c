@@ -162,8 +162,7 @@ static long failure_status(const pd_http_response_t *resp) {
 }
 
 static void report_failure(pd_account_t *acct, const char *what,
-                           const char *method,
-                           const pd_http_response_t *resp) {
+                           const char *method, const pd_http_response_t *resp) {
   if (resp->cancelled)
     return; /* collectd is shutting down: nothing failed */
   pthread_mutex_lock(&acct->failures_lock);
@@ -223,8 +222,7 @@ int pd_account_request_quiet(pd_account_t *acct, const char *what,
     return 0;
   }
   if (quiet_status == 0 || resp->status != quiet_status)
-    report_failure(acct, what, req->method != NULL ? req->method : "GET",
-                   resp);
+    report_failure(acct, what, req->method != NULL ? req->method : "GET", resp);
   return -1;
 }
 
@@ -287,7 +285,8 @@ int pd_account_fetch(pd_account_t *acct, const pd_fetch_t *f,
     if (result != NULL)
       *result = *pd_parser_result(parser);
   } else if ((f->quiet_status == 0 || resp->status != f->quiet_status) &&
-             (!f->caller_reports || strcmp(failure_key(f->what, resp), "*") == 0)) {
+             (!f->caller_reports ||
+              strcmp(failure_key(f->what, resp), "*") == 0)) {
     report_failure(acct, f->what, "GET", resp);
   }
   pd_parser_destroy(parser);
@@ -360,8 +359,7 @@ static void refresh_token(pd_account_t *acct) {
 /* The api-* self-metrics of doc/contract.md §4, from the HTTP client's
  * counters. */
 static void dispatch_api_metrics(pd_account_t *acct,
-                                 const pd_metric_sink_t *sink,
-                                 double cycle_s) {
+                                 const pd_metric_sink_t *sink, double cycle_s) {
   pd_http_stats_t now;
   pd_http_client_stats(acct->http, &now);
   const pd_http_stats_t *then = &acct->stats_at_cycle_start;
@@ -376,8 +374,7 @@ static void dispatch_api_metrics(pd_account_t *acct,
   pd_metric_derive(&batch, (int64_t)now.requests, "api-requests");
   pd_metric_derive(&batch, (int64_t)now.errors, "api-errors");
   pd_metric_derive(&batch, (int64_t)now.throttled, "api-throttled");
-  pd_metric_gauge(&batch, "response_time", acct->last_latency_s,
-                  "api-latency");
+  pd_metric_gauge(&batch, "response_time", acct->last_latency_s, "api-latency");
   if (now.ratelimit_remaining >= 0)
     pd_metric_gauge(&batch, "gauge", (double)now.ratelimit_remaining,
                     "api-ratelimit_remaining");

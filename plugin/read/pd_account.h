@@ -99,7 +99,7 @@ double pd_account_interval(const pd_account_t *acct);
 /* Where doc/contract.md §5 notifications go (borrowed; NULL = nowhere). Only
  * used when the account has Notifications true. */
 void pd_account_set_notification_sink(pd_account_t *acct,
-                                       const pd_notification_sink_t *sink);
+                                      const pd_notification_sink_t *sink);
 
 /* One read cycle: token rotation, identity check, collections, the
  * doc/contract.md §4 series, doc/contract.md §5 notifications and the api-*

@@ -64,7 +64,7 @@ struct pd_collect_s {
   pd_teams_t teams;
   cache_t teams_cache;
   pd_schedule_recs_t schedules; /* the listings', with final schedules */
-  cache_t schedules_cache;         /* the listings */
+  cache_t schedules_cache;      /* the listings */
   pd_policies_t policies;
   cache_t policies_cache;
   pd_oncalls_t oncalls;
@@ -600,7 +600,8 @@ typedef struct {
 static int on_incident(void *ctx, const pd_incident_t *inc) {
   incident_sink_t *sink = ctx;
   const incident_query_t *q = sink->q;
-  if (!q->all_time && (inc->created_at < q->since || inc->created_at >= q->until))
+  if (!q->all_time &&
+      (inc->created_at < q->since || inc->created_at >= q->until))
     return 0;
   return pd_incident_recs_push(sink->recs, inc);
 }
@@ -651,8 +652,7 @@ static list_status_t incident_query(cycle_t *cy, const incident_query_t *q,
 
 /* The listing's incidents cannot be proven all listed: says which and
  * why; the collection fails (no values this cycle). */
-static int incomplete(cycle_t *cy, const incident_query_t *q,
-                      const char *why) {
+static int incomplete(cycle_t *cy, const incident_query_t *q, const char *why) {
   char service[64] = "", since[32] = "";
   if (q->num == 1)
     snprintf(service, sizeof(service), " of service %s",
@@ -899,10 +899,9 @@ static int list_schedule_kind(cycle_t *cy, pd_schedule_kind_t kind,
   }
   size_t first = listed->num;
   pd_parse_callbacks_t cb = {.ctx = listed, .on_schedule = on_listed_schedule};
-  list_status_t ls =
-      list_pages(cy, what, u.buf,
-                 shifts ? PD_PARSE_SCHEDULES_V3 : PD_PARSE_SCHEDULES, &cb, 0,
-                 NULL);
+  list_status_t ls = list_pages(
+      cy, what, u.buf, shifts ? PD_PARSE_SCHEDULES_V3 : PD_PARSE_SCHEDULES, &cb,
+      0, NULL);
   pd_url_free(&u);
   if (ls == LIST_CAPPED)
     say_capped(cy, CAPPED_SCHEDULES, what);
@@ -984,8 +983,7 @@ static size_t detail_quota(const cycle_t *cy, size_t num) {
 /* Must be read this cycle: never read, or the window read no longer holds
  * [now, now + CoverageWindow). */
 static bool detail_needed(const cycle_t *cy, const pd_schedule_rec_t *r) {
-  return !r->read ||
-         cy->now + (time_t)cy->cfg->coverage_window_s > r->until;
+  return !r->read || cy->now + (time_t)cy->cfg->coverage_window_s > r->until;
 }
 
 static bool detail_due(const cycle_t *cy, const pd_schedule_rec_t *r) {
@@ -1052,8 +1050,7 @@ static void mark_unknown(cycle_t *cy, pd_schedule_rec_t *r,
 
 static int fetch_detail(cycle_t *cy, pd_schedule_rec_t *r) {
   bool shifts = r->kind == PD_SCHEDULE_SHIFTS;
-  const char *what =
-      shifts ? "GET /v3/schedules/{id}" : "GET /schedules/{id}";
+  const char *what = shifts ? "GET /v3/schedules/{id}" : "GET /schedules/{id}";
   time_t until = detail_until(cy);
   pd_url_t u;
   if (detail_url(cy, r, until, &u) != 0) {

@@ -145,8 +145,7 @@ static int resolve_round(name_slot_t **order, size_t num) {
   return changed;
 }
 
-int pd_names_assign(pd_name_entry_t *entries, size_t num,
-                    pd_instance_by_t by) {
+int pd_names_assign(pd_name_entry_t *entries, size_t num, pd_instance_by_t by) {
   if (num == 0)
     return 0;
   name_slot_t *slots = calloc(num, sizeof(*slots));

@@ -75,8 +75,7 @@ typedef struct {
  * unique and upper-case; dedupe by ID first) or memory runs out. On -1 the
  * instance fields are unspecified.
  */
-int pd_names_assign(pd_name_entry_t *entries, size_t num,
-                    pd_instance_by_t by);
+int pd_names_assign(pd_name_entry_t *entries, size_t num, pd_instance_by_t by);
 
 /*
  * Composes "<prefix><instance><suffix>" into out (size bytes), e.g.

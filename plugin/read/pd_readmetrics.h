@@ -103,9 +103,9 @@ typedef struct {
   pd_schedule_t schedule;
   pd_schedule_entries_t entries; /* the final schedule of [.., until) */
   pd_schedule_kind_t kind;
-  bool listed;  /* in the last listing */
-  bool read;    /* a detail was read at least once */
-  bool unknown; /* the last detail request failed */
+  bool listed;         /* in the last listing */
+  bool read;           /* a detail was read at least once */
+  bool unknown;        /* the last detail request failed */
   bool logged_unknown; /* that was logged (so its recovery is, too) */
   bool offered; /* listed, read and in scope: its series are dispatched */
   double fetched_mono; /* when the entries were read (monotonic) */

@@ -49,10 +49,10 @@
 #define BLOCK "bench"
 
 typedef struct {
-  long events;  /* counted calls per case */
-  long warmup;  /* uncounted calls before them */
-  long rate;    /* calls per second; 0 = back to back */
-  int hosts;    /* distinct hosts (open alerts at most) */
+  long events; /* counted calls per case */
+  long warmup; /* uncounted calls before them */
+  long rate;   /* calls per second; 0 = back to back */
+  int hosts;   /* distinct hosts (open alerts at most) */
   const char *dir;
   const char *only; /* one case, or NULL for all */
   bool no_sender;   /* diagnosis: the callback without a sender thread */
@@ -130,8 +130,9 @@ static double quantile(const double *sorted, long num, double q) {
 
 /* Waits until the absolute monotonic time at_us (pacing, not syncing). */
 static void wait_until(double at_us) {
-  struct timespec ts = {.tv_sec = (time_t)(at_us / 1e6),
-                        .tv_nsec = (long)((at_us - (double)(time_t)(at_us / 1e6) * 1e6) * 1e3)};
+  struct timespec ts = {
+      .tv_sec = (time_t)(at_us / 1e6),
+      .tv_nsec = (long)((at_us - (double)(time_t)(at_us / 1e6) * 1e6) * 1e3)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
     ;
 }
@@ -152,7 +153,8 @@ static int run_case(const options_t *o, const char *name, const char *url,
       .events_url = (char *)url,
       .resolve_on_okay = true,
       .note_interval_s = 600,
-      .transport = {.timeout_ms = 2000, .verify_peer = true,
+      .transport = {.timeout_ms = 2000,
+                    .verify_peer = true,
                     .verify_host = true},
   };
   pd_spool_t *spool = pd_spool_open(dir, BLOCK, 100000);
@@ -215,9 +217,9 @@ static int run_case(const options_t *o, const char *name, const char *url,
 
   qsort(us, (size_t)o->events, sizeof(*us), compare_double);
   printf("%-5s %7ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7zu %5.1f\n", name,
-         o->events, quantile(us, o->events, 0.5),
-         quantile(us, o->events, 0.9), quantile(us, o->events, 0.99),
-         quantile(us, o->events, 0.999), us[o->events - 1], st.pending, wall);
+         o->events, quantile(us, o->events, 0.5), quantile(us, o->events, 0.9),
+         quantile(us, o->events, 0.99), quantile(us, o->events, 0.999),
+         us[o->events - 1], st.pending, wall);
   free(us);
   if (bad > 0) {
     fprintf(stderr, "bench_callback: %s: %ld calls did not spool their event\n",
@@ -230,12 +232,13 @@ static int run_case(const options_t *o, const char *name, const char *url,
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
-          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender] [--no-prepare]\n");
+          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender] "
+          "[--no-prepare]\n");
 }
 
 static int parse_options(int argc, char **argv, options_t *o) {
-  *o = (options_t){.events = 2000, .warmup = 200, .rate = 100, .hosts = 200,
-                   .dir = "."};
+  *o = (options_t){
+      .events = 2000, .warmup = 200, .rate = 100, .hosts = 200, .dir = "."};
   static const struct option longopts[] = {
       {"events", required_argument, NULL, 'n'},
       {"warmup", required_argument, NULL, 'w'},
@@ -249,15 +252,33 @@ static int parse_options(int argc, char **argv, options_t *o) {
   int c;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (c) {
-    case 'n': o->events = atol(optarg); break;
-    case 'w': o->warmup = atol(optarg); break;
-    case 'r': o->rate = atol(optarg); break;
-    case 'h': o->hosts = atoi(optarg); break;
-    case 'd': o->dir = optarg; break;
-    case 'c': o->only = optarg; break;
-    case 's': o->no_sender = true; break;
-    case 'p': o->no_prepare = true; break;
-    default: usage(); return -1;
+    case 'n':
+      o->events = atol(optarg);
+      break;
+    case 'w':
+      o->warmup = atol(optarg);
+      break;
+    case 'r':
+      o->rate = atol(optarg);
+      break;
+    case 'h':
+      o->hosts = atoi(optarg);
+      break;
+    case 'd':
+      o->dir = optarg;
+      break;
+    case 'c':
+      o->only = optarg;
+      break;
+    case 's':
+      o->no_sender = true;
+      break;
+    case 'p':
+      o->no_prepare = true;
+      break;
+    default:
+      usage();
+      return -1;
     }
   }
   if (optind != argc || o->events < 1 || o->warmup < 0 || o->rate < 0 ||
@@ -279,8 +300,8 @@ int main(int argc, char **argv) {
   printf("notification callback, in process: %ld calls per case (after %ld "
          "warm-up), %ld/s, %d hosts, spool under %s\n",
          o.events, o.warmup, o.rate, o.hosts, o.dir);
-  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "case", "calls",
-         "median", "p90", "p99", "p99.9", "max", "queued", "s");
+  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "case", "calls", "median",
+         "p90", "p99", "p99.9", "max", "queued", "s");
   printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "", "", "us", "us", "us",
          "us", "us", "at end", "");
   int status = 0;

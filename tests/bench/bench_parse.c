@@ -159,8 +159,7 @@ static int run_yajl_tree(const corpus_t *c, size_t *entities) {
     yajl_val tree = yajl_tree_parse(text, err, sizeof(err));
     free(text);
     if (tree == NULL) {
-      fprintf(stderr, "bench_parse: yajl_tree refused body %zu: %s\n", i,
-              err);
+      fprintf(stderr, "bench_parse: yajl_tree refused body %zu: %s\n", i, err);
       return -1;
     }
     const char *path[] = {"incidents", NULL};

@@ -36,9 +36,7 @@
 /* Simulators started by this process image; a forked child (a Check test)
  * inherits the table but must not stop its parent's simulators, hence the
  * owner pid. */
-static struct {
-  pid_t child, owner;
-} running[MAX_RUNNING];
+static struct { pid_t child, owner; } running[MAX_RUNNING];
 static bool atexit_registered;
 
 static void stop_pid(pid_t pid) {
@@ -280,12 +278,27 @@ static const char *openssl_cmd(void) {
 static int make_ca(const char *cert, const char *key, const char *cn) {
   char subject[128];
   snprintf(subject, sizeof(subject), "/CN=%s", cn);
-  const char *argv[] = {openssl_cmd(), "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "2", "-subj",
-                        subject, "-addext",
-                        "basicConstraints=critical,CA:TRUE", "-addext",
-                        "keyUsage=critical,keyCertSign,cRLSign", NULL};
+  const char *argv[] = {openssl_cmd(),
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1",
+                        "-nodes",
+                        "-keyout",
+                        key,
+                        "-out",
+                        cert,
+                        "-days",
+                        "2",
+                        "-subj",
+                        subject,
+                        "-addext",
+                        "basicConstraints=critical,CA:TRUE",
+                        "-addext",
+                        "keyUsage=critical,keyCertSign,cRLSign",
+                        NULL};
   return run_quiet(argv);
 }
 
@@ -320,17 +333,28 @@ static int write_extensions(const char *path, const char *san) {
 
 /* A key and a certificate signed by the test CA, with extensions ext. */
 static int make_server_cert(const pdsim_certs_t *c, const char *ca_key,
-                            const char *cert, const char *key,
-                            const char *ext, const char *serial) {
+                            const char *cert, const char *key, const char *ext,
+                            const char *serial) {
   char csr[PDSIM_PATH_MAX];
   snprintf(csr, sizeof(csr), "%s.csr", cert);
-  const char *req[] = {openssl_cmd(), "req", "-newkey", "ec", "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                       key, "-out", csr, "-subj", "/CN=pdsim test server",
+  const char *req[] = {openssl_cmd(),
+                       "req",
+                       "-newkey",
+                       "ec",
+                       "-pkeyopt",
+                       "ec_paramgen_curve:prime256v1",
+                       "-nodes",
+                       "-keyout",
+                       key,
+                       "-out",
+                       csr,
+                       "-subj",
+                       "/CN=pdsim test server",
                        NULL};
-  const char *sign[] = {openssl_cmd(), "x509", "-req", "-in", csr, "-CA",
-                        c->ca_cert, "-CAkey", ca_key, "-set_serial", serial,
-                        "-days", "2", "-extfile", ext, "-out", cert, NULL};
+  const char *sign[] = {
+      openssl_cmd(), "x509",     "-req", "-in",         csr,    "-CA",
+      c->ca_cert,    "-CAkey",   ca_key, "-set_serial", serial, "-days",
+      "2",           "-extfile", ext,    "-out",        cert,   NULL};
   int rc = run_quiet(req) == 0 && run_quiet(sign) == 0 ? 0 : -1;
   unlink(csr);
   return rc;
@@ -382,11 +406,13 @@ int pdsim_make_certs(pdsim_certs_t *c) {
 void pdsim_remove_certs(pdsim_certs_t *c) {
   if (c->dir[0] == '\0')
     return;
-  const char *names[] = {"ca.pem", "ca.key", "ca.srl", "server.pem",
-                         "server.key", "server.pem.csr", "server.ext",
-                         "wrong-host.pem", "wrong-host.key",
-                         "wrong-host.pem.csr", "wrong-host.ext",
-                         "other-ca.pem", "other-ca.key"};
+  const char *names[] = {"ca.pem",         "ca.key",
+                         "ca.srl",         "server.pem",
+                         "server.key",     "server.pem.csr",
+                         "server.ext",     "wrong-host.pem",
+                         "wrong-host.key", "wrong-host.pem.csr",
+                         "wrong-host.ext", "other-ca.pem",
+                         "other-ca.key"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     char path[PDSIM_PATH_MAX];
     join_path(path, c->dir, names[i]);
@@ -430,8 +456,7 @@ long pdsim_call(const pdsim_t *sim, const char *method, const char *path,
       curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   (long)CALL_CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CALL_CONNECT_TIMEOUT_MS);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* byte/s: a stall */
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, CALL_STALL_S);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -493,11 +518,10 @@ static int expect_2xx(const pdsim_t *sim, const char *method, const char *path,
 
 int pdsim_reset(pdsim_t *sim, const char *json) {
   char *body = NULL;
-  long status = pdsim_call(sim, "POST", "/_sim/reset",
-                           json != NULL ? json : "{}", &body);
-  yajl_val answer = status == 200 && body != NULL
-                        ? yajl_tree_parse(body, NULL, 0)
-                        : NULL;
+  long status =
+      pdsim_call(sim, "POST", "/_sim/reset", json != NULL ? json : "{}", &body);
+  yajl_val answer =
+      status == 200 && body != NULL ? yajl_tree_parse(body, NULL, 0) : NULL;
   const char *token = pdsim_json_string(answer, "token");
   int rc = -1;
   if (token != NULL && strlen(token) < sizeof(sim->token)) {

@@ -31,9 +31,9 @@
 
 /* Test TLS material made at test time with the openssl command line. */
 typedef struct {
-  char dir[PDSIM_PATH_MAX];           /* temporary directory holding it all */
-  char ca_cert[PDSIM_PATH_MAX];       /* the CA that signed server_cert */
-  char server_cert[PDSIM_PATH_MAX];   /* SAN: IP 127.0.0.1, DNS localhost */
+  char dir[PDSIM_PATH_MAX];         /* temporary directory holding it all */
+  char ca_cert[PDSIM_PATH_MAX];     /* the CA that signed server_cert */
+  char server_cert[PDSIM_PATH_MAX]; /* SAN: IP 127.0.0.1, DNS localhost */
   char server_key[PDSIM_PATH_MAX];
   char other_ca_cert[PDSIM_PATH_MAX]; /* an unrelated CA: must not verify */
   /* Signed by ca_cert, but only for the name "wrong-host.invalid": to test
@@ -44,8 +44,8 @@ typedef struct {
 } pdsim_certs_t;
 
 typedef struct {
-  pid_t pid;   /* 0 when not running */
-  int out_fd;  /* the simulator's stdout, kept open */
+  pid_t pid;       /* 0 when not running */
+  int out_fd;      /* the simulator's stdout, kept open */
   char url[256];   /* base URL from the READY line */
   char token[256]; /* a valid user token of the scenario (manager role) */
   char cacert[PDSIM_PATH_MAX]; /* CA for https control calls; "" = http */

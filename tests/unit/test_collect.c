@@ -635,10 +635,10 @@ START_TEST(test_demo_requests_and_series) {
    * then the on-calls */
   yajl_val log = requests();
   yajl_val list = request_list(log);
-  static const char *const expected[] = {
-      "/users/me",           "/teams",     "/services",     "/incidents",
-      "/incidents",          "/escalation_policies", "/schedules",
-      "/v3/schedules"};
+  static const char *const expected[] = {"/users/me",  "/teams",
+                                         "/services",  "/incidents",
+                                         "/incidents", "/escalation_policies",
+                                         "/schedules", "/v3/schedules"};
   enum { LISTS = 8, DETAILS = 7, ALL = LISTS + DETAILS + 1 };
   ck_assert_uint_eq(list->u.array.len, ALL);
   for (size_t i = 0; i < ALL; i++) {
@@ -1076,8 +1076,8 @@ START_TEST(test_more_than_10000_in_one_second) {
   any_service(st, service, sizeof(service));
   double second = floor(number(st, "now")) - 300 * DAY;
   yajl_tree_free(st);
-  seed_incidents(&(seed_t){.service_id = service, .num = 10050,
-                           .created_at = second});
+  seed_incidents(
+      &(seed_t){.service_id = service, .num = 10050, .created_at = second});
   time_t t0, t1;
   incident_cycle(NULL, 1, &t0, &t1);
   st = state();
@@ -1111,8 +1111,7 @@ START_TEST(test_more_than_10000_in_one_second) {
 END_TEST
 
 /* The ID of the demo service with this name. */
-static void service_id(yajl_val st, const char *name, char *out,
-                       size_t size) {
+static void service_id(yajl_val st, const char *name, char *out, size_t size) {
   yajl_val services = member(st, "services");
   out[0] = '\0';
   for (size_t i = 0; i < services->u.array.len; i++)
@@ -1136,7 +1135,8 @@ START_TEST(test_one_service_past_10000_any_server) {
   yajl_tree_free(st);
   team_id("Web", web, sizeof(web));
   /* 10,050 triggered high over the last 400 days, one every ~57 minutes */
-  seed_incidents(&(seed_t){.service_id = checkout, .num = 10050,
+  seed_incidents(&(seed_t){.service_id = checkout,
+                           .num = 10050,
                            .created_at = now - 400 * DAY,
                            .step = 400 * DAY / 10050,
                            .status = "triggered"});
@@ -1201,8 +1201,10 @@ START_TEST(test_trend_unprovable) {
   service_id(st, "Checkout API", checkout, sizeof(checkout));
   double now = floor(number(st, "now"));
   yajl_tree_free(st);
-  seed_incidents(&(seed_t){.service_id = checkout, .num = 10050,
-                           .created_at = now - 3600, .step = 0.3,
+  seed_incidents(&(seed_t){.service_id = checkout,
+                           .num = 10050,
+                           .created_at = now - 3600,
+                           .step = 0.3,
                            .status = "resolved"});
   time_t t0, t1;
   incident_cycle(NULL, 0, &t0, &t1);

@@ -200,8 +200,7 @@ static void parse_fails(int line, const char *block, const char *option,
   size_t accounts = cfg.accounts_num, notifies = cfg.notifies_num;
   stub_log_reset();
   int rc = pd_config_parse(&cfg, root);
-  ck_assert_msg(rc == -1, "line %d: parse succeeded, expected failure",
-                line);
+  ck_assert_msg(rc == -1, "line %d: parse succeeded, expected failure", line);
   ck_assert_msg(stub_log_count(LOG_ERR) == 1,
                 "line %d: expected exactly one ERROR, log:\n%s", line,
                 stub_log_dump());
@@ -440,12 +439,12 @@ START_TEST(test_account_interval_message) {
   oconfig_item_t *a = account(root, "acme");
   opt_n(a, "Interval", -5);
   PARSE_FAILS(ACME, "Interval", NULL);
-  ck_assert_msg(stub_log_contains(
-                    LOG_ERR,
-                    "pagerduty plugin: <Account \"acme\">: option \"Interval\": "
-                    "must be a positive number of seconds, or 0 for collectd's "
-                    "interval (got -5)."),
-                "%s", stub_log_dump());
+  ck_assert_msg(
+      stub_log_contains(
+          LOG_ERR, "pagerduty plugin: <Account \"acme\">: option \"Interval\": "
+                   "must be a positive number of seconds, or 0 for collectd's "
+                   "interval (got -5)."),
+      "%s", stub_log_dump());
 }
 END_TEST
 
@@ -484,9 +483,9 @@ START_TEST(test_account_collect) {
   add_s(add_s(opt_s(a, "Collect", "oncalls"), "SCHEDULES"), "oncalls");
   opt_s(a, "Collect", "teams");
   PARSE_OK();
-  ck_assert_uint_eq(cfg.accounts[0]->collect,
-                    PD_COLLECT_ONCALLS | PD_COLLECT_SCHEDULES |
-                        PD_COLLECT_TEAMS);
+  ck_assert_uint_eq(cfg.accounts[0]->collect, PD_COLLECT_ONCALLS |
+                                                  PD_COLLECT_SCHEDULES |
+                                                  PD_COLLECT_TEAMS);
 
   reset_root();
   a = account(root, "acme");
@@ -534,7 +533,8 @@ START_TEST(test_account_booleans) {
   ck_assert(!cfg.accounts[0]->notifications);
   reset_root();
   opt_s(account(root, "acme"), "Notifications", "maybe");
-  PARSE_FAILS(ACME, "Notifications", "true or false (got the string \"maybe\")");
+  PARSE_FAILS(ACME, "Notifications",
+              "true or false (got the string \"maybe\")");
   reset_root();
   opt_n(account(root, "acme"), "Notifications", 1);
   PARSE_FAILS(ACME, "Notifications", "true or false (got the number 1)");
@@ -581,16 +581,16 @@ START_TEST(test_transport_verify_warnings) {
   ck_assert(!cfg.accounts[0]->transport.verify_peer);
   ck_assert(cfg.accounts[0]->transport.verify_host);
   ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
-  ck_assert(stub_log_contains(LOG_WARNING,
-                              ACME ": option \"VerifyPeer\": false"));
+  ck_assert(
+      stub_log_contains(LOG_WARNING, ACME ": option \"VerifyPeer\": false"));
 
   reset_root();
   opt_b(account(root, "acme"), "VerifyHost", false);
   PARSE_OK();
   ck_assert(!cfg.accounts[0]->transport.verify_host);
   ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
-  ck_assert(stub_log_contains(LOG_WARNING,
-                              ACME ": option \"VerifyHost\": false"));
+  ck_assert(
+      stub_log_contains(LOG_WARNING, ACME ": option \"VerifyHost\": false"));
 
   reset_root();
   oconfig_item_t *n = notify(root, "web");
@@ -647,8 +647,9 @@ START_TEST(test_transport_proxy) {
 END_TEST
 
 START_TEST(test_account_from) {
-  const char *bad[] = {"not-an-email", "@example.com", "ops@", "a@b@c",
-                       "ops @example.com", "Ops <ops@example.com>"};
+  const char *bad[] = {
+      "not-an-email", "@example.com",     "ops@",
+      "a@b@c",        "ops @example.com", "Ops <ops@example.com>"};
   for (size_t i = 0; i < 6; i++) {
     reset_root();
     opt_s(account(root, "acme"), "From", bad[i]);
@@ -780,9 +781,9 @@ START_TEST(test_tokenfile_permissions_warning) {
     opt_s(opt_s(root, "Account", "acme"), "TokenFile", path);
     PARSE_OK();
     ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
-    ck_assert_msg(stub_log_contains(LOG_WARNING,
-                                    ACME ": option \"TokenFile\": \""),
-                  "%s", stub_log_dump());
+    ck_assert_msg(
+        stub_log_contains(LOG_WARNING, ACME ": option \"TokenFile\": \""), "%s",
+        stub_log_dump());
     ck_assert(stub_log_contains(LOG_WARNING, "readable by group or others"));
     ck_assert(stub_log_contains(LOG_WARNING, path));
   }
@@ -1240,7 +1241,8 @@ START_TEST(test_validate) {
   cfg.notifies[0]->account = strdup("ghost");
   ck_assert_int_eq(pd_config_validate(&cfg), -1);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
-  ck_assert(stub_log_contains(LOG_ERR, "<Notify \"rest\">: option \"Account\""));
+  ck_assert(
+      stub_log_contains(LOG_ERR, "<Notify \"rest\">: option \"Account\""));
   free(cfg.notifies[0]->account);
   cfg.notifies[0]->account = NULL;
   stub_log_reset();

@@ -58,8 +58,11 @@ static bool is_valid_utf8_printable(const char *s) {
   while (*p != '\0') {
     if (*p < 0x20 || *p == 0x7F)
       return false;
-    size_t k = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-               : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    size_t k = *p < 0x80             ? 1
+               : (*p & 0xE0) == 0xC0 ? 2
+               : (*p & 0xF0) == 0xE0 ? 3
+               : (*p & 0xF8) == 0xF0 ? 4
+                                     : 0;
     if (k == 0)
       return false;
     for (size_t i = 1; i < k; i++)
@@ -186,8 +189,8 @@ START_TEST(test_error_as_array_and_string) {
 END_TEST
 
 START_TEST(test_documented_shape_details_only) {
-  pd_api_error_t e =
-      parse_str("{\"error\":{\"code\":\"2006\",\"errors\":[\"bad token\"]}}", 0);
+  pd_api_error_t e = parse_str(
+      "{\"error\":{\"code\":\"2006\",\"errors\":[\"bad token\"]}}", 0);
   ck_assert_int_eq(e.code, 2006);
   ck_assert_str_eq(e.message, "bad token");
 }
@@ -311,8 +314,9 @@ START_TEST(test_invalid_utf8) {
 END_TEST
 
 START_TEST(test_control_characters) {
-  ck_assert_message("{\"error\":{\"message\":\"line one\\nline\\ttwo\\u0007!\"}}",
-                    "line one line two !");
+  ck_assert_message(
+      "{\"error\":{\"message\":\"line one\\nline\\ttwo\\u0007!\"}}",
+      "line one line two !");
   ck_assert_message("text\x01with\x1b[31mescape\x7f", "text with [31mescape");
 }
 END_TEST

@@ -71,8 +71,8 @@ static yajl_val get(yajl_val root, const char *a, const char *b,
 static const char *get_str(yajl_val root, const char *a, const char *b,
                            const char *c) {
   yajl_val v = get(root, a, b, c);
-  ck_assert_msg(YAJL_IS_STRING(v), "%s.%s.%s is not a string", a,
-                b ? b : "", c ? c : "");
+  ck_assert_msg(YAJL_IS_STRING(v), "%s.%s.%s is not a string", a, b ? b : "",
+                c ? c : "");
   return YAJL_GET_STRING(v);
 }
 
@@ -139,8 +139,7 @@ START_TEST(test_warning_and_okay) {
   pd_event_free(&ev);
 
   cfg.resolve_on_okay = false;
-  ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev),
-                   PD_MAP_NO_ACTION);
+  ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_NO_ACTION);
   ck_assert_int_eq(ev.action, PD_ACTION_NONE);
   pd_event_free(&ev);
 
@@ -272,8 +271,8 @@ END_TEST
 
 START_TEST(test_blank_message_and_host) {
   pd_notify_config_t cfg = make_block();
-  notification_t n = make_notification(NOTIF_FAILURE, "", "load", "", "load",
-                                       "", "");
+  notification_t n =
+      make_notification(NOTIF_FAILURE, "", "load", "", "load", "", "");
   pd_event_t ev;
   ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_EVENT);
   /* Events API: summary and source must not be blank. */
@@ -387,9 +386,9 @@ END_TEST
 
 START_TEST(test_own_notifications_need_literal_plugin) {
   pd_notify_config_t cfg = make_block();
-  notification_t n = make_notification(NOTIF_WARNING, "pd", "pagerduty",
-                                       "acme", "gauge", "schedule-x-gap",
-                                       "schedule x has a gap");
+  notification_t n =
+      make_notification(NOTIF_WARNING, "pd", "pagerduty", "acme", "gauge",
+                        "schedule-x-gap", "schedule x has a gap");
   /* A catch-all block ignores them: no loops (doc/contract.md §5). */
   ck_assert(!pd_notify_matches(&cfg, &n));
 
@@ -431,9 +430,8 @@ START_TEST(test_custom_details_in_events_body) {
   char *body;
   size_t len;
   bool dropped = true;
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len,
-                                        &dropped),
-                   0);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len, &dropped), 0);
   ck_assert(!dropped);
   ck_assert_uint_eq(len, strlen(body));
   yajl_val root = parse(body);
@@ -480,14 +478,13 @@ START_TEST(test_details_dropped_at_mapping) {
 
   char *body;
   size_t len;
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len,
-                                        NULL),
-                   0);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len, NULL), 0);
   ck_assert_uint_le(len, PD_EVENT_MAX_BYTES);
   yajl_val root = parse(body);
-  ck_assert_str_eq(get_str(root, "payload", "custom_details",
-                           PD_DETAILS_DROPPED_KEY),
-                   PD_DETAILS_DROPPED_TEXT);
+  ck_assert_str_eq(
+      get_str(root, "payload", "custom_details", PD_DETAILS_DROPPED_KEY),
+      PD_DETAILS_DROPPED_TEXT);
   ck_assert_str_eq(get_str(root, "payload", "summary", NULL), ev.summary);
   yajl_tree_free(root);
   free(body);
@@ -531,9 +528,8 @@ START_TEST(test_details_dropped_at_send) {
   memcpy(url, "https://", 8);
   memset(url + 8, 'u', url_len - 8);
   url[url_len] = '\0';
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, url, &body, &len,
-                                        &dropped),
-                   0);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, url, &body, &len, &dropped), 0);
   ck_assert(dropped);
   ck_assert_uint_le(len, PD_EVENT_MAX_BYTES);
   ck_assert_ptr_nonnull(strstr(body, PD_DETAILS_DROPPED_TEXT));
@@ -546,9 +542,8 @@ START_TEST(test_details_dropped_at_send) {
   url = malloc(url_len + 1);
   memset(url, 'u', url_len);
   url[url_len] = '\0';
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, url, &body, &len,
-                                        &dropped),
-                   -1);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, url, &body, &len, &dropped), -1);
   ck_assert_ptr_null(body);
   free(url);
   free(big);
@@ -594,9 +589,8 @@ START_TEST(test_events_trigger_body_fields) {
   n = make_notification(NOTIF_WARNING, "h", "", "", "", "", "m");
   pd_event_free(&ev);
   ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_EVENT);
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len,
-                                        NULL),
-                   0);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len, NULL), 0);
   root = parse(body);
   ck_assert_ptr_null(get(root, "client_url", NULL, NULL));
   ck_assert_ptr_null(get(root, "payload", "component", NULL));
@@ -621,9 +615,9 @@ START_TEST(test_events_ack_resolve_note) {
     ev.action = actions[i];
     char *body;
     size_t len;
-    ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, "https://x", &body,
-                                          &len, NULL),
-                     0);
+    ck_assert_int_eq(
+        pd_event_events_body(&ev, ROUTING_KEY, "https://x", &body, &len, NULL),
+        0);
     yajl_val root = parse(body);
     ck_assert(YAJL_IS_OBJECT(root));
     ck_assert_uint_eq(root->u.object.len, 3); /* nothing but these three */
@@ -639,9 +633,8 @@ START_TEST(test_events_ack_resolve_note) {
   ev.action = PD_ACTION_NOTE;
   char *body = (char *)"untouched";
   size_t len;
-  ck_assert_int_eq(pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len,
-                                        NULL),
-                   -1);
+  ck_assert_int_eq(
+      pd_event_events_body(&ev, ROUTING_KEY, NULL, &body, &len, NULL), -1);
   ck_assert_ptr_null(body);
   pd_event_free(&ev);
 }
@@ -714,9 +707,8 @@ START_TEST(test_rest_bodies) {
   yajl_tree_free(root);
   free(body);
 
-  ck_assert_int_eq(pd_rest_note_body("still FAILURE: \"quoted\"\n\xff", &body,
-                                     &len),
-                   0);
+  ck_assert_int_eq(
+      pd_rest_note_body("still FAILURE: \"quoted\"\n\xff", &body, &len), 0);
   root = parse(body);
   ck_assert_str_eq(get_str(root, "note", "content", NULL),
                    "still FAILURE: \"quoted\"\n?");
@@ -979,8 +971,7 @@ START_TEST(test_record_round_trip) {
   ck_assert_int_eq(pd_event_from_notification(&cfg, &n, &ev), PD_MAP_EVENT);
   free(json);
   ck_assert_int_eq(pd_event_to_record(&ev, &json, &len), 0);
-  ck_assert_int_eq(pd_event_from_record(json, len, &back, err, sizeof(err)),
-                   0);
+  ck_assert_int_eq(pd_event_from_record(json, len, &back, err, sizeof(err)), 0);
   assert_events_equal(&ev, &back);
   pd_event_free(&back);
   pd_event_free(&ev);
@@ -1098,9 +1089,8 @@ START_TEST(test_malformed_records_rejected) {
   /* Unknown keys are fine (a later version may add some). */
   char *extra = replace(json, "\"v\":1,", "\"v\":1,\"future\":{\"a\":[1]},");
   char err[256];
-  ck_assert_int_eq(pd_event_from_record(extra, strlen(extra), &ev, err,
-                                        sizeof(err)),
-                   0);
+  ck_assert_int_eq(
+      pd_event_from_record(extra, strlen(extra), &ev, err, sizeof(err)), 0);
   pd_event_free(&ev);
   free(extra);
   free(json);

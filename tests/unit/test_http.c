@@ -26,8 +26,8 @@
 #include "pd_http.h"
 #include "pdsim_fixture.h"
 
-static pdsim_t sim;       /* the plain-HTTP simulator, one per TCase */
-static pdsim_t tls_sim;   /* the HTTPS one */
+static pdsim_t sim;     /* the plain-HTTP simulator, one per TCase */
+static pdsim_t tls_sim; /* the HTTPS one */
 static pdsim_certs_t certs;
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -191,8 +191,8 @@ typedef struct {
    * the answer: a client holding the answer always sees its own request
    * counted and stored, never the previous one. */
   pthread_mutex_t lock;
-  char request[16384];  /* the last request received */
-  int served;           /* requests received (and about to be answered) */
+  char request[16384]; /* the last request received */
+  int served;          /* requests received (and about to be answered) */
   atomic_bool stop;
 } canned_t;
 
@@ -321,12 +321,11 @@ static void sim_down(void) { pdsim_stop(&sim); }
 
 static void sim_fresh(void) {
   stub_log_reset();
-  ck_assert_int_eq(pdsim_reset(&sim, "{\"scenario\":\"demo\",\"seed\":1}"),
-                   0);
+  ck_assert_int_eq(pdsim_reset(&sim, "{\"scenario\":\"demo\",\"seed\":1}"), 0);
   /* Budgets set by an earlier test (which may have failed midway). */
-  ck_assert_int_eq(pdsim_call(&sim, "POST", "/_sim/ratelimit",
-                              "{\"per_minute\":960}", NULL),
-                   200);
+  ck_assert_int_eq(
+      pdsim_call(&sim, "POST", "/_sim/ratelimit", "{\"per_minute\":960}", NULL),
+      200);
 }
 
 static void tls_up(void) {
@@ -375,9 +374,9 @@ START_TEST(test_get_users_me) {
   ck_assert_str_eq(entry_str(e, "accept"),
                    "application/vnd.pagerduty+json;version=2");
   ck_assert_str_eq(entry_str(e, "content_type"), "application/json");
-  ck_assert_msg(strncmp(entry_str(e, "user_agent"), "collectd-pagerduty/",
-                        19) == 0,
-                "user agent %s", entry_str(e, "user_agent"));
+  ck_assert_msg(
+      strncmp(entry_str(e, "user_agent"), "collectd-pagerduty/", 19) == 0,
+      "user agent %s", entry_str(e, "user_agent"));
   yajl_tree_free(root);
 
   pd_http_stats_t st;
@@ -462,8 +461,7 @@ START_TEST(test_exact_headers) {
 
   do_request(c, "PUT", "/incidents/P1", "{}", NULL, 0, &resp);
   canned_last_request(&srv, req, sizeof(req));
-  ck_assert_msg(strncmp(req, "PUT /incidents/P1 HTTP/1.1", 26) == 0, "%s",
-                req);
+  ck_assert_msg(strncmp(req, "PUT /incidents/P1 HTTP/1.1", 26) == 0, "%s", req);
   ck_assert_ptr_nonnull(canned_header(&srv, "From", v, sizeof(v)));
 
   get(c, "/users/me", &resp);
@@ -1050,10 +1048,9 @@ START_TEST(test_local_ceiling) {
   ck_assert_message_has(resp, "ceiling");
   /* The first slot frees 60 s after it was taken, however long the six
    * requests took on this machine. */
-  ck_assert_msg(resp.retry_after_s >= 60 - spent - 0.01 &&
-                    resp.retry_after_s <= 60,
-                "retry after %g, %.2f s after the first", resp.retry_after_s,
-                spent);
+  ck_assert_msg(
+      resp.retry_after_s >= 60 - spent - 0.01 && resp.retry_after_s <= 60,
+      "retry after %g, %.2f s after the first", resp.retry_after_s, spent);
 
   pd_http_stats_t st;
   pd_http_client_stats(c, &st);
@@ -1125,8 +1122,8 @@ typedef struct {
 
 static void *wait_in_thread(void *arg) {
   waiter_t *w = arg;
-  pd_http_request_t req = {.method = "GET", .path = "/abilities",
-                           .max_wait_s = w->max_wait};
+  pd_http_request_t req = {
+      .method = "GET", .path = "/abilities", .max_wait_s = w->max_wait};
   double t0 = now_s();
   pd_http_perform(w->client, &req, &w->resp);
   w->took = now_s() - t0;
@@ -1253,12 +1250,14 @@ START_TEST(test_bad_base_url) {
 }
 END_TEST
 
-/* ---- TLS ------------------------------------------------------------------ */
+/* ---- TLS ------------------------------------------------------------------
+ */
 
 START_TEST(test_tls_right_ca_accepted) {
-  pd_http_client_t *c = make_client((client_opts_t){
-      .url = tls_sim.url, .cacert = certs.ca_cert, .verify_peer = true,
-      .verify_host = true});
+  pd_http_client_t *c = make_client((client_opts_t){.url = tls_sim.url,
+                                                    .cacert = certs.ca_cert,
+                                                    .verify_peer = true,
+                                                    .verify_host = true});
   pd_http_client_set_token(c, tls_sim.token);
   pd_http_response_t resp;
   get(c, "/users/me", &resp);
@@ -1269,8 +1268,10 @@ START_TEST(test_tls_right_ca_accepted) {
   char url[300];
   const char *port = strrchr(tls_sim.url, ':');
   snprintf(url, sizeof(url), "https://localhost%s", port);
-  c = make_client((client_opts_t){.url = url, .cacert = certs.ca_cert,
-                                  .verify_peer = true, .verify_host = true});
+  c = make_client((client_opts_t){.url = url,
+                                  .cacert = certs.ca_cert,
+                                  .verify_peer = true,
+                                  .verify_host = true});
   pd_http_client_set_token(c, tls_sim.token);
   get(c, "/users/me", &resp);
   ck_assert_outcome(resp, PD_HTTP_OK);
@@ -1280,9 +1281,11 @@ START_TEST(test_tls_right_ca_accepted) {
 END_TEST
 
 START_TEST(test_tls_wrong_ca_refused) {
-  pd_http_client_t *c = make_client((client_opts_t){
-      .url = tls_sim.url, .cacert = certs.other_ca_cert, .verify_peer = true,
-      .verify_host = true});
+  pd_http_client_t *c =
+      make_client((client_opts_t){.url = tls_sim.url,
+                                  .cacert = certs.other_ca_cert,
+                                  .verify_peer = true,
+                                  .verify_host = true});
   pd_http_client_set_token(c, tls_sim.token);
   pd_http_response_t resp;
   get(c, "/users/me", &resp);
@@ -1294,8 +1297,8 @@ START_TEST(test_tls_wrong_ca_refused) {
   pd_http_client_destroy(c);
 
   /* The system's CAs do not know the test CA either. */
-  c = make_client((client_opts_t){.url = tls_sim.url, .verify_peer = true,
-                                  .verify_host = true});
+  c = make_client((client_opts_t){
+      .url = tls_sim.url, .verify_peer = true, .verify_host = true});
   get(c, "/users/me", &resp);
   ck_assert_outcome(resp, PD_HTTP_PERMANENT);
   pd_http_client_destroy(c);
@@ -1308,9 +1311,11 @@ START_TEST(test_tls_wrong_ca_refused) {
 END_TEST
 
 START_TEST(test_tls_verify_peer_off) {
-  pd_http_client_t *c = make_client((client_opts_t){
-      .url = tls_sim.url, .cacert = certs.other_ca_cert, .verify_peer = false,
-      .verify_host = false});
+  pd_http_client_t *c =
+      make_client((client_opts_t){.url = tls_sim.url,
+                                  .cacert = certs.other_ca_cert,
+                                  .verify_peer = false,
+                                  .verify_host = false});
   pd_http_client_set_token(c, tls_sim.token);
   pd_http_response_t resp;
   get(c, "/users/me", &resp);
@@ -1326,9 +1331,10 @@ START_TEST(test_tls_verify_host) {
   strcpy(wrong.server_key, certs.wrong_host_key);
   pdsim_t other;
   ck_assert_int_eq(pdsim_start(&other, "demo", &wrong), 0);
-  pd_http_client_t *c = make_client((client_opts_t){
-      .url = other.url, .cacert = certs.ca_cert, .verify_peer = true,
-      .verify_host = true});
+  pd_http_client_t *c = make_client((client_opts_t){.url = other.url,
+                                                    .cacert = certs.ca_cert,
+                                                    .verify_peer = true,
+                                                    .verify_host = true});
   pd_http_client_set_token(c, other.token);
   pd_http_response_t resp;
   get(c, "/users/me", &resp);
@@ -1337,8 +1343,10 @@ START_TEST(test_tls_verify_host) {
   pd_http_client_destroy(c);
 
   /* VerifyHost false accepts it (the chain is still checked). */
-  c = make_client((client_opts_t){.url = other.url, .cacert = certs.ca_cert,
-                                  .verify_peer = true, .verify_host = false});
+  c = make_client((client_opts_t){.url = other.url,
+                                  .cacert = certs.ca_cert,
+                                  .verify_peer = true,
+                                  .verify_host = false});
   pd_http_client_set_token(c, other.token);
   get(c, "/users/me", &resp);
   ck_assert_outcome(resp, PD_HTTP_OK);

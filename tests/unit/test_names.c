@@ -121,10 +121,9 @@ static const char *instance_of(pd_name_entry_t *e, size_t n, const char *id) {
 }
 
 START_TEST(test_assign_plain) {
-  const char *pairs[] = {"PSVC001", "Web API",   "PSVC002", "Database",
-                         "PSVC003", "",          "PSVC004", NULL,
-                         "PSVC005", "!!!",       "PSVC006", "web_api2",
-                         NULL};
+  const char *pairs[] = {
+      "PSVC001", "Web API", "PSVC002", "Database", "PSVC003",  "",  "PSVC004",
+      NULL,      "PSVC005", "!!!",     "PSVC006",  "web_api2", NULL};
   size_t n;
   pd_name_entry_t *e = assign(pairs, &n, PD_INSTANCE_BY_NAME, 0);
   ck_assert_str_eq(instance_of(e, n, "PSVC001"), "web_api");
@@ -150,8 +149,8 @@ START_TEST(test_assign_two_way) {
 END_TEST
 
 START_TEST(test_assign_three_way) {
-  const char *pairs[] = {"P3", "Ops!", "P1", "ops", "P2", " OPS ", "P4",
-                         "ops-2", NULL};
+  const char *pairs[] = {"P3",    "Ops!", "P1",    "ops", "P2",
+                         " OPS ", "P4",   "ops-2", NULL};
   size_t n;
   pd_name_entry_t *e = assign(pairs, &n, PD_INSTANCE_BY_NAME, 0);
   ck_assert_str_eq(instance_of(e, n, "P1"), "ops_p1");
@@ -193,9 +192,8 @@ END_TEST
 
 /* The chain goes on: each suffix meets the next plain name. */
 START_TEST(test_assign_suffix_chain) {
-  const char *pairs[] = {"P1", "a",       "P2", "a",
-                         "P3", "a_p1",    "P4", "a_p1_p3",
-                         "P5", "a_p2_x",  NULL};
+  const char *pairs[] = {"P1", "a",       "P2", "a",      "P3", "a_p1",
+                         "P4", "a_p1_p3", "P5", "a_p2_x", NULL};
   size_t n;
   pd_name_entry_t *e = assign(pairs, &n, PD_INSTANCE_BY_NAME, 0);
   ck_assert_str_eq(instance_of(e, n, "P1"), "a_p1");
@@ -269,8 +267,8 @@ START_TEST(test_assign_long_names_fit) {
 END_TEST
 
 START_TEST(test_assign_by_id) {
-  const char *pairs[] = {"PAB12CD", "Same", "PZZ99YY", "Same", "PQ", NULL,
-                         NULL};
+  const char *pairs[] = {"PAB12CD", "Same", "PZZ99YY", "Same",
+                         "PQ",      NULL,   NULL};
   size_t n;
   pd_name_entry_t *e = assign(pairs, &n, PD_INSTANCE_BY_ID, 0);
   ck_assert_str_eq(instance_of(e, n, "PAB12CD"), "pab12cd");
@@ -338,8 +336,8 @@ END_TEST
 START_TEST(test_assign_large) {
   enum { N = 20000 };
   pd_name_entry_t *e = calloc(N, sizeof(*e));
-  char (*ids)[12] = calloc(N, sizeof(*ids));
-  char (*names)[24] = calloc(N, sizeof(*names));
+  char(*ids)[12] = calloc(N, sizeof(*ids));
+  char(*names)[24] = calloc(N, sizeof(*names));
   ck_assert_ptr_nonnull(e);
   for (size_t i = 0; i < N; i++) {
     snprintf(ids[i], sizeof(ids[i]), "P%06zu", i);

@@ -72,8 +72,8 @@ static void close_block(void) {
 
 /* ------------------------------------------------------------ helpers */
 
-static notification_t notif(int severity, const char *host,
-                            const char *plugin, const char *message) {
+static notification_t notif(int severity, const char *host, const char *plugin,
+                            const char *message) {
   notification_t n;
   memset(&n, 0, sizeof(n));
   n.severity = severity;
@@ -280,8 +280,7 @@ START_TEST(test_warning_to_failure_raises) {
   notification_t f = df(NOTIF_FAILURE, "disk full");
   ck_assert_int_eq(pd_notify_handle(nt, &w, t0), PD_NOTIFY_QUEUED);
   ck_assert_int_eq(pd_notify_handle(nt, &w, t0 + SECOND), PD_NOTIFY_NOTHING);
-  ck_assert_int_eq(pd_notify_handle(nt, &f, t0 + 2 * SECOND),
-                   PD_NOTIFY_QUEUED);
+  ck_assert_int_eq(pd_notify_handle(nt, &f, t0 + 2 * SECOND), PD_NOTIFY_QUEUED);
   /* Back to WARNING and up again: the incident is already at FAILURE. */
   ck_assert_int_eq(pd_notify_handle(nt, &w, t0 + 3 * SECOND),
                    PD_NOTIFY_NOTHING);
@@ -504,8 +503,7 @@ START_TEST(test_state_persists_across_reopen) {
   /* Still open: a repeat sends nothing, an OKAY resolves. */
   ck_assert_int_eq(pd_notify_handle(nt, &n, t0 + SECOND), PD_NOTIFY_NOTHING);
   n = df(NOTIF_OKAY, "ok");
-  ck_assert_int_eq(pd_notify_handle(nt, &n, t0 + 2 * SECOND),
-                   PD_NOTIFY_QUEUED);
+  ck_assert_int_eq(pd_notify_handle(nt, &n, t0 + 2 * SECOND), PD_NOTIFY_QUEUED);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 0);
 }
 END_TEST
@@ -691,15 +689,15 @@ START_TEST(test_reconcile_schedule) {
   pd_reconcile_init(&rc, 300, t0);
   char key[PD_DEDUP_KEY_MAX + 1];
   cdtime_t wake;
-  ck_assert(!pd_reconcile_next(&rc, nt, t0 + 299 * SECOND, key, sizeof(key),
-                               &wake));
+  ck_assert(
+      !pd_reconcile_next(&rc, nt, t0 + 299 * SECOND, key, sizeof(key), &wake));
   ck_assert_uint_eq(wake, t0 + 300 * SECOND);
-  ck_assert(pd_reconcile_next(&rc, nt, t0 + 300 * SECOND, key, sizeof(key),
-                              &wake));
+  ck_assert(
+      pd_reconcile_next(&rc, nt, t0 + 300 * SECOND, key, sizeof(key), &wake));
   ck_assert_str_eq(key, DF_KEY);
   /* b is skipped (queued); the pass ends, the next is one interval on. */
-  ck_assert(!pd_reconcile_next(&rc, nt, t0 + 301 * SECOND, key, sizeof(key),
-                               &wake));
+  ck_assert(
+      !pd_reconcile_next(&rc, nt, t0 + 301 * SECOND, key, sizeof(key), &wake));
   ck_assert_uint_eq(wake, t0 + 600 * SECOND);
 
   /* close_with spools and closes only the same opening. */
@@ -708,18 +706,17 @@ START_TEST(test_reconcile_schedule) {
   pd_event_t ev[2];
   size_t num;
   ck_assert_int_eq(pd_reconcile_events(&open_a, BLOCK, false, ev, &num), 0);
-  ck_assert_int_eq(pd_notify_close_with(nt, DF_KEY, open_a.opened + 1, ev,
-                                        num), 0);
-  ck_assert_int_eq(pd_notify_close_with(nt, DF_KEY, open_a.opened, ev, num),
-                   1);
+  ck_assert_int_eq(pd_notify_close_with(nt, DF_KEY, open_a.opened + 1, ev, num),
+                   0);
+  ck_assert_int_eq(pd_notify_close_with(nt, DF_KEY, open_a.opened, ev, num), 1);
   free_events(ev, num);
   ck_assert_int_eq(pd_notify_lookup(nt, DF_KEY, NULL), -1);
   ck_assert_uint_eq(queued_count(), 2);
   pd_reconcile_free(&rc);
 
   pd_reconcile_init(&rc, 0, t0);
-  ck_assert(!pd_reconcile_next(&rc, nt, t0 + 9999 * SECOND, key, sizeof(key),
-                               &wake));
+  ck_assert(
+      !pd_reconcile_next(&rc, nt, t0 + 9999 * SECOND, key, sizeof(key), &wake));
   ck_assert_uint_eq(wake, 0);
   pd_reconcile_free(&rc);
 }

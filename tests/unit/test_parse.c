@@ -78,7 +78,8 @@ static char *read_example(const char *name, size_t *len) {
   return b.data ? b.data : calloc(1, 1);
 }
 
-/* --- a recorder of parser callbacks ----------------------------------------- */
+/* --- a recorder of parser callbacks -----------------------------------------
+ */
 
 typedef struct {
   buf_t log; /* every callback, in order, as text: compared across chunkings */
@@ -264,11 +265,11 @@ static bool same_double(double a, double b) {
 
 static void assert_same_outcome(const outcome_t *a, const outcome_t *b,
                                 const char *what, size_t chunk) {
-  ck_assert_msg(a->status == b->status, "%s: status differs at chunk %zu",
-                what, chunk);
+  ck_assert_msg(a->status == b->status, "%s: status differs at chunk %zu", what,
+                chunk);
   ck_assert_msg(strcmp(a->error, b->error) == 0,
-                "%s: error differs at chunk %zu: \"%s\" vs \"%s\"", what,
-                chunk, a->error, b->error);
+                "%s: error differs at chunk %zu: \"%s\" vs \"%s\"", what, chunk,
+                a->error, b->error);
   ck_assert(a->result.limit == b->result.limit);
   ck_assert(a->result.offset == b->result.offset);
   ck_assert(a->result.total == b->result.total);
@@ -279,7 +280,8 @@ static void assert_same_outcome(const outcome_t *a, const outcome_t *b,
                         b->result.coverage_percentage));
 }
 
-/* --- model: bounded copies, IDs, time ------------------------------------------ */
+/* --- model: bounded copies, IDs, time
+ * ------------------------------------------ */
 
 START_TEST(test_time_parse) {
   static const struct {
@@ -304,16 +306,25 @@ START_TEST(test_time_parse) {
     time_t t = -1;
     ck_assert_msg(pd_time_parse(good[i].text, strlen(good[i].text), &t) == 0,
                   "%s refused", good[i].text);
-    ck_assert_msg((long long)t == good[i].expect, "%s -> %lld",
-                  good[i].text, (long long)t);
+    ck_assert_msg((long long)t == good[i].expect, "%s -> %lld", good[i].text,
+                  (long long)t);
   }
   static const char *const bad[] = {
-      "",         "2026-11-28",          "2026-11-28T08:00Z",
-      "yesterday", "2026-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
-      "2026-11-31T00:00:00Z", "2026-11-28T24:00:00Z", "2026-11-28T08:60:00Z",
-      "2026-11-28T08:00:00+25:00", "2026-11-28T08:00:00Zjunk",
-      "2026-11-28T08:00:00.Z", "2026-11-28T08:00:00 +01:00",
-      "+2026-11-28T08:00:00Z", "2026/11/28T08:00:00Z",
+      "",
+      "2026-11-28",
+      "2026-11-28T08:00Z",
+      "yesterday",
+      "2026-13-01T00:00:00Z",
+      "2023-02-29T00:00:00Z",
+      "2026-11-31T00:00:00Z",
+      "2026-11-28T24:00:00Z",
+      "2026-11-28T08:60:00Z",
+      "2026-11-28T08:00:00+25:00",
+      "2026-11-28T08:00:00Zjunk",
+      "2026-11-28T08:00:00.Z",
+      "2026-11-28T08:00:00 +01:00",
+      "+2026-11-28T08:00:00Z",
+      "2026/11/28T08:00:00Z",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     time_t t;
@@ -352,8 +363,7 @@ START_TEST(test_bounded_copies) {
   ck_assert_uint_eq(pd_text_copy(out, sizeof(out), "abcde\xc3\xa9x", 8), 7);
   ck_assert_str_eq(out, "abcde\xc3\xa9");
   ck_assert_uint_eq(pd_text_copy(out, sizeof(out), "abcd\xe2\x82\xac", 7), 7);
-  ck_assert_uint_eq(pd_text_copy(out, sizeof(out), "abcde\xe2\x82\xac", 8),
-                    5);
+  ck_assert_uint_eq(pd_text_copy(out, sizeof(out), "abcde\xe2\x82\xac", 8), 5);
   ck_assert_uint_eq(
       pd_text_copy(out, sizeof(out), "abc\xf0\x9f\x98\x80xyz", 10), 7);
   ck_assert_uint_eq(pd_text_copy(out, sizeof(out), "abcd\xf0\x9f\x98\x80", 8),
@@ -412,20 +422,17 @@ START_TEST(test_model_containers) {
 
   ck_assert_str_eq(pd_service_status_name(PD_SERVICE_MAINTENANCE),
                    "maintenance");
-  ck_assert_int_eq(pd_service_status_parse("critical", 8),
-                   PD_SERVICE_CRITICAL);
-  ck_assert_int_eq(pd_service_status_parse("criticalx", 9),
-                   PD_SERVICE_UNKNOWN);
+  ck_assert_int_eq(pd_service_status_parse("critical", 8), PD_SERVICE_CRITICAL);
+  ck_assert_int_eq(pd_service_status_parse("criticalx", 9), PD_SERVICE_UNKNOWN);
   ck_assert_int_eq(pd_target_type_parse("schedule_v3_reference", 21),
                    PD_TARGET_SCHEDULE);
-  ck_assert_int_eq(pd_target_type_parse("user_reference", 14),
-                   PD_TARGET_USER);
-  ck_assert_int_eq(pd_target_type_parse("team_reference", 14),
-                   PD_TARGET_OTHER);
+  ck_assert_int_eq(pd_target_type_parse("user_reference", 14), PD_TARGET_USER);
+  ck_assert_int_eq(pd_target_type_parse("team_reference", 14), PD_TARGET_OTHER);
 }
 END_TEST
 
-/* --- the JSON layer ------------------------------------------------------------ */
+/* --- the JSON layer
+ * ------------------------------------------------------------ */
 
 typedef struct {
   buf_t log;
@@ -438,8 +445,7 @@ static void log_path(json_log_t *l, pd_json_stream_t *js) {
   buf_printf(&l->log, "%s", path[0] ? path : "$");
 }
 
-static int jl_value(void *ctx, pd_json_stream_t *js,
-                    const pd_json_value_t *v) {
+static int jl_value(void *ctx, pd_json_stream_t *js, const pd_json_value_t *v) {
   json_log_t *l = ctx;
   log_path(l, js);
   if (v->type == PD_JSON_BOOL)
@@ -531,9 +537,9 @@ START_TEST(test_json_errors) {
   buf_t log;
   char err[PD_JSON_ERROR_MAX];
   /* malformed: the message has the offset, not the body's text */
-  ck_assert_int_eq(json_log("{\"secret\":\"TOKEN123\",,}", 1, false, &log,
-                            err, sizeof(err)),
-                   -1);
+  ck_assert_int_eq(
+      json_log("{\"secret\":\"TOKEN123\",,}", 1, false, &log, err, sizeof(err)),
+      -1);
   ck_assert_ptr_nonnull(strstr(err, "malformed JSON at byte"));
   ck_assert_ptr_null(strstr(err, "TOKEN123"));
   buf_free(&log);
@@ -609,9 +615,9 @@ START_TEST(test_json_token_limit_offsets) {
       for (int skip = 0; skip <= 1; skip++) {
         buf_t log;
         char err[PD_JSON_ERROR_MAX];
-        ck_assert_int_eq(json_log(cases[i].json, chunks[c], skip, &log, err,
-                                  sizeof(err)),
-                         -1);
+        ck_assert_int_eq(
+            json_log(cases[i].json, chunks[c], skip, &log, err, sizeof(err)),
+            -1);
         ck_assert_msg(strcmp(err, cases[i].error) == 0,
                       "case %zu chunk %zu skip %d: %s", i, chunks[c], skip,
                       err);
@@ -672,7 +678,8 @@ START_TEST(test_json_numbers) {
 }
 END_TEST
 
-/* --- PagerDuty's examples ------------------------------------------------------- */
+/* --- PagerDuty's examples
+ * ------------------------------------------------------- */
 
 START_TEST(test_example_user) {
   size_t len;
@@ -692,8 +699,7 @@ START_TEST(test_example_user) {
 
   /* the account-level-token 400 body is not a user */
   body = read_example(
-      "rest_error_400_users_me_account_token.python-pagerduty-test.json",
-      &len);
+      "rest_error_400_users_me_account_token.python-pagerduty-test.json", &len);
   o = parse_chunked(PD_PARSE_USER_ME, body, len, 0, &r);
   ck_assert_int_eq(o.status, -1);
   ck_assert_ptr_nonnull(strstr(o.error, "no \"user\""));
@@ -777,15 +783,15 @@ START_TEST(test_example_incidents) {
   /* the list example has no "total" at all (a known flaw): -1 */
   check_example_incident("rest_list_incidents.200.json", PD_INCIDENT_RESOLVED,
                          "PIJ90N7", 1, true);
-  check_example_incident("rest_get_incident.200.json",
-                         PD_INCIDENT_ACKNOWLEDGED, "PIJ90N7", -1, false);
-  check_example_incident("rest_create_incident.201.json",
-                         PD_INCIDENT_TRIGGERED, "PWIXJZS", -1, false);
-  check_example_incident("rest_update_incident.200.json",
-                         PD_INCIDENT_RESOLVED, "PIJ90N7", -1, false);
+  check_example_incident("rest_get_incident.200.json", PD_INCIDENT_ACKNOWLEDGED,
+                         "PIJ90N7", -1, false);
+  check_example_incident("rest_create_incident.201.json", PD_INCIDENT_TRIGGERED,
+                         "PWIXJZS", -1, false);
+  check_example_incident("rest_update_incident.200.json", PD_INCIDENT_RESOLVED,
+                         "PIJ90N7", -1, false);
   /* PUT /incidents answers a list without pagination fields */
-  check_example_incident("rest_manage_incidents.200.json",
-                         PD_INCIDENT_RESOLVED, "PIJ90N7", -1, false);
+  check_example_incident("rest_manage_incidents.200.json", PD_INCIDENT_RESOLVED,
+                         "PIJ90N7", -1, false);
 }
 END_TEST
 
@@ -859,28 +865,34 @@ END_TEST
 /* GET /v3/schedules/{id}?include[]=final_schedule: computed shift
  * assignments, overlapping, with an empty member; rotations are skipped. */
 #define V3_SHIFT(start, end, member)                                           \
-  "{\"type\":\"computed_shift_assignment\",\"start_time\":\"" start      \
-  "\",\"end_time\":\"" end "\",\"member\":" member                       \
+  "{\"type\":\"computed_shift_assignment\",\"start_time\":\"" start            \
+  "\",\"end_time\":\"" end "\",\"member\":" member                             \
   ",\"source\":{\"type\":\"rotation\",\"rotation_id\":\"PROT001\"}}"
 #define V3_USER(id) "{\"type\":\"user_member\",\"user_id\":\"" id "\"}"
 #define V3_EMPTY "{\"type\":\"empty_member\"}"
 #define V3_DETAIL(shifts)                                                      \
-  "{\"schedule\":{\"id\":\"PV3A001\",\"type\":\"schedule_v3\","          \
-  "\"name\":\"SRE Follow the Sun\",\"time_zone\":\"Etc/UTC\","             \
-  "\"teams\":[{\"id\":\"PTEAM01\",\"type\":\"team_reference\"}],"         \
-  "\"rotations\":[{\"id\":\"PROT001\",\"events\":[{\"id\":\"PEV0001\","   \
-  "\"assignment_strategy\":{\"members\":[" V3_USER("PUSER09") "]}}]}],"     \
-  "\"final_schedule\":{\"type\":\"final_schedule\","                       \
-  "\"rendered_coverage_percentage\":75.5,\"computed_shift_assignments\":["  \
-  shifts "]}}}"
+  "{\"schedule\":{\"id\":\"PV3A001\",\"type\":\"schedule_v3\","                \
+  "\"name\":\"SRE Follow the Sun\",\"time_zone\":\"Etc/UTC\","                 \
+  "\"teams\":[{\"id\":\"PTEAM01\",\"type\":\"team_reference\"}],"              \
+  "\"rotations\":[{\"id\":\"PROT001\",\"events\":[{\"id\":\"PEV0001\","        \
+  "\"assignment_strategy\":{\"members\":[" V3_USER(                            \
+      "PUSER09") "]}}]}],"                                                     \
+                 "\"final_schedule\":{\"type\":\"final_schedule\","            \
+                 "\"rendered_coverage_percentage\":75.5,\"computed_shift_"     \
+                 "assignments\":[" shifts "]}}}"
 
 START_TEST(test_v3_schedule_detail) {
-  static const char body[] = V3_DETAIL(
-      V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
-               V3_USER("PUSER01")) "," V3_SHIFT(
-          "2026-12-01T14:00:00+01:00", "2026-12-02T00:00:00Z",
-          V3_USER("PUSER02")) "," V3_SHIFT("2026-12-02T00:00:00Z",
-                                           "2026-12-02T06:00:00Z", V3_EMPTY));
+  static const char body[] = V3_DETAIL(V3_SHIFT(
+      "2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+      V3_USER(
+          "PUSER01")) "," V3_SHIFT("2026-12-01T14:00:00+01:00",
+                                   "2026-12-02T00:00:00Z",
+                                   V3_USER(
+                                       "PUSER02")) "," V3_SHIFT("2026-12-02T00:"
+                                                                "00:00Z",
+                                                                "2026-12-02T06:"
+                                                                "00:00Z",
+                                                                V3_EMPTY));
   for (size_t chunk = 0; chunk < 40; chunk += 13) {
     recorder_t r = {0};
     outcome_t o =
@@ -916,10 +928,11 @@ START_TEST(test_v3_schedule_detail_strict) {
       V3_DETAIL("{\"start_time\":\"2026-12-01T06:00:00Z\",\"end_time\":"
                 "\"2026-12-01T18:00:00Z\"}"),
       /* no end */
-      V3_DETAIL("{\"start_time\":\"2026-12-01T06:00:00Z\",\"member\":"
-                V3_USER("PUSER01") "}"),
+      V3_DETAIL("{\"start_time\":\"2026-12-01T06:00:00Z\",\"member\":" V3_USER(
+          "PUSER01") "}"),
       /* not a time */
-      V3_DETAIL(V3_SHIFT("tomorrow", "2026-12-01T18:00:00Z", V3_USER("PUSER01"))),
+      V3_DETAIL(
+          V3_SHIFT("tomorrow", "2026-12-01T18:00:00Z", V3_USER("PUSER01"))),
       /* an invalid user ID */
       V3_DETAIL(V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
                          V3_USER("P-1"))),
@@ -928,16 +941,16 @@ START_TEST(test_v3_schedule_detail_strict) {
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     recorder_t r = {0};
-    outcome_t o = parse_chunked(PD_PARSE_SCHEDULE_V3, bad[i], strlen(bad[i]),
-                                0, &r);
+    outcome_t o =
+        parse_chunked(PD_PARSE_SCHEDULE_V3, bad[i], strlen(bad[i]), 0, &r);
     ck_assert_msg(o.status != 0, "case %zu parsed", i);
     ck_assert_str_ne(o.error, "");
     recorder_free(&r);
   }
   /* a member type this code does not know covers nothing, but is fine */
-  static const char odd[] = V3_DETAIL(V3_SHIFT(
-      "2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
-      "{\"type\":\"team_member\",\"user_id\":\"PUSER01\"}"));
+  static const char odd[] =
+      V3_DETAIL(V3_SHIFT("2026-12-01T06:00:00Z", "2026-12-01T18:00:00Z",
+                         "{\"type\":\"team_member\",\"user_id\":\"PUSER01\"}"));
   recorder_t r = {0};
   outcome_t o = parse_chunked(PD_PARSE_SCHEDULE_V3, odd, strlen(odd), 0, &r);
   ck_assert_msg(o.status == 0, "%s", o.error);
@@ -1092,8 +1105,8 @@ START_TEST(test_random_chunks) {
       size_t n = 1 + (size_t)rand_r(&seed) % 97;
       if (n > len - off)
         n = len - off;
-      ck_assert_int_eq(
-          pd_parser_feed(p, (const unsigned char *)body + off, n), 0);
+      ck_assert_int_eq(pd_parser_feed(p, (const unsigned char *)body + off, n),
+                       0);
       off += n;
     }
     ck_assert_int_eq(pd_parser_finish(p), 0);
@@ -1131,7 +1144,8 @@ START_TEST(test_truncated_prefixes) {
 }
 END_TEST
 
-/* --- crafted responses --------------------------------------------------------- */
+/* --- crafted responses
+ * --------------------------------------------------------- */
 
 START_TEST(test_nested_keys_do_not_mix) {
   /* the incident's own id comes last; nested objects reuse every key name,
@@ -1266,8 +1280,7 @@ START_TEST(test_required_fields) {
                  "incidents[0] (byte");
   expect_failure(PD_PARSE_USER_ME, "{\"user\":{\"name\":\"x\"}}",
                  "without an id");
-  expect_failure(PD_PARSE_ONCALLS,
-                 "{\"oncalls\":[{\"escalation_level\":1}]}",
+  expect_failure(PD_PARSE_ONCALLS, "{\"oncalls\":[{\"escalation_level\":1}]}",
                  "without escalation_policy.id");
   expect_failure(PD_PARSE_ONCALLS,
                  "{\"oncalls\":[{\"escalation_policy\":{\"id\":\"PE1\"}}]}",
@@ -1295,8 +1308,7 @@ START_TEST(test_wrong_types) {
     pd_parse_kind_t kind;
     const char *json, *expect;
   } cases[] = {
-      {PD_PARSE_INCIDENTS, "{\"incidents\":[],\"more\":\"yes\"}",
-       "more (byte"},
+      {PD_PARSE_INCIDENTS, "{\"incidents\":[],\"more\":\"yes\"}", "more (byte"},
       {PD_PARSE_INCIDENTS, "{\"incidents\":[],\"more\":1}",
        "expected a boolean, got a number"},
       {PD_PARSE_INCIDENTS, "{\"incidents\":[],\"limit\":\"25\"}",
@@ -1320,7 +1332,8 @@ START_TEST(test_wrong_types) {
        "expected a string, got a number"},
       {PD_PARSE_INCIDENTS, "{\"incidents\":[{\"id\":{\"x\":1}}]}",
        "expected a string, got an object"},
-      {PD_PARSE_INCIDENTS, "{\"incidents\":[{\"id\":\"P1\",\"service\":\"PX\"}]}",
+      {PD_PARSE_INCIDENTS,
+       "{\"incidents\":[{\"id\":\"P1\",\"service\":\"PX\"}]}",
        "incidents[0].service (byte"},
       {PD_PARSE_INCIDENTS,
        "{\"incidents\":[{\"id\":\"P1\",\"service\":{\"id\":5}}]}",
@@ -1370,8 +1383,7 @@ START_TEST(test_wrong_types) {
        "final_schedule"},
       {PD_PARSE_USER_ME, "{\"user\":{\"id\":\"P1\",\"email\":false}}",
        "user.email"},
-      {PD_PARSE_SERVICES,
-       "{\"services\":[{\"id\":\"P1\",\"name\":[\"a\"]}]}",
+      {PD_PARSE_SERVICES, "{\"services\":[{\"id\":\"P1\",\"name\":[\"a\"]}]}",
        "services[0].name"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1390,8 +1402,7 @@ START_TEST(test_huge_strings_bounded) {
     buf_printf(&json, "d");
   buf_printf(&json, "\"}]}");
   recorder_t r = {0};
-  outcome_t o = parse_chunked(PD_PARSE_SERVICES, json.data, json.len, 1000,
-                              &r);
+  outcome_t o = parse_chunked(PD_PARSE_SERVICES, json.data, json.len, 1000, &r);
   ck_assert_msg(o.status == 0, "%s", o.error);
   ck_assert_uint_eq(strlen(r.services.items[0].name), 254);
   ck_assert_int_eq((unsigned char)r.services.items[0].name[252], 0xc3);
@@ -1473,9 +1484,9 @@ START_TEST(test_callback_stops_parse) {
                    0);
   ck_assert_uint_eq(result.entities, 3);
   ck_assert_str_eq(err, "");
-  ck_assert_int_eq(pd_parse_buffer(PD_PARSE_TEAMS, NULL, "{", 1, NULL, err,
-                                   sizeof(err)),
-                   -1);
+  ck_assert_int_eq(
+      pd_parse_buffer(PD_PARSE_TEAMS, NULL, "{", 1, NULL, err, sizeof(err)),
+      -1);
   ck_assert_ptr_nonnull(strstr(err, "truncated"));
 }
 END_TEST
@@ -1490,9 +1501,8 @@ START_TEST(test_malformed_never_echoes_body) {
   for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
     for (size_t chunk = 1; chunk <= strlen(bodies[i]); chunk++) {
       recorder_t r = {0};
-      outcome_t o =
-          parse_chunked(PD_PARSE_INCIDENTS, bodies[i], strlen(bodies[i]),
-                        chunk, &r);
+      outcome_t o = parse_chunked(PD_PARSE_INCIDENTS, bodies[i],
+                                  strlen(bodies[i]), chunk, &r);
       ck_assert_int_eq(o.status, -1);
       ck_assert_msg(strstr(o.error, "SECRET") == NULL, "%s", o.error);
       ck_assert_msg(strstr(o.error, "JSON") != NULL, "%s", o.error);
@@ -1521,8 +1531,8 @@ static void make_incident_page(buf_t *json, int num) {
         "\"alert_counts\":{\"all\":1,\"triggered\":1,\"resolved\":0},"
         "\"priority\":null,\"resolve_reason\":null}",
         i ? "," : "", i, i, i % 100, i, i, 1 + i % 28, i % 24, i % 60,
-        i % 3 ? "triggered" : "acknowledged", i % 2 ? "low" : "high", i,
-        i % 17, i % 7, i % 5);
+        i % 3 ? "triggered" : "acknowledged", i % 2 ? "low" : "high", i, i % 17,
+        i % 7, i % 5);
   }
   buf_printf(json, "],\"limit\":100,\"offset\":0,\"more\":false,"
                    "\"total\":null}");

@@ -73,8 +73,7 @@ START_TEST(test_server_remaining_spreads) {
   pd_ratelimit_on_send(&rl, T0 + 1);
   pd_ratelimit_on_response(&rl, T0 + 1, 10, 20);
   pd_ratelimit_reason_t why;
-  ck_assert_double_eq_tol(pd_ratelimit_delay_why(&rl, T0 + 1, &why), 2.0,
-                          1e-9);
+  ck_assert_double_eq_tol(pd_ratelimit_delay_why(&rl, T0 + 1, &why), 2.0, 1e-9);
   ck_assert_int_eq(why, PD_RATELIMIT_SERVER_LOW);
   ck_assert_double_eq_tol(pd_ratelimit_delay(&rl, T0 + 2.5), 0.5, 1e-9);
   ck_assert_double_eq(pd_ratelimit_delay(&rl, T0 + 3), 0);
@@ -112,8 +111,7 @@ START_TEST(test_server_remaining_zero_blocks_until_reset) {
   pd_ratelimit_on_send(&rl, T0);
   pd_ratelimit_on_response(&rl, T0, 0, 7);
   pd_ratelimit_reason_t why;
-  ck_assert_double_eq_tol(pd_ratelimit_delay_why(&rl, T0 + 2, &why), 5.0,
-                          1e-9);
+  ck_assert_double_eq_tol(pd_ratelimit_delay_why(&rl, T0 + 2, &why), 5.0, 1e-9);
   ck_assert_int_eq(why, PD_RATELIMIT_BLOCKED);
   ck_assert_double_eq(pd_ratelimit_delay(&rl, T0 + 7), 0);
   pd_ratelimit_free(&rl);
@@ -201,8 +199,8 @@ START_TEST(test_longest_wait_wins) {
 END_TEST
 
 START_TEST(test_reason_names) {
-  ck_assert_ptr_nonnull(strstr(pd_ratelimit_reason_name(PD_RATELIMIT_CEILING),
-                               "ceiling"));
+  ck_assert_ptr_nonnull(
+      strstr(pd_ratelimit_reason_name(PD_RATELIMIT_CEILING), "ceiling"));
   ck_assert_ptr_nonnull(
       strstr(pd_ratelimit_reason_name(PD_RATELIMIT_BLOCKED), "rate limited"));
 }

@@ -749,8 +749,8 @@ START_TEST(test_oncall_counts) {
   world_t w = {0};
   /* schedule oncall comes from the final schedule: PU1 and PU2 now (an
    * override beside the layer), PU3 later */
-  add_schedule(&w, "PS1", "Primary", "PU1", -HOUR, HOUR, "PU2", -HOUR,
-               2 * HOUR, "PU3", HOUR, 5 * HOUR, NULL);
+  add_schedule(&w, "PS1", "Primary", "PU1", -HOUR, HOUR, "PU2", -HOUR, 2 * HOUR,
+               "PU3", HOUR, 5 * HOUR, NULL);
   add_schedule(&w, "PS2", "Secondary", NULL);
   add_schedule(&w, "PS3", "Nobody", NULL);
   add_policy(&w, "PP1", "Main", 3, 2);

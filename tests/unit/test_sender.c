@@ -119,8 +119,8 @@ static void view_key(const char *key, const char *const *note_texts,
              res != NULL ? res : "");
     yajl_val notes = array_at(inc, "notes");
     for (size_t j = 0; notes != NULL && j < notes->u.array.len; j++) {
-      const char *content = pdsim_json_string(notes->u.array.values[j],
-                                              "content");
+      const char *content =
+          pdsim_json_string(notes->u.array.values[j], "content");
       for (int t = 0; note_texts != NULL && note_texts[t] != NULL; t++)
         if (content != NULL && strcmp(content, note_texts[t]) == 0)
           out->notes_with[t]++;
@@ -130,8 +130,7 @@ static void view_key(const char *key, const char *const *note_texts,
 }
 
 /* Requests in the log: method, path prefix, status (-1 any). */
-static int count_requests(const char *method, const char *prefix,
-                          long status) {
+static int count_requests(const char *method, const char *prefix, long status) {
   yajl_val log = pdsim_get_json(&sim, "/_sim/requests");
   ck_assert_ptr_nonnull(log);
   yajl_val list = array_at(log, "requests");
@@ -273,8 +272,7 @@ static int rig_open(bool with_sender) {
       (rig.spool = pd_spool_open(root, BLOCK, 100000)) == NULL)
     return -1;
   if (rig.nt == NULL &&
-      (rig.nt = pd_notify_open(&rig.cfg, rig.spool, rig.acct != NULL)) ==
-          NULL)
+      (rig.nt = pd_notify_open(&rig.cfg, rig.spool, rig.acct != NULL)) == NULL)
     return -1;
   if (with_sender && rig.sender == NULL) {
     pd_sender_options_t opts = {
@@ -752,8 +750,7 @@ START_TEST(test_events_429_without_named_wait_backs_off_in_order) {
   double refused = first_request_time("POST", "/v2/enqueue", 429);
   double next = first_request_time("POST", "/v2/enqueue", 202);
   ck_assert(refused > 0 && next > 0);
-  ck_assert_msg(next - refused >= 0.6, "retried after %.3f s",
-                next - refused);
+  ck_assert_msg(next - refused >= 0.6, "retried after %.3f s", next - refused);
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 429), 1);
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 202), 4);
 }
@@ -809,7 +806,7 @@ START_TEST(test_revoked_token_keeps_events) {
   while (now_s() < end && count_requests("GET", "/users/me", 401) == 0)
     sleep_s(0.1);
   ck_assert(wait_logged(LOG_ERR, "authentication failed", 5)); /* handled */
-  sleep_s(1.5); /* time for a (wrong) quick retry */
+  sleep_s(1.5);                    /* time for a (wrong) quick retry */
   ck_assert_uint_eq(pending(), 1); /* kept */
   ck_assert_int_eq(count_requests("GET", "/users/me", 401), 1); /* slowly */
   ck_assert_int_eq(count_requests("POST", "/incidents", -1), 0);
@@ -1062,8 +1059,7 @@ START_TEST(test_max_event_age) {
   char failed[128], cmd[256];
   snprintf(failed, sizeof(failed), "%s/failed", root);
   ck_assert_int_eq(files_in(failed, ".json"), 1);
-  snprintf(cmd, sizeof(cmd), "grep -q 'expired.*HTTP 503' %s/*.reason",
-           failed);
+  snprintf(cmd, sizeof(cmd), "grep -q 'expired.*HTTP 503' %s/*.reason", failed);
   ck_assert_int_eq(system(cmd), 0);
   ck_assert(stub_log_contains(LOG_ERR, "MaxEventAge"));
   ck_assert_int_ge(count_requests("POST", "/v2/enqueue", 503), 1);
@@ -1129,8 +1125,8 @@ static void human_resolves(const char *id) {
   snprintf(path, sizeof(path), "/incidents/%s", id);
   const char *body = "{\"incident\":{\"type\":\"incident_reference\","
                      "\"status\":\"resolved\",\"resolution\":\"by hand\"}}";
-  pd_http_request_t req = {.method = "PUT", .path = path, .body = body,
-                           .body_len = strlen(body)};
+  pd_http_request_t req = {
+      .method = "PUT", .path = path, .body = body, .body_len = strlen(body)};
   pd_http_response_t resp;
   ck_assert_int_eq(pd_http_perform(c, &req, &resp), 0);
   pd_http_client_destroy(c);
@@ -1164,8 +1160,8 @@ START_TEST(test_reconcile_rest) {
   while (now_s() < end && (pd_notify_open_count(rig.nt) != 1 || pending() > 0))
     sleep_s(0.05);
   ck_assert_uint_eq(pd_notify_open_count(rig.nt), 1);
-  ck_assert_int_eq(pd_notify_lookup(rig.nt, "web03/df-root/percent_bytes-used",
-                                    NULL), 0);
+  ck_assert_int_eq(
+      pd_notify_lookup(rig.nt, "web03/df-root/percent_bytes-used", NULL), 0);
   ck_assert(drained(10));
   key_view_t v;
   view_key(KEY_WEB01, NULL, &v);

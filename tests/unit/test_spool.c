@@ -10,13 +10,13 @@
 #define _GNU_SOURCE /* unshare() */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -590,15 +590,19 @@ END_TEST
 static bool mount_tmpfs(const char *size) {
   if (unshare(CLONE_NEWNS) != 0 ||
       mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
-    fprintf(stderr, "SKIP: no private mount namespace (%s); disk fault "
-            "case not run\n", strerror(errno));
+    fprintf(stderr,
+            "SKIP: no private mount namespace (%s); disk fault "
+            "case not run\n",
+            strerror(errno));
     return false;
   }
   char opts[64];
   snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
   if (mount("tmpfs", root, "tmpfs", 0, opts) != 0) {
-    fprintf(stderr, "SKIP: cannot mount a tmpfs (%s); disk fault case not "
-            "run\n", strerror(errno));
+    fprintf(stderr,
+            "SKIP: cannot mount a tmpfs (%s); disk fault case not "
+            "run\n",
+            strerror(errno));
     return false;
   }
   return true;
@@ -699,8 +703,7 @@ START_TEST(test_read_only) {
   /* A delivered event and a dead letter leave the queue although their
    * files cannot leave the disk yet. */
   ck_assert_int_eq(pd_spool_remove(spool, done), PD_SPOOL_OK);
-  ck_assert_int_eq(pd_spool_fail(spool, bad, "HTTP 400: invalid"),
-                   PD_SPOOL_OK);
+  ck_assert_int_eq(pd_spool_fail(spool, bad, "HTTP 400: invalid"), PD_SPOOL_OK);
   pd_spool_stats_t stats;
   pd_spool_stats(spool, &stats);
   ck_assert_uint_eq(stats.pending, 0);
@@ -1046,8 +1049,7 @@ START_TEST(test_concurrent_producers_and_consumer) {
   ck_assert_int_eq(pthread_create(&consumer, NULL, consume, c), 0);
   for (int i = 0; i < PRODUCERS; i++) {
     args[i] = (producer_t){.spool = spool, .id = i};
-    ck_assert_int_eq(pthread_create(&producers[i], NULL, produce, &args[i]),
-                     0);
+    ck_assert_int_eq(pthread_create(&producers[i], NULL, produce, &args[i]), 0);
   }
   for (int i = 0; i < PRODUCERS; i++)
     pthread_join(producers[i], NULL);

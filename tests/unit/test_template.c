@@ -51,7 +51,8 @@ START_TEST(test_default_template_drops_empty_instances) {
   n.type_instance[0] = '\0';
   ck_assert_str_eq(expand(PD_DEFAULT_DEDUP_KEY, &n), "web01/df/percent_bytes");
   snprintf(n.plugin_instance, sizeof(n.plugin_instance), "sda");
-  ck_assert_str_eq(expand(PD_DEFAULT_DEDUP_KEY, &n), "web01/df-sda/percent_bytes");
+  ck_assert_str_eq(expand(PD_DEFAULT_DEDUP_KEY, &n),
+                   "web01/df-sda/percent_bytes");
 }
 END_TEST
 
@@ -76,9 +77,9 @@ START_TEST(test_meta_of_every_type) {
   meta[1] = (notification_meta_t){.type = NM_TYPE_SIGNED_INT,
                                   .nm_value.nm_signed_int = -42};
   snprintf(meta[1].name, sizeof(meta[1].name), "signed");
-  meta[2] = (notification_meta_t){
-      .type = NM_TYPE_UNSIGNED_INT,
-      .nm_value.nm_unsigned_int = 18446744073709551615ULL};
+  meta[2] = (notification_meta_t){.type = NM_TYPE_UNSIGNED_INT,
+                                  .nm_value.nm_unsigned_int =
+                                      18446744073709551615ULL};
   snprintf(meta[2].name, sizeof(meta[2].name), "unsigned");
   meta[3] = meta_double("CurrentValue", 0.1);
   meta[4] = meta_double("WarningMax", NAN);
@@ -110,9 +111,8 @@ START_TEST(test_validation) {
   ck_assert_int_eq(pd_template_validate(PD_DEFAULT_DEDUP_KEY, err, sizeof(err)),
                    0);
   ck_assert_int_eq(pd_template_validate("static key", err, sizeof(err)), 0);
-  ck_assert_int_eq(pd_template_validate("%{meta:a b}-%{severity}", err,
-                                        sizeof(err)),
-                   0);
+  ck_assert_int_eq(
+      pd_template_validate("%{meta:a b}-%{severity}", err, sizeof(err)), 0);
 
   ck_assert_int_eq(pd_template_validate("%{host}/%{hots}", err, sizeof(err)),
                    -1);
@@ -180,7 +180,7 @@ START_TEST(test_bound_with_hash_suffix) {
   meta[0].nm_value.nm_string = long_b;
   ck_assert_int_eq(pd_template_expand("%{meta:k}", &n, key_b, sizeof(key_b)),
                    PD_DEDUP_KEY_MAX);
-  ck_assert_str_ne(key_a, key_b);                /* distinct keys stay so */
+  ck_assert_str_ne(key_a, key_b);                  /* distinct keys stay so */
   ck_assert_int_eq(memcmp(key_a, key_b, keep), 0); /* sharing the prefix */
 
   /* Stable: the same key comes out the same. */
