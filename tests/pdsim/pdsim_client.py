@@ -4,101 +4,30 @@
     with SimProcess("demo") as sim:
         status, headers, body = sim.get("/services", token=sim.token)
 
-The process is always killed (context manager / stop()); its stderr goes to a
-temporary file so a full pipe can never stall it, and is printed on failure
-by tests that ask for it (sim.stderr_text()).
+It is started, awaited and stopped by pdsim_launch.py, the one launcher every
+test uses: always killed (context manager / stop(), and at exit); its stderr
+goes to a temporary file so a full pipe can never stall it, and is printed on
+failure by tests that ask for it (sim.stderr_text()).
 """
 
-import atexit
 import http.client
 import json
 import os
 import ssl
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from pdsim_launch import SimLaunch, pdsim_path  # noqa: F401 (pdsim_path: for callers)
 
 
-def pdsim_path():
-    return os.environ.get("PDSIM") or os.path.join(HERE, "pdsim")
+class SimProcess(SimLaunch):
+    """A simulator started the one way (pdsim_launch.SimLaunch: start(),
+    stop(), close(), stderr_text(), url, token, ready_line, proc, args),
+    with HTTP helpers for its API and its /_sim/ control interface."""
 
-
-class SimProcess:
     def __init__(self, scenario="demo", seed=None, extra_args=(), ready_timeout=120.0):
-        self.scenario = scenario
-        self.args = [pdsim_path(), "--port", "0", "--scenario", scenario]
-        if seed is not None:
-            self.args += ["--seed", str(seed)]
-        self.args += list(extra_args)
-        self.ready_timeout = ready_timeout
-        self.proc = None
-        self.url = None
-        self.token = None
-        self._stderr = None
+        super().__init__(scenario, seed=seed, args=extra_args, ready_timeout=ready_timeout)
         self.ssl_context = None
-
-    # -- lifecycle ----------------------------------------------------------------
-    def start(self):
-        atexit.register(self.stop)      # never leave a simulator behind
-        self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.ready_timeout
-        line = b""
-        # READY is the first stdout line; readline blocks, so guard with poll.
-        import selectors
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if sel.select(timeout=0.2):
-                line = self.proc.stdout.readline()
-                break
-            if self.proc.poll() is not None:
-                break
-        sel.close()
-        text = line.decode().strip()
-        if not text.startswith("READY "):
-            self.stop()
-            raise RuntimeError("pdsim did not become ready: %r\n%s" % (text, self.stderr_text()))
-        fields = dict(part.split("=", 1) for part in text.split()[1:])
-        self.url = fields["url"]
-        self.token = fields["token"]
-        self.ready_line = text
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stdout:
-            self.proc.stdout.close()
-
-    def close(self):
-        """Stop and drop the captured stderr."""
-        self.stop()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def stderr_text(self):
-        if self._stderr is None:
-            return ""
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace")
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- HTTP -----------------------------------------------------------------------------
     @property

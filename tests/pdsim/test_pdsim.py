@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,68 @@ class TestStartup(unittest.TestCase):
             out = subprocess.run([SimProcess().args[0], "--port", "0"] + bad, capture_output=True, timeout=120)  # a bound, not an estimate
             self.assertNotEqual(out.returncode, 0, bad)
             self.assertEqual(out.stdout, b"", bad)
+
+
+class TestLauncher(unittest.TestCase):
+    """pdsim_launch.py as a program, the way tests/unit/pdsim_fixture.c runs it:
+    one READY line or an exit with the reason; the simulator goes with it."""
+
+    LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pdsim_launch.py")
+    BOUND = 120  # seconds: a bound for a broken launcher, not an estimate
+
+    def launch(self, *args):
+        proc = subprocess.Popen([sys.executable, self.LAUNCHER] + list(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def cleanup():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=self.BOUND)
+        self.addCleanup(cleanup)
+        return proc
+
+    def ready(self, proc):
+        """(host, port) from the launcher's READY line, after checking that
+        the simulator answers there."""
+        line = proc.stdout.readline().decode()
+        self.assertRegex(line, r"^READY url=http://127\.0\.0\.1:\d+ token=u\+\S{18,}\n$")
+        host, port = line.split()[1][len("url=http://"):].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=self.BOUND)
+        conn.request("GET", "/_sim/health")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+        return host, int(port)
+
+    def refuses(self, address):
+        try:
+            socket.create_connection(address, timeout=self.BOUND).close()
+        except ConnectionRefusedError:
+            return True
+        return False
+
+    def test_sigterm_stops_the_simulator_first(self):
+        proc = self.launch("--scenario", "demo")
+        address = self.ready(proc)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(self.BOUND), 0)
+        self.assertTrue(self.refuses(address))
+
+    def test_simulator_dies_with_a_killed_launcher(self):
+        proc = self.launch("--scenario", "demo")
+        address = self.ready(proc)
+        proc.kill()
+        proc.wait(self.BOUND)
+        deadline = time.monotonic() + self.BOUND
+        while not self.refuses(address):
+            self.assertLess(time.monotonic(), deadline, "the simulator outlived its launcher")
+            time.sleep(0.2)
+
+    def test_failure_is_an_exit_with_the_reason(self):
+        proc = self.launch("--scenario", "nope")
+        out, err = proc.communicate(timeout=self.BOUND)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(out, b"")
+        self.assertIn(b"invalid choice: 'nope'", err)
 
 
 class TestAuth(DemoCase):

@@ -8,25 +8,23 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-/* Bounds for a broken simulator, not estimates of how long things take: a
+/* Bounds for a broken launcher, not estimates of how long things take: a
  * busy machine, or a test built with ASan, can be many times slower than an
- * idle one. A control call has no limit on its total time (GET /_sim/state
- * of the large scenario is 12 MB, built in Python); it fails only when the
- * simulator sends nothing at all for CALL_STALL_S. Check's per-test timeout
- * bounds the whole test in any case. */
-#define START_TIMEOUT_MS 120000
-#define STOP_GRACE_MS 5000
+ * idle one. How long the simulator may take to get ready is the launcher's
+ * to bound (tests/pdsim/pdsim_launch.py); it stops the simulator within its
+ * own grace, which STOP_GRACE_MS exceeds. A control call has no limit on its
+ * total time (GET /_sim/state of the large scenario is 12 MB, built in
+ * Python); it fails only when the simulator sends nothing at all for
+ * CALL_STALL_S. Check's per-test timeout bounds the whole test in any case. */
+#define STOP_GRACE_MS 30000
 #define CALL_CONNECT_TIMEOUT_MS 60000
 #define CALL_STALL_S 120L
 #define MAX_RUNNING 16
@@ -94,27 +92,35 @@ const char *pdsim_path(void) {
   return path;
 }
 
-/* In the child: become the simulator. Never returns. */
-static void exec_simulator(int out_fd, const char *scenario,
-                           const pdsim_certs_t *tls, pid_t parent) {
-  /* Die with the test process, even when it is killed. */
+/* The one launcher (tests/pdsim/pdsim_launch.py), beside the simulator. */
+static const char *launcher_path(void) {
+  static char path[PDSIM_PATH_MAX];
+  const char *sim = pdsim_path();
+  const char *slash = strrchr(sim, '/');
+  int dir_len = slash != NULL ? (int)(slash - sim) : 1;
+  snprintf(path, sizeof(path), "%.*s/pdsim_launch.py", dir_len,
+           slash != NULL ? sim : ".");
+  return path;
+}
+
+/* In the child: become the launcher. Never returns. */
+static void exec_launcher(int out_fd, const char *scenario,
+                          const pdsim_certs_t *tls, int port, pid_t parent) {
+  /* Die with the test process, even when it is killed; the launcher takes
+   * the simulator with it. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent)
     _exit(127);
   dup2(out_fd, STDOUT_FILENO);
-  if (getenv("PDSIM_VERBOSE") == NULL) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0)
-      dup2(devnull, STDERR_FILENO);
-  }
-  const char *path = pdsim_path();
+  const char *python = getenv("PYTHON3");
+  char port_text[16];
+  snprintf(port_text, sizeof(port_text), "%d", port);
   const char *argv[16];
   size_t n = 0;
-  if (access(path, X_OK) != 0)
-    argv[n++] = "/usr/bin/python3"; /* a script without its x bit */
-  argv[n++] = path;
+  argv[n++] = python != NULL && *python != '\0' ? python : "/usr/bin/python3";
+  argv[n++] = launcher_path();
   argv[n++] = "--port";
-  argv[n++] = "0";
+  argv[n++] = port_text;
   argv[n++] = "--scenario";
   argv[n++] = scenario;
   if (tls != NULL) {
@@ -124,56 +130,30 @@ static void exec_simulator(int out_fd, const char *scenario,
     argv[n++] = tls->server_key;
   }
   argv[n] = NULL;
-  execv(argv[0], (char *const *)argv);
+  execvp(argv[0], (char *const *)argv);
   fprintf(stderr, "pdsim_fixture: cannot run %s: %s\n", argv[0],
           strerror(errno));
   _exit(127);
 }
 
-static long ms_since(const struct timespec *start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 +
-         (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-/* Reads stdout until a full READY line; 0 with line filled in, or -1. */
+/* Reads the launcher's one line: it prints READY, or exits (having said
+ * why on stderr) within its own bound. 0 with line filled in, or -1. */
 static int read_ready_line(int fd, char *line, size_t size) {
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
   size_t used = 0;
-  for (;;) {
-    char *nl = memchr(line, '\n', used);
-    if (nl != NULL) {
-      *nl = '\0';
-      if (strncmp(line, "READY ", 6) == 0)
-        return 0;
-      /* Some other line: drop it and keep reading. */
-      used -= (size_t)(nl + 1 - line);
-      memmove(line, nl + 1, used);
-      continue;
-    }
-    long left = START_TIMEOUT_MS - ms_since(&start);
-    if (left <= 0 || used + 1 >= size) {
-      fprintf(stderr, "pdsim_fixture: no READY line within %d ms\n",
-              START_TIMEOUT_MS);
-      return -1;
-    }
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, (int)left);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      continue; /* timeout is caught above */
-    ssize_t n = read(fd, line + used, size - 1 - used);
+  while (used + 1 < size) {
+    ssize_t n = read(fd, line + used, 1); /* up to the newline, no further */
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0) {
-      fprintf(stderr, "pdsim_fixture: simulator exited before READY\n");
-      return -1;
+    if (n <= 0)
+      break;
+    if (line[used] == '\n') {
+      line[used] = '\0';
+      return strncmp(line, "READY ", 6) == 0 ? 0 : -1;
     }
-    used += (size_t)n;
+    used++;
   }
+  fprintf(stderr, "pdsim_fixture: the launcher printed no READY line\n");
+  return -1;
 }
 
 /* Copies the value of "key=" from a READY line (values have no spaces). */
@@ -193,7 +173,8 @@ static int ready_field(const char *line, const char *key, char *out,
   return 0;
 }
 
-int pdsim_start(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls) {
+int pdsim_start_on(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls,
+                   int port) {
   memset(sim, 0, sizeof(*sim));
   sim->out_fd = -1;
   int pipefd[2];
@@ -212,7 +193,7 @@ int pdsim_start(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls) {
   }
   if (pid == 0) {
     close(pipefd[0]);
-    exec_simulator(pipefd[1], scenario, tls, parent);
+    exec_launcher(pipefd[1], scenario, tls, port, parent);
   }
   close(pipefd[1]);
   sim->pid = pid;
@@ -230,6 +211,10 @@ int pdsim_start(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls) {
     return -1;
   }
   return 0;
+}
+
+int pdsim_start(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls) {
+  return pdsim_start_on(sim, scenario, tls, 0);
 }
 
 void pdsim_stop(pdsim_t *sim) {

@@ -8,13 +8,17 @@
  *   pdsim_fault(&sim, "{\"kind\":\"status\",\"status\":503,\"count\":1}");
  *   pdsim_stop(&sim);
  *
- * The simulator is found through $PDSIM, else $PD_SRCDIR/tests/pdsim/pdsim.
- * It is started with --port 0 and its READY line read (with a timeout). A
- * started simulator is always stopped: by pdsim_stop(), at exit of the
- * process that started it (atexit), and by the kernel when that process
- * dies (PR_SET_PDEATHSIG). With Check, which forks a process per test, start
- * it in an unchecked fixture (once, in the parent) and call pdsim_reset()
- * in a checked one, or start it inside each test.
+ * The simulator is started the one way every test starts it: by the
+ * launcher tests/pdsim/pdsim_launch.py (found beside the simulator, which is
+ * $PDSIM, else $PD_SRCDIR/tests/pdsim/pdsim; run with $PYTHON3, else
+ * /usr/bin/python3), which awaits the simulator's READY line within its own
+ * bound and passes it on. Its stderr shows why a start failed; the
+ * simulator's request log only with PDSIM_VERBOSE set. A started simulator
+ * is always stopped: by pdsim_stop(), at exit of the process that started
+ * it (atexit), and when that process dies (PR_SET_PDEATHSIG on the
+ * launcher, which takes the simulator with it). With Check, which forks a
+ * process per test, start it in an unchecked fixture (once, in the parent)
+ * and call pdsim_reset() in a checked one, or start it inside each test.
  *
  * Control interface: tests/pdsim/README.md. None of these functions use
  * Check; they return -1 (after printing why to stderr) on failure.
@@ -44,8 +48,8 @@ typedef struct {
 } pdsim_certs_t;
 
 typedef struct {
-  pid_t pid;       /* 0 when not running */
-  int out_fd;      /* the simulator's stdout, kept open */
+  pid_t pid;       /* the launcher's; 0 when not running */
+  int out_fd;      /* the launcher's stdout, kept open */
   char url[256];   /* base URL from the READY line */
   char token[256]; /* a valid user token of the scenario (manager role) */
   char cacert[PDSIM_PATH_MAX]; /* CA for https control calls; "" = http */
@@ -56,12 +60,17 @@ const char *pdsim_path(void);
 
 /*
  * Starts the simulator with "--port 0 --scenario <scenario>" (plus the
- * certificate and key of tls when not NULL) and waits up to 30 s for its
- * READY line. Returns 0 with sim filled in, or -1.
+ * certificate and key of tls when not NULL) and waits for its READY line.
+ * Returns 0 with sim filled in, or -1.
  */
 int pdsim_start(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls);
 
-/* SIGTERM, then SIGKILL after 5 s; reaps the process. Idempotent. */
+/* The same on a given port (e.g. one a test saw refuse connections). */
+int pdsim_start_on(pdsim_t *sim, const char *scenario, const pdsim_certs_t *tls,
+                   int port);
+
+/* SIGTERM to the launcher, which stops the simulator; SIGKILL after 30 s;
+ * reaps the process. Idempotent. */
 void pdsim_stop(pdsim_t *sim);
 
 /* Makes a CA, a server certificate for 127.0.0.1/localhost signed by it,

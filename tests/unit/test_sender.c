@@ -12,13 +12,11 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -865,39 +863,6 @@ static int free_port(void) {
   return ntohs(a.sin_port);
 }
 
-/* A second simulator on a given port (same scenario and seed, so the same
- * routing keys); its READY line is awaited. */
-static pid_t start_sim_on(int port, pdsim_t *out) {
-  int fds[2];
-  ck_assert_int_eq(pipe(fds), 0);
-  fflush(NULL);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(1);
-    dup2(fds[1], STDOUT_FILENO);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDERR_FILENO);
-    char p[16];
-    snprintf(p, sizeof(p), "%d", port);
-    execl(pdsim_path(), pdsim_path(), "--port", p, "--scenario", "demo",
-          (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  FILE *f = fdopen(fds[0], "r");
-  char line[1024] = "";
-  ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
-  fclose(f);
-  ck_assert_msg(strncmp(line, "READY ", 6) == 0, "%s", line);
-  memset(out, 0, sizeof(*out));
-  snprintf(out->url, sizeof(out->url), "http://127.0.0.1:%d", port);
-  return pid;
-}
-
 START_TEST(test_simulator_down_then_up) {
   events_block();
   int port = free_port();
@@ -916,8 +881,10 @@ START_TEST(test_simulator_down_then_up) {
                 stub_log_dump());
   ck_assert_uint_eq(pending(), 3);
 
+  /* A second simulator on that port (same scenario and seed, so the same
+   * routing keys). */
   pdsim_t second;
-  pid_t pid = start_sim_on(port, &second);
+  ck_assert_int_eq(pdsim_start_on(&second, "demo", NULL, port), 0);
   bool ok = drained(20);
   int total = 0;
   yajl_val st = pdsim_get_json(&second, "/_sim/state");
@@ -928,8 +895,7 @@ START_TEST(test_simulator_down_then_up) {
       total++;
   }
   yajl_tree_free(st);
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
+  pdsim_stop(&second);
   ck_assert(ok);
   ck_assert_int_eq(total, 3);
   ck_assert(stub_log_contains(LOG_INFO, "succeed again"));
