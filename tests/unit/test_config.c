@@ -22,6 +22,7 @@
 
 #include "daemon_stubs.h"
 #include "pd_config.h"
+#include "pd_template.h"
 
 #define TOKEN "u+TestTokenAbc123xyz"
 #define TOKEN2 "u+OtherToken987zyx"
@@ -141,6 +142,8 @@ static oconfig_item_t *notify(oconfig_item_t *plugin, const char *name) {
 
 static void setup(void) {
   stub_log_reset();
+  /* As the glue does (plugin/pagerduty.c). */
+  pd_config_set_template_check(pd_template_validate);
   unsetenv(PD_TOKEN_ENV);
   pd_config_init(&cfg);
   root = plugin_block();
