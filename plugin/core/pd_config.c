@@ -17,6 +17,11 @@
  * A block is parsed into a staging configuration first and merged into the
  * caller's only once everything in it checked out, so a failing block
  * leaves nothing behind.
+ *
+ * What options there are is said once, in the table at the end of this file
+ * (OPTIONS, pd_config.h): each block looks its children up there, parses
+ * them with the parser of their type (or their own), takes its defaults
+ * from it, and lists its rows when an option is unknown.
  */
 #include "pd_config.h"
 
