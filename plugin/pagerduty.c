@@ -33,6 +33,7 @@
 #include "pd_reconcile.h"
 #include "pd_sender.h"
 #include "pd_spool.h"
+#include "pd_template.h"
 
 /* The parsed configuration: collectd hands config blocks to a callback that
  * has no user data, so this is the one piece of plugin-wide state. The read
@@ -347,6 +348,9 @@ static int pd_shutdown(void) {
 }
 
 void module_register(void) {
+  /* DedupKey templates are the notify side's syntax: pd_config checks them
+   * at config time through this, so a bad one stops collectd there. */
+  pd_config_set_template_check(pd_template_validate);
   plugin_register_complex_config("pagerduty", pd_config_cb);
   plugin_register_init("pagerduty", pd_init);
   plugin_register_shutdown("pagerduty", pd_shutdown);

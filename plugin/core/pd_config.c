@@ -17,6 +17,11 @@
  * A block is parsed into a staging configuration first and merged into the
  * caller's only once everything in it checked out, so a failing block
  * leaves nothing behind.
+ *
+ * What options there are is said once, in the table at the end of this file
+ * (OPTIONS, pd_config.h): each block looks its children up there, parses
+ * them with the parser of their type (or their own), takes its defaults
+ * from it, and lists its rows when an option is unknown.
  */
 #include "pd_config.h"
 
@@ -36,17 +41,14 @@
 #include <unistd.h>
 
 #include "pd_log.h"
-#include "pd_template.h"
 #include "pd_token.h"
 
 #define WHERE_SIZE 192
 #define PLUGIN_WHERE "<Plugin pagerduty>"
 
-/* Flags for get_string(). */
+/* Flags for get_string(), beyond PD_STR_NONEMPTY and PD_STR_HEADER_SAFE. */
 enum {
-  STR_NONEMPTY = 1u << 0,
-  STR_HEADER_SAFE = 1u << 1, /* sent in a header or URL: no CR or LF */
-  STR_SECRET = 1u << 2,      /* never quoted back, wiped when replaced */
+  STR_SECRET = 1u << 2, /* never quoted back, wiped when replaced */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -143,11 +145,11 @@ static int want_one_value(const char *where, const oconfig_item_t *ci) {
 /* Checks a string value against flags; what names it in messages. */
 static int check_string(const char *where, const char *option, const char *s,
                         unsigned flags, const char *what) {
-  if ((flags & STR_NONEMPTY) && s[0] == '\0') {
+  if ((flags & PD_STR_NONEMPTY) && s[0] == '\0') {
     option_error(where, option, "%s must not be empty.", what);
     return -1;
   }
-  if ((flags & STR_HEADER_SAFE) && strpbrk(s, "\r\n") != NULL) {
+  if ((flags & PD_STR_HEADER_SAFE) && strpbrk(s, "\r\n") != NULL) {
     option_error(where, option,
                  "%s must not contain a carriage return or line feed (it is "
                  "sent in HTTP requests).",
@@ -216,17 +218,8 @@ static int get_boolean(const char *where, const oconfig_item_t *ci, bool *out) {
   return -1;
 }
 
-/* A range for get_number(): [min, max], min exclusive when min_open. */
-typedef struct {
-  double min;
-  bool min_open;
-  double max;
-  bool integral;
-  const char *expect; /* "a positive number of seconds" */
-} number_rule_t;
-
 static int get_number(const char *where, const oconfig_item_t *ci,
-                      const number_rule_t *rule, double *out) {
+                      const pd_number_rule_t *rule, double *out) {
   if (want_one_value(where, ci) != 0)
     return -1;
   const oconfig_value_t *v = &ci->values[0];
@@ -247,33 +240,24 @@ static int get_number(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-static const number_rule_t RULE_POSITIVE_SECONDS = {
+static const pd_number_rule_t RULE_POSITIVE_SECONDS = {
     0, true, 1e12, false, "a positive number of seconds"};
-static const number_rule_t RULE_INTERVAL = {
+static const pd_number_rule_t RULE_INTERVAL = {
     0, false, 1e12, false,
     "a positive number of seconds, or 0 for collectd's interval"};
-static const number_rule_t RULE_NOTE_INTERVAL = {
+static const pd_number_rule_t RULE_NOTE_INTERVAL = {
     0, false, 1e12, false, "a number of seconds, 0 or more (0: no notes)"};
-static const number_rule_t RULE_SPOOL_EVENTS = {
+static const pd_number_rule_t RULE_FULL_SYNC_INTERVAL = {
+    0, false, 1e12, false,
+    "a number of seconds, 0 or more (0: a full re-read every cycle)"};
+static const pd_number_rule_t RULE_SPOOL_EVENTS = {
     1, false, 1e12, true, "a positive whole number of events"};
-static const number_rule_t RULE_REQUESTS = {
+static const pd_number_rule_t RULE_REQUESTS = {
     1, false, 960, true,
     "a whole number from 1 to 960 (PagerDuty allows 960 requests per minute "
     "per user)"};
-static const number_rule_t RULE_TIMEOUT_MS = {
+static const pd_number_rule_t RULE_TIMEOUT_MS = {
     1, false, 2147483647, true, "a positive whole number of milliseconds"};
-
-/* The names a flag list takes (case does not matter) and their bits. */
-typedef struct {
-  const char *name;
-  unsigned bit;
-} flag_name_t;
-
-typedef struct {
-  const flag_name_t *names;
-  size_t names_num;
-  const char *expect; /* "expected one or more of ...", for messages */
-} flag_rule_t;
 
 /*
  * A list of one or more flag names, such as Collect "services" "teams":
@@ -281,7 +265,7 @@ typedef struct {
  * one replaces the default (*seen tells which it is).
  */
 static int get_flags(const char *where, const oconfig_item_t *ci,
-                     const flag_rule_t *rule, unsigned *out, bool *seen) {
+                     const pd_keyword_rule_t *rule, unsigned *out, bool *seen) {
   char desc[128];
   if (ci->children_num > 0 || ci->values_num < 1) {
     option_error(where, ci->key, "%s (got %s).", rule->expect,
@@ -293,9 +277,9 @@ static int get_flags(const char *where, const oconfig_item_t *ci,
     const oconfig_value_t *v = &ci->values[i];
     unsigned bit = 0;
     if (v->type == OCONFIG_TYPE_STRING)
-      for (size_t k = 0; k < rule->names_num; k++)
-        if (strcasecmp(v->value.string, rule->names[k].name) == 0)
-          bit = rule->names[k].bit;
+      for (size_t k = 0; k < rule->keywords_num; k++)
+        if (strcasecmp(v->value.string, rule->keywords[k].name) == 0)
+          bit = rule->keywords[k].value;
     if (bit == 0) {
       option_error(where, ci->key, "%s (got %s).", rule->expect,
                    describe_value(v, desc, sizeof(desc)));
@@ -308,24 +292,51 @@ static int get_flags(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-static const flag_name_t COLLECT_NAMES[] = {
+static const pd_keyword_t COLLECT_NAMES[] = {
     {"services", PD_COLLECT_SERVICES}, {"incidents", PD_COLLECT_INCIDENTS},
     {"oncalls", PD_COLLECT_ONCALLS},   {"schedules", PD_COLLECT_SCHEDULES},
     {"policies", PD_COLLECT_POLICIES}, {"teams", PD_COLLECT_TEAMS},
 };
-static const flag_rule_t RULE_COLLECT = {
+static const pd_keyword_rule_t RULE_COLLECT = {
     COLLECT_NAMES, sizeof(COLLECT_NAMES) / sizeof(COLLECT_NAMES[0]),
     "expected one or more of \"services\", \"incidents\", \"oncalls\", "
     "\"schedules\", \"policies\", \"teams\""};
 
-static const flag_name_t SEVERITY_NAMES[] = {
+static const pd_keyword_t SEVERITY_NAMES[] = {
     {"FAILURE", PD_SEVERITY_FAILURE},
     {"WARNING", PD_SEVERITY_WARNING},
     {"OKAY", PD_SEVERITY_OKAY},
 };
-static const flag_rule_t RULE_SEVERITY = {
+static const pd_keyword_rule_t RULE_SEVERITY = {
     SEVERITY_NAMES, sizeof(SEVERITY_NAMES) / sizeof(SEVERITY_NAMES[0]),
     "expected one or more of \"FAILURE\", \"WARNING\", \"OKAY\""};
+
+static const pd_keyword_t INSTANCE_BY_NAMES[] = {
+    {"name", PD_INSTANCE_BY_NAME},
+    {"id", PD_INSTANCE_BY_ID},
+};
+static const pd_keyword_rule_t RULE_INSTANCE_BY = {
+    INSTANCE_BY_NAMES, sizeof(INSTANCE_BY_NAMES) / sizeof(INSTANCE_BY_NAMES[0]),
+    "\"name\" or \"id\""};
+
+/* One keyword of rule (PD_OPT_ENUM) into *out. */
+static int get_enum(const char *where, const oconfig_item_t *ci,
+                    const pd_keyword_rule_t *rule, unsigned *out) {
+  char *value = NULL;
+  if (get_string(where, ci, &value, 0) != 0)
+    return -1;
+  for (size_t k = 0; k < rule->keywords_num; k++)
+    if (strcasecmp(value, rule->keywords[k].name) == 0) {
+      *out = rule->keywords[k].value;
+      free(value);
+      return 0;
+    }
+  char shown[160];
+  option_error(where, ci->key, "must be %s (got \"%s\").", rule->expect,
+               printable(value, shown, sizeof(shown)));
+  free(value);
+  return -1;
+}
 
 /* ------------------------------------------------------------------------ */
 /* URLs                                                                      */
@@ -418,7 +429,7 @@ bool pd_url_is_loopback(const char *url) {
  */
 static char *base_url_parse(const char *where, const oconfig_item_t *ci) {
   char *url = NULL;
-  if (get_string(where, ci, &url, STR_NONEMPTY | STR_HEADER_SAFE) != 0)
+  if (get_string(where, ci, &url, PD_STR_NONEMPTY | PD_STR_HEADER_SAFE) != 0)
     return NULL;
 
   char shown[160], err[256] = "control characters";
@@ -469,7 +480,7 @@ static int proxy_parse(const char *where, const oconfig_item_t *ci,
                                         "socks4a", "socks5", "socks5h"};
   char *proxy = NULL;
   if (get_string(where, ci, &proxy,
-                 STR_NONEMPTY | STR_HEADER_SAFE | STR_SECRET) != 0)
+                 PD_STR_NONEMPTY | PD_STR_HEADER_SAFE | STR_SECRET) != 0)
     return -1;
 
   char err[256];
@@ -499,14 +510,6 @@ static int proxy_parse(const char *where, const oconfig_item_t *ci,
 /* ------------------------------------------------------------------------ */
 /* Transport options, shared by Account and Notify                           */
 
-static void transport_defaults(pd_transport_config_t *t) {
-  t->timeout_ms = 10000;
-  t->verify_peer = true;
-  t->verify_host = true;
-  t->cacert = NULL;
-  t->proxy = NULL;
-}
-
 static void transport_free(pd_transport_config_t *t) {
   free(t->cacert);
   pd_secret_free(t->proxy);
@@ -534,32 +537,6 @@ static int cacert_check(const char *where, const char *option,
                  printable(path, shown, sizeof(shown)));
     return -1;
   }
-  return 0;
-}
-
-/* Handles Timeout, VerifyPeer, VerifyHost, CACert and Proxy. Returns 1 when
- * ci was one of them and is fine, 0 when it is not one of them, -1 on an
- * error (logged). */
-static int transport_option(const char *where, const oconfig_item_t *ci,
-                            pd_transport_config_t *t) {
-  double x;
-  if (strcasecmp(ci->key, "Timeout") == 0) {
-    if (get_number(where, ci, &RULE_TIMEOUT_MS, &x) != 0)
-      return -1;
-    t->timeout_ms = (long)x;
-    return 1;
-  }
-  if (strcasecmp(ci->key, "VerifyPeer") == 0)
-    return get_boolean(where, ci, &t->verify_peer) == 0 ? 1 : -1;
-  if (strcasecmp(ci->key, "VerifyHost") == 0)
-    return get_boolean(where, ci, &t->verify_host) == 0 ? 1 : -1;
-  if (strcasecmp(ci->key, "CACert") == 0) {
-    if (get_string(where, ci, &t->cacert, STR_NONEMPTY) != 0)
-      return -1;
-    return cacert_check(where, ci->key, t->cacert) == 0 ? 1 : -1;
-  }
-  if (strcasecmp(ci->key, "Proxy") == 0)
-    return proxy_parse(where, ci, &t->proxy) == 0 ? 1 : -1;
   return 0;
 }
 
@@ -634,6 +611,28 @@ static void block_where(char *where, const char *kind, const char *name) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Parsing a block                                                           */
+
+/* At most this many rows in the table (checked at compile time below). */
+#define OPTIONS_MAX 64
+
+/* The parser's state inside one block. */
+struct pd_option_ctx {
+  unsigned block; /* PD_BLOCK_* */
+  const char *where;
+  void *base;                       /* the block's struct */
+  pd_transport_config_t *transport; /* its transport; NULL at plugin level */
+  const pd_config_t *cfg;           /* plugin level: earlier blocks */
+  bool seen[OPTIONS_MAX];           /* by row of the table */
+};
+typedef struct pd_option_ctx option_ctx_t;
+
+/* Defined with the table, at the end of this file. */
+static int block_option(option_ctx_t *ctx, const oconfig_item_t *ci);
+static int apply_defaults(unsigned block, void *base, pd_transport_config_t *t);
+static bool option_seen(const option_ctx_t *ctx, const char *name);
+
+/* ------------------------------------------------------------------------ */
 /* <Account>                                                                 */
 
 static void account_free(pd_account_config_t *a) {
@@ -656,21 +655,11 @@ static pd_account_config_t *account_new(char *name) {
   pd_account_config_t *a = calloc(1, sizeof(*a));
   if (a == NULL)
     return NULL;
-  a->name = name;
-  a->url = strdup(PD_DEFAULT_URL);
-  a->slow_interval_s = 300;
-  a->coverage_window_s = 604800;
-  a->trend_window_s = 86400;
-  a->collect = PD_COLLECT_ALL;
-  a->instance_by = PD_INSTANCE_BY_NAME;
-  a->notifications = false;
-  a->max_requests_per_minute = 600;
-  transport_defaults(&a->transport);
-  if (a->url == NULL) {
-    a->name = NULL;
+  if (apply_defaults(PD_BLOCK_ACCOUNT, a, &a->transport) != 0) {
     account_free(a);
     return NULL;
   }
+  a->name = name;
   return a;
 }
 
@@ -693,7 +682,7 @@ static int teams_add(const char *where, const oconfig_item_t *ci,
       return -1;
     }
     if (check_string(where, ci->key, v->value.string,
-                     STR_NONEMPTY | STR_HEADER_SAFE, "a team") != 0)
+                     PD_STR_NONEMPTY | PD_STR_HEADER_SAFE, "a team") != 0)
       return -1;
   }
   char **grown = realloc(a->teams, (a->teams_num + (size_t)ci->values_num) *
@@ -712,26 +701,6 @@ static int teams_add(const char *where, const oconfig_item_t *ci,
     a->teams[a->teams_num++] = team;
   }
   return 0;
-}
-
-static int instance_by_parse(const char *where, const oconfig_item_t *ci,
-                             pd_instance_by_t *out) {
-  char *value = NULL;
-  if (get_string(where, ci, &value, 0) != 0)
-    return -1;
-  int rc = 0;
-  if (strcasecmp(value, "name") == 0)
-    *out = PD_INSTANCE_BY_NAME;
-  else if (strcasecmp(value, "id") == 0)
-    *out = PD_INSTANCE_BY_ID;
-  else {
-    char shown[160];
-    option_error(where, ci->key, "must be \"name\" or \"id\" (got \"%s\").",
-                 printable(value, shown, sizeof(shown)));
-    rc = -1;
-  }
-  free(value);
-  return rc;
 }
 
 /* user@domain, without spaces, control characters or address syntax. */
@@ -760,122 +729,71 @@ static int host_check(const char *where, const char *option, const char *h) {
   return 0;
 }
 
-/* What account_option() saw, for the checks at the end of the block. */
-typedef struct {
-  bool token_seen, token_file_seen, collect_seen;
-} account_seen_t;
-
-static int account_option(const char *where, const oconfig_item_t *ci,
-                          pd_account_config_t *a, account_seen_t *seen) {
-  const char *key = ci->key;
-  double x;
-
-  if (strcasecmp(key, "Token") == 0) {
-    if (want_one_value(where, ci) != 0)
-      return -1;
-    if (ci->values[0].type != OCONFIG_TYPE_STRING) {
-      option_error(where, key, "the token must be a string in double quotes.");
-      return -1;
-    }
-    const char *token = ci->values[0].value.string;
-    if (!pd_token_is_valid(token)) {
-      option_error(where, key,
-                   "the token must not be empty or contain a carriage return "
-                   "or line feed (it is sent in an HTTP header).");
-      return -1;
-    }
-    char *copy = strdup(token);
-    if (copy == NULL) {
-      option_error(where, key, "out of memory.");
-      return -1;
-    }
-    pd_secret_free(a->token);
-    a->token = copy;
-    seen->token_seen = true;
+/* From: the email address of a PagerDuty user. */
+static int from_check(const char *where, const char *option, const char *from) {
+  if (looks_like_email(from))
     return 0;
-  }
-  if (strcasecmp(key, "TokenFile") == 0) {
-    seen->token_file_seen = true;
-    return get_string(where, ci, &a->token_file, STR_NONEMPTY);
-  }
-  if (strcasecmp(key, "URL") == 0) {
-    char *url = base_url_parse(where, ci);
-    if (url == NULL)
-      return -1;
-    free(a->url);
-    a->url = url;
-    return 0;
-  }
-  if (strcasecmp(key, "Team") == 0)
-    return teams_add(where, ci, a);
-  if (strcasecmp(key, "Host") == 0) {
-    if (get_string(where, ci, &a->host, STR_NONEMPTY) != 0)
-      return -1;
-    return host_check(where, key, a->host);
-  }
-  if (strcasecmp(key, "Interval") == 0)
-    return get_number(where, ci, &RULE_INTERVAL, &a->interval_s);
-  if (strcasecmp(key, "SlowInterval") == 0)
-    return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->slow_interval_s);
-  if (strcasecmp(key, "CoverageWindow") == 0)
-    return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->coverage_window_s);
-  if (strcasecmp(key, "TrendWindow") == 0)
-    return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->trend_window_s);
-  if (strcasecmp(key, "Collect") == 0)
-    return get_flags(where, ci, &RULE_COLLECT, &a->collect,
-                     &seen->collect_seen);
-  if (strcasecmp(key, "InstanceBy") == 0)
-    return instance_by_parse(where, ci, &a->instance_by);
-  if (strcasecmp(key, "Notifications") == 0)
-    return get_boolean(where, ci, &a->notifications);
-  if (strcasecmp(key, "MaxRequestsPerMinute") == 0) {
-    if (get_number(where, ci, &RULE_REQUESTS, &x) != 0)
-      return -1;
-    a->max_requests_per_minute = (int)x;
-    return 0;
-  }
-  if (strcasecmp(key, "From") == 0) {
-    if (get_string(where, ci, &a->from, STR_NONEMPTY | STR_HEADER_SAFE) != 0)
-      return -1;
-    if (!looks_like_email(a->from)) {
-      char shown[160];
-      option_error(where, key,
-                   "must be the email address of a PagerDuty user, such as "
-                   "\"ops@example.com\" (got \"%s\").",
-                   printable(a->from, shown, sizeof(shown)));
-      return -1;
-    }
-    return 0;
-  }
-
-  int rc = transport_option(where, ci, &a->transport);
-  if (rc != 0)
-    return rc < 0 ? -1 : 0;
-
-  option_error(where, key,
-               "unknown option; an <Account> block takes Token, TokenFile, "
-               "URL, Team, Host, Interval, SlowInterval, CoverageWindow, "
-               "TrendWindow, Collect, InstanceBy, Notifications, "
-               "MaxRequestsPerMinute, Timeout, VerifyPeer, VerifyHost, "
-               "CACert, Proxy and From.");
+  char shown[160];
+  option_error(where, option,
+               "must be the email address of a PagerDuty user, such as "
+               "\"ops@example.com\" (got \"%s\").",
+               printable(from, shown, sizeof(shown)));
   return -1;
+}
+
+/* Token: a secret, so never quoted back, not even its type. */
+static int parse_token(const pd_option_t *opt, option_ctx_t *ctx,
+                       const oconfig_item_t *ci) {
+  (void)opt;
+  pd_account_config_t *a = ctx->base;
+  const char *where = ctx->where, *key = ci->key;
+  if (want_one_value(where, ci) != 0)
+    return -1;
+  if (ci->values[0].type != OCONFIG_TYPE_STRING) {
+    option_error(where, key, "the token must be a string in double quotes.");
+    return -1;
+  }
+  const char *token = ci->values[0].value.string;
+  if (!pd_token_is_valid(token)) {
+    option_error(where, key,
+                 "the token must not be empty or contain a carriage return "
+                 "or line feed (it is sent in an HTTP header).");
+    return -1;
+  }
+  char *copy = strdup(token);
+  if (copy == NULL) {
+    option_error(where, key, "out of memory.");
+    return -1;
+  }
+  pd_secret_free(a->token);
+  a->token = copy;
+  return 0;
+}
+
+/* Team: one or more values per line, lines add up. */
+static int parse_team(const pd_option_t *opt, option_ctx_t *ctx,
+                      const oconfig_item_t *ci) {
+  (void)opt;
+  return teams_add(ctx->where, ci, ctx->base);
 }
 
 /* Settles where the token comes from: exactly one of Token, TokenFile and
  * the environment. A TokenFile must be readable now. */
 static int account_token_source(const char *where, pd_account_config_t *a,
-                                const account_seen_t *seen) {
-  if (seen->token_seen && seen->token_file_seen) {
+                                const option_ctx_t *ctx) {
+  bool token_seen = option_seen(ctx, "Token");
+  bool token_file_seen = option_seen(ctx, "TokenFile");
+  if (token_seen && token_file_seen) {
     option_error(where, "TokenFile",
                  "Token and TokenFile are mutually exclusive; use one of "
                  "them.");
     return -1;
   }
-  if (seen->token_seen) {
+  if (token_seen) {
     a->token_source = PD_TOKEN_FROM_CONFIG;
     return 0;
   }
-  if (seen->token_file_seen) {
+  if (token_file_seen) {
     char err[512];
     struct stat st;
     a->token_source = PD_TOKEN_FROM_FILE;
@@ -936,11 +854,14 @@ static pd_account_config_t *account_parse(const oconfig_item_t *ci) {
     free(name);
     return NULL;
   }
-  account_seen_t seen = {0};
+  option_ctx_t ctx = {.block = PD_BLOCK_ACCOUNT,
+                      .where = where,
+                      .base = a,
+                      .transport = &a->transport};
   for (int i = 0; i < ci->children_num; i++)
-    if (account_option(where, &ci->children[i], a, &seen) != 0)
+    if (block_option(&ctx, &ci->children[i]) != 0)
       goto fail;
-  if (account_token_source(where, a, &seen) != 0)
+  if (account_token_source(where, a, &ctx) != 0)
     goto fail;
   transport_warnings(where, &a->transport);
   return a;
@@ -1035,12 +956,20 @@ static int routing_key_parse(const char *where, const oconfig_item_t *ci,
   return 0;
 }
 
-/* Only the placeholders of doc/contract.md §3, each terminated (pd_template
- * decides, so what is accepted here is exactly what the sender can expand). */
+/* The template syntax belongs to the notify side (pd_template.h); the glue
+ * hands its check in, so what is accepted here is exactly what the sender
+ * can expand. */
+static pd_config_text_check_t template_check;
+
+void pd_config_set_template_check(pd_config_text_check_t check) {
+  template_check = check;
+}
+
+/* Only the placeholders of doc/contract.md §3, each terminated. */
 static int dedup_key_check(const char *where, const char *option,
                            const char *tmpl) {
   char err[256];
-  if (pd_template_validate(tmpl, err, sizeof(err)) == 0)
+  if (template_check == NULL || template_check(tmpl, err, sizeof(err)) == 0)
     return 0;
   option_error(where, option, "%s.", err);
   return -1;
@@ -1068,72 +997,12 @@ static pd_notify_config_t *notify_new(char *name) {
   pd_notify_config_t *n = calloc(1, sizeof(*n));
   if (n == NULL)
     return NULL;
-  n->name = name;
-  n->severities = PD_SEVERITY_ALL;
-  n->events_url = strdup(PD_DEFAULT_EVENTS_URL);
-  n->dedup_key = strdup(PD_DEFAULT_DEDUP_KEY);
-  n->resolve_on_okay = true;
-  n->note_interval_s = 600;
-  transport_defaults(&n->transport);
-  if (n->events_url == NULL || n->dedup_key == NULL) {
-    n->name = NULL;
+  if (apply_defaults(PD_BLOCK_NOTIFY, n, &n->transport) != 0) {
     notify_free(n);
     return NULL;
   }
+  n->name = name;
   return n;
-}
-
-static int notify_option(const char *where, const oconfig_item_t *ci,
-                         pd_notify_config_t *n, bool *severity_seen) {
-  const char *key = ci->key;
-  if (strcasecmp(key, "Host") == 0)
-    return match_parse(where, ci, &n->host);
-  if (strcasecmp(key, "Plugin") == 0)
-    return match_parse(where, ci, &n->plugin);
-  if (strcasecmp(key, "PluginInstance") == 0)
-    return match_parse(where, ci, &n->plugin_instance);
-  if (strcasecmp(key, "Type") == 0)
-    return match_parse(where, ci, &n->type);
-  if (strcasecmp(key, "TypeInstance") == 0)
-    return match_parse(where, ci, &n->type_instance);
-  if (strcasecmp(key, "Severity") == 0)
-    return get_flags(where, ci, &RULE_SEVERITY, &n->severities, severity_seen);
-  if (strcasecmp(key, "RoutingKey") == 0)
-    return routing_key_parse(where, ci, &n->routing_key);
-  if (strcasecmp(key, "Service") == 0)
-    return get_string(where, ci, &n->service, STR_NONEMPTY | STR_HEADER_SAFE);
-  if (strcasecmp(key, "Account") == 0)
-    return get_string(where, ci, &n->account, STR_NONEMPTY);
-  if (strcasecmp(key, "EventsURL") == 0) {
-    char *url = base_url_parse(where, ci);
-    if (url == NULL)
-      return -1;
-    free(n->events_url);
-    n->events_url = url;
-    return 0;
-  }
-  if (strcasecmp(key, "DedupKey") == 0) {
-    if (get_string(where, ci, &n->dedup_key, STR_NONEMPTY | STR_HEADER_SAFE) !=
-        0)
-      return -1;
-    return dedup_key_check(where, key, n->dedup_key);
-  }
-  if (strcasecmp(key, "ResolveOnOkay") == 0)
-    return get_boolean(where, ci, &n->resolve_on_okay);
-  if (strcasecmp(key, "NoteInterval") == 0)
-    return get_number(where, ci, &RULE_NOTE_INTERVAL, &n->note_interval_s);
-
-  int rc = transport_option(where, ci, &n->transport);
-  if (rc != 0)
-    return rc < 0 ? -1 : 0;
-
-  option_error(where, key,
-               "unknown option; a <Notify> block takes Host, Plugin, "
-               "PluginInstance, Type, TypeInstance, Severity, RoutingKey, "
-               "Service, Account, EventsURL, DedupKey, ResolveOnOkay, "
-               "NoteInterval, Timeout, VerifyPeer, VerifyHost, CACert and "
-               "Proxy.");
-  return -1;
 }
 
 /* Exactly one target; Service acts through an Account's token. */
@@ -1173,9 +1042,12 @@ static pd_notify_config_t *notify_parse(const oconfig_item_t *ci) {
     free(name);
     return NULL;
   }
-  bool severity_seen = false;
+  option_ctx_t ctx = {.block = PD_BLOCK_NOTIFY,
+                      .where = where,
+                      .base = n,
+                      .transport = &n->transport};
   for (int i = 0; i < ci->children_num; i++)
-    if (notify_option(where, &ci->children[i], n, &severity_seen) != 0)
+    if (block_option(&ctx, &ci->children[i]) != 0)
       goto fail;
   if (notify_target_check(where, n) != 0)
     goto fail;
@@ -1193,8 +1065,8 @@ fail:
 
 void pd_config_init(pd_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
-  cfg->max_event_age_s = 86400;
-  cfg->max_spool_events = 100000;
+  /* The plugin level has no defaults to copy, so this cannot fail. */
+  (void)apply_defaults(PD_BLOCK_PLUGIN, cfg, NULL);
 }
 
 void pd_config_free(pd_config_t *cfg) {
@@ -1291,55 +1163,6 @@ static int merge(pd_config_t *cfg, pd_config_t *staged) {
   return 0;
 }
 
-static int plugin_option(const oconfig_item_t *ci, const pd_config_t *cfg,
-                         pd_config_t *staged) {
-  const char *key = ci->key;
-  double x;
-
-  if (strcasecmp(key, "Account") == 0) {
-    pd_account_config_t *a = account_parse(ci);
-    if (a == NULL)
-      return -1;
-    if (duplicate_name("Account", a->name,
-                       pd_config_find_account(cfg, a->name) != NULL ||
-                           pd_config_find_account(staged, a->name) != NULL) ||
-        append(&staged->accounts, &staged->accounts_num, a) != 0) {
-      account_free(a);
-      return -1;
-    }
-    return 0;
-  }
-  if (strcasecmp(key, "Notify") == 0) {
-    pd_notify_config_t *n = notify_parse(ci);
-    if (n == NULL)
-      return -1;
-    if (duplicate_name("Notify", n->name,
-                       find_notify(cfg, n->name) != NULL ||
-                           find_notify(staged, n->name) != NULL) ||
-        append(&staged->notifies, &staged->notifies_num, n) != 0) {
-      notify_free(n);
-      return -1;
-    }
-    return 0;
-  }
-  if (strcasecmp(key, "SpoolDir") == 0)
-    return get_string(PLUGIN_WHERE, ci, &staged->spool_dir, STR_NONEMPTY);
-  if (strcasecmp(key, "MaxEventAge") == 0)
-    return get_number(PLUGIN_WHERE, ci, &RULE_POSITIVE_SECONDS,
-                      &staged->max_event_age_s);
-  if (strcasecmp(key, "MaxSpoolEvents") == 0) {
-    if (get_number(PLUGIN_WHERE, ci, &RULE_SPOOL_EVENTS, &x) != 0)
-      return -1;
-    staged->max_spool_events = (long)x;
-    return 0;
-  }
-  option_error(PLUGIN_WHERE, key,
-               "unknown option; <Plugin pagerduty> takes SpoolDir, "
-               "MaxEventAge, MaxSpoolEvents and <Account> and <Notify> "
-               "blocks.");
-  return -1;
-}
-
 int pd_config_parse(pd_config_t *cfg, const oconfig_item_t *ci) {
   if (cfg == NULL || ci == NULL)
     return -1;
@@ -1355,8 +1178,12 @@ int pd_config_parse(pd_config_t *cfg, const oconfig_item_t *ci) {
     return -1;
   }
 
+  option_ctx_t ctx = {.block = PD_BLOCK_PLUGIN,
+                      .where = PLUGIN_WHERE,
+                      .base = &staged,
+                      .cfg = cfg};
   for (int i = 0; i < ci->children_num; i++)
-    if (plugin_option(&ci->children[i], cfg, &staged) != 0)
+    if (block_option(&ctx, &ci->children[i]) != 0)
       goto fail;
   for (size_t i = 0; i < staged.notifies_num; i++)
     if (notify_account_check(staged.notifies[i], cfg, &staged) != 0)
@@ -1393,4 +1220,509 @@ int pd_config_validate(const pd_config_t *cfg) {
       return -1;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsers of the options with rules of their own                            */
+
+/* Where opt's value lives in the block being parsed. */
+static void *field(const pd_option_t *opt, const option_ctx_t *ctx) {
+  char *base = opt->transport ? (char *)ctx->transport : (char *)ctx->base;
+  return base + opt->offset;
+}
+
+static int parse_proxy(const pd_option_t *opt, option_ctx_t *ctx,
+                       const oconfig_item_t *ci) {
+  return proxy_parse(ctx->where, ci, field(opt, ctx));
+}
+
+static int parse_routing_key(const pd_option_t *opt, option_ctx_t *ctx,
+                             const oconfig_item_t *ci) {
+  return routing_key_parse(ctx->where, ci, field(opt, ctx));
+}
+
+/* <Account "name">: parsed whole, then added to the staged configuration. */
+static int parse_account_block(const pd_option_t *opt, option_ctx_t *ctx,
+                               const oconfig_item_t *ci) {
+  (void)opt;
+  pd_config_t *staged = ctx->base;
+  pd_account_config_t *a = account_parse(ci);
+  if (a == NULL)
+    return -1;
+  if (duplicate_name("Account", a->name,
+                     pd_config_find_account(ctx->cfg, a->name) != NULL ||
+                         pd_config_find_account(staged, a->name) != NULL) ||
+      append(&staged->accounts, &staged->accounts_num, a) != 0) {
+    account_free(a);
+    return -1;
+  }
+  return 0;
+}
+
+/* <Notify "name">: parsed whole, then added to the staged configuration. */
+static int parse_notify_block(const pd_option_t *opt, option_ctx_t *ctx,
+                              const oconfig_item_t *ci) {
+  (void)opt;
+  pd_config_t *staged = ctx->base;
+  pd_notify_config_t *n = notify_parse(ci);
+  if (n == NULL)
+    return -1;
+  if (duplicate_name("Notify", n->name,
+                     find_notify(ctx->cfg, n->name) != NULL ||
+                         find_notify(staged, n->name) != NULL) ||
+      append(&staged->notifies, &staged->notifies_num, n) != 0) {
+    notify_free(n);
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The table of options (pd_config.h)                                        */
+
+#define ACCOUNT_FIELD(f) .offset = offsetof(pd_account_config_t, f)
+#define NOTIFY_FIELD(f) .offset = offsetof(pd_notify_config_t, f)
+#define PLUGIN_FIELD(f) .offset = offsetof(pd_config_t, f)
+#define TRANSPORT_FIELD(f)                                                     \
+  .offset = offsetof(pd_transport_config_t, f), .transport = true
+#define MATCH_ROW(option, f, what)                                             \
+  {                                                                            \
+    .blocks = PD_BLOCK_NOTIFY, .name = option, .type = PD_OPT_MATCH,           \
+    .doc = "match field: the " what " of the notification",                    \
+    .default_doc = "absent: matches anything",                                 \
+    .validation = "an exact string, or a /regex/ that compiles",               \
+    NOTIFY_FIELD(f)                                                            \
+  }
+
+static const pd_option_t OPTIONS[] = {
+    /* <Plugin pagerduty> */
+    {.blocks = PD_BLOCK_PLUGIN,
+     .name = "SpoolDir",
+     .type = PD_OPT_STRING,
+     .doc = "where notifications wait until they are delivered",
+     .default_doc = "<BaseDir>/pagerduty",
+     .validation = "a non-empty string",
+     PLUGIN_FIELD(spool_dir),
+     .string_flags = PD_STR_NONEMPTY},
+    {.blocks = PD_BLOCK_PLUGIN,
+     .name = "MaxEventAge",
+     .type = PD_OPT_NUMBER,
+     .doc = "an event not delivered this many seconds after it was queued "
+            "is moved to SpoolDir/failed/",
+     PLUGIN_FIELD(max_event_age_s),
+     .def_number = 86400,
+     .number_rule = &RULE_POSITIVE_SECONDS},
+    {.blocks = PD_BLOCK_PLUGIN,
+     .name = "MaxSpoolEvents",
+     .type = PD_OPT_NUMBER,
+     .doc = "events a Notify block's spool holds at most; when full, the "
+            "oldest are dropped",
+     PLUGIN_FIELD(max_spool_events),
+     .store = PD_STORE_LONG,
+     .def_number = 100000,
+     .number_rule = &RULE_SPOOL_EVENTS},
+    {.blocks = PD_BLOCK_PLUGIN,
+     .name = "Account",
+     .type = PD_OPT_BLOCK,
+     .doc = "one PagerDuty user token to read from",
+     .default_doc = "none",
+     .validation = "a unique name, not starting with \"notify-\"",
+     .parse = parse_account_block},
+    {.blocks = PD_BLOCK_PLUGIN,
+     .name = "Notify",
+     .type = PD_OPT_BLOCK,
+     .doc = "collectd notifications to turn into PagerDuty actions",
+     .default_doc = "none",
+     .validation = "a unique name",
+     .parse = parse_notify_block},
+
+    /* <Account "name"> */
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Token",
+     .type = PD_OPT_SECRET,
+     .doc = "the User API token, inline",
+     .default_doc = "none (TokenFile, else " PD_TOKEN_ENV ")",
+     .validation = "non-empty, no CR/LF; not together with TokenFile",
+     .parse = parse_token},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "TokenFile",
+     .type = PD_OPT_STRING,
+     .doc = "a file whose first line is the token; re-read when it changes",
+     .default_doc = "none (Token, else " PD_TOKEN_ENV ")",
+     .validation = "a readable regular file holding a token",
+     ACCOUNT_FIELD(token_file),
+     .string_flags = PD_STR_NONEMPTY},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "URL",
+     .type = PD_OPT_URL,
+     .doc = "the REST API base",
+     .validation = "https:// with a host (http:// for loopback hosts)",
+     ACCOUNT_FIELD(url),
+     .def_string = PD_DEFAULT_URL},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Team",
+     .type = PD_OPT_STRINGS,
+     .doc = "scopes everything the account reads to these teams (IDs or "
+            "exact names)",
+     .default_doc = "no scoping",
+     .validation = "non-empty strings without CR/LF",
+     .parse = parse_team},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Host",
+     .type = PD_OPT_STRING,
+     .doc = "host of the dispatched values and notifications",
+     .default_doc = "collectd's Hostname",
+     .validation = "at most 127 bytes, no control characters",
+     ACCOUNT_FIELD(host),
+     .string_flags = PD_STR_NONEMPTY,
+     .check = host_check},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Interval",
+     .type = PD_OPT_NUMBER,
+     .doc = "seconds between reads of services and incidents",
+     .default_doc = "0: the plugin's interval",
+     ACCOUNT_FIELD(interval_s),
+     .number_rule = &RULE_INTERVAL},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "SlowInterval",
+     .type = PD_OPT_NUMBER,
+     .doc = "seconds between reads of teams, schedules, escalation policies "
+            "and on-calls",
+     ACCOUNT_FIELD(slow_interval_s),
+     .def_number = 300,
+     .number_rule = &RULE_POSITIVE_SECONDS},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "CoverageWindow",
+     .type = PD_OPT_NUMBER,
+     .doc = "how far ahead, in seconds, schedules are examined for gaps",
+     ACCOUNT_FIELD(coverage_window_s),
+     .def_number = 604800,
+     .number_rule = &RULE_POSITIVE_SECONDS},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "TrendWindow",
+     .type = PD_OPT_NUMBER,
+     .doc = "window, in seconds, of the service-<svc>-created counts",
+     ACCOUNT_FIELD(trend_window_s),
+     .def_number = 86400,
+     .number_rule = &RULE_POSITIVE_SECONDS},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "FullSyncInterval",
+     .type = PD_OPT_NUMBER,
+     .doc = "Incremental reads: a full re-read of incidents every this many "
+            "seconds; 0 = every cycle",
+     ACCOUNT_FIELD(full_sync_interval),
+     .def_number = 3600,
+     .number_rule = &RULE_FULL_SYNC_INTERVAL},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Collect",
+     .type = PD_OPT_FLAGS,
+     .doc = "what to collect; several lines add up",
+     .default_doc = "all six",
+     ACCOUNT_FIELD(collect),
+     .def_number = PD_COLLECT_ALL,
+     .keyword_rule = &RULE_COLLECT},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "InstanceBy",
+     .type = PD_OPT_ENUM,
+     .doc = "name entities in type instances by their name or their ID",
+     .default_doc = "\"name\"",
+     ACCOUNT_FIELD(instance_by),
+     .def_number = PD_INSTANCE_BY_NAME,
+     .keyword_rule = &RULE_INSTANCE_BY},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "Notifications",
+     .type = PD_OPT_BOOLEAN,
+     .doc = "dispatch collectd notifications about PagerDuty's state",
+     ACCOUNT_FIELD(notifications),
+     .def_number = 0},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "MaxRequestsPerMinute",
+     .type = PD_OPT_NUMBER,
+     .doc = "this account's own request ceiling over a sliding minute",
+     ACCOUNT_FIELD(max_requests_per_minute),
+     .store = PD_STORE_INT,
+     .def_number = 600,
+     .number_rule = &RULE_REQUESTS},
+    {.blocks = PD_BLOCK_ACCOUNT,
+     .name = "From",
+     .type = PD_OPT_STRING,
+     .doc = "the From header of write requests",
+     .default_doc = "the email of the token's user (GET /users/me)",
+     .validation = "an email address",
+     ACCOUNT_FIELD(from),
+     .string_flags = PD_STR_NONEMPTY | PD_STR_HEADER_SAFE,
+     .check = from_check},
+
+    /* <Notify "name"> */
+    MATCH_ROW("Host", host, "host"),
+    MATCH_ROW("Plugin", plugin, "plugin"),
+    MATCH_ROW("PluginInstance", plugin_instance, "plugin instance"),
+    MATCH_ROW("Type", type, "type"),
+    MATCH_ROW("TypeInstance", type_instance, "type instance"),
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "Severity",
+     .type = PD_OPT_FLAGS,
+     .doc = "which severities act; several lines add up",
+     .default_doc = "all three",
+     NOTIFY_FIELD(severities),
+     .def_number = PD_SEVERITY_ALL,
+     .keyword_rule = &RULE_SEVERITY},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "RoutingKey",
+     .type = PD_OPT_SECRET,
+     .doc = "Events API v2 integration key: incidents go through the Events "
+            "API",
+     .default_doc = "none",
+     .validation = "32 ASCII letters and digits; exactly one of RoutingKey "
+                   "and Service",
+     NOTIFY_FIELD(routing_key),
+     .parse = parse_routing_key},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "Service",
+     .type = PD_OPT_STRING,
+     .doc = "a service ID: incidents are opened through the REST API",
+     .default_doc = "none",
+     .validation = "non-empty, no CR/LF; needs Account",
+     NOTIFY_FIELD(service),
+     .string_flags = PD_STR_NONEMPTY | PD_STR_HEADER_SAFE},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "Account",
+     .type = PD_OPT_STRING,
+     .doc = "the <Account> whose token the block acts through",
+     .default_doc = "none",
+     .validation = "the name of an <Account> defined so far",
+     NOTIFY_FIELD(account),
+     .string_flags = PD_STR_NONEMPTY},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "EventsURL",
+     .type = PD_OPT_URL,
+     .doc = "the Events API base",
+     .validation = "https:// with a host (http:// for loopback hosts)",
+     NOTIFY_FIELD(events_url),
+     .def_string = PD_DEFAULT_EVENTS_URL},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "DedupKey",
+     .type = PD_OPT_STRING,
+     .doc = "template of the key that makes repeated notifications one "
+            "incident",
+     .validation = "only the documented placeholders, each terminated; no "
+                   "CR/LF",
+     NOTIFY_FIELD(dedup_key),
+     .def_string = PD_DEFAULT_DEDUP_KEY,
+     .string_flags = PD_STR_NONEMPTY | PD_STR_HEADER_SAFE,
+     .check = dedup_key_check},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "ResolveOnOkay",
+     .type = PD_OPT_BOOLEAN,
+     .doc = "OKAY resolves the incident",
+     NOTIFY_FIELD(resolve_on_okay),
+     .def_number = 1},
+    {.blocks = PD_BLOCK_NOTIFY,
+     .name = "NoteInterval",
+     .type = PD_OPT_NUMBER,
+     .doc = "with an Account: at most one \"still FAILURE\" note per "
+            "incident every this many seconds",
+     NOTIFY_FIELD(note_interval_s),
+     .def_number = 600,
+     .number_rule = &RULE_NOTE_INTERVAL},
+
+    /* Transport, in <Account> and <Notify> */
+    {.blocks = PD_BLOCK_ACCOUNT | PD_BLOCK_NOTIFY,
+     .name = "Timeout",
+     .type = PD_OPT_NUMBER,
+     .doc = "per request, milliseconds",
+     TRANSPORT_FIELD(timeout_ms),
+     .store = PD_STORE_LONG,
+     .def_number = 10000,
+     .number_rule = &RULE_TIMEOUT_MS},
+    {.blocks = PD_BLOCK_ACCOUNT | PD_BLOCK_NOTIFY,
+     .name = "VerifyPeer",
+     .type = PD_OPT_BOOLEAN,
+     .doc = "verify the server's TLS certificate (false draws a WARNING)",
+     TRANSPORT_FIELD(verify_peer),
+     .def_number = 1},
+    {.blocks = PD_BLOCK_ACCOUNT | PD_BLOCK_NOTIFY,
+     .name = "VerifyHost",
+     .type = PD_OPT_BOOLEAN,
+     .doc = "check the server's name against its certificate (false draws a "
+            "WARNING)",
+     TRANSPORT_FIELD(verify_host),
+     .def_number = 1},
+    {.blocks = PD_BLOCK_ACCOUNT | PD_BLOCK_NOTIFY,
+     .name = "CACert",
+     .type = PD_OPT_STRING,
+     .doc = "CA bundle (PEM) to verify the server with",
+     .default_doc = "the system's bundle",
+     .validation = "a readable regular file",
+     TRANSPORT_FIELD(cacert),
+     .string_flags = PD_STR_NONEMPTY,
+     .check = cacert_check},
+    {.blocks = PD_BLOCK_ACCOUNT | PD_BLOCK_NOTIFY,
+     .name = "Proxy",
+     .type = PD_OPT_SECRET,
+     .doc = "proxy URL (never logged: it may carry credentials)",
+     .default_doc = "none (libcurl's proxy environment variables apply)",
+     .validation = "scheme http, https, socks4, socks4a, socks5 or socks5h, "
+                   "and a host",
+     TRANSPORT_FIELD(proxy),
+     .parse = parse_proxy},
+};
+
+#define OPTIONS_NUM (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
+_Static_assert(OPTIONS_NUM <= OPTIONS_MAX, "raise OPTIONS_MAX");
+/* PD_OPT_ENUM and PD_OPT_FLAGS values are stored as unsigned. */
+_Static_assert(sizeof(pd_instance_by_t) == sizeof(unsigned),
+               "InstanceBy is stored as unsigned");
+
+const pd_option_t *pd_config_options(size_t *num) {
+  if (num != NULL)
+    *num = OPTIONS_NUM;
+  return OPTIONS;
+}
+
+const pd_option_t *pd_config_option_find(unsigned block, const char *name) {
+  for (size_t i = 0; i < OPTIONS_NUM; i++)
+    if ((OPTIONS[i].blocks & block) && strcasecmp(OPTIONS[i].name, name) == 0)
+      return &OPTIONS[i];
+  return NULL;
+}
+
+static bool option_seen(const option_ctx_t *ctx, const char *name) {
+  const pd_option_t *opt = pd_config_option_find(ctx->block, name);
+  return opt != NULL && ctx->seen[opt - OPTIONS];
+}
+
+/* Fills in the defaults of block's options; -1 when memory runs out. */
+static int apply_defaults(unsigned block, void *base,
+                          pd_transport_config_t *t) {
+  option_ctx_t ctx = {.block = block, .base = base, .transport = t};
+  for (size_t i = 0; i < OPTIONS_NUM; i++) {
+    const pd_option_t *opt = &OPTIONS[i];
+    /* Options with parsers of their own have no default. */
+    if (!(opt->blocks & block) || opt->parse != NULL)
+      continue;
+    void *p = field(opt, &ctx);
+    switch (opt->type) {
+    case PD_OPT_NUMBER:
+      if (opt->store == PD_STORE_INT)
+        *(int *)p = (int)opt->def_number;
+      else if (opt->store == PD_STORE_LONG)
+        *(long *)p = (long)opt->def_number;
+      else
+        *(double *)p = opt->def_number;
+      break;
+    case PD_OPT_BOOLEAN:
+      *(bool *)p = opt->def_number != 0;
+      break;
+    case PD_OPT_ENUM:
+    case PD_OPT_FLAGS:
+      *(unsigned *)p = (unsigned)opt->def_number;
+      break;
+    case PD_OPT_STRING:
+    case PD_OPT_URL:
+      if (opt->def_string != NULL &&
+          (*(char **)p = strdup(opt->def_string)) == NULL)
+        return -1;
+      break;
+    default:
+      break;
+    }
+  }
+  return 0;
+}
+
+/* An option of a type the generic parsers handle. */
+static int parse_by_type(const pd_option_t *opt, option_ctx_t *ctx,
+                         const oconfig_item_t *ci) {
+  const char *where = ctx->where;
+  void *p = field(opt, ctx);
+  double x;
+  switch (opt->type) {
+  case PD_OPT_STRING:
+    if (get_string(where, ci, p, opt->string_flags) != 0)
+      return -1;
+    return opt->check != NULL ? opt->check(where, ci->key, *(char **)p) : 0;
+  case PD_OPT_URL: {
+    char *url = base_url_parse(where, ci);
+    if (url == NULL)
+      return -1;
+    free(*(char **)p);
+    *(char **)p = url;
+    return 0;
+  }
+  case PD_OPT_MATCH:
+    return match_parse(where, ci, p);
+  case PD_OPT_BOOLEAN:
+    return get_boolean(where, ci, p);
+  case PD_OPT_NUMBER:
+    if (get_number(where, ci, opt->number_rule, &x) != 0)
+      return -1;
+    if (opt->store == PD_STORE_INT)
+      *(int *)p = (int)x;
+    else if (opt->store == PD_STORE_LONG)
+      *(long *)p = (long)x;
+    else
+      *(double *)p = x;
+    return 0;
+  case PD_OPT_ENUM:
+    return get_enum(where, ci, opt->keyword_rule, p);
+  case PD_OPT_FLAGS:
+    return get_flags(where, ci, opt->keyword_rule, p,
+                     &ctx->seen[opt - OPTIONS]);
+  default:
+    option_error(where, ci->key, "has no parser (a bug).");
+    return -1;
+  }
+}
+
+/* "A, B and C" (or "A, B, C" without and_last): the options (blocks ==
+ * false) or the nested blocks (blocks == true) of block. */
+static void option_list(unsigned block, bool blocks, bool and_last, char *buf,
+                        size_t size) {
+  size_t num = 0, total = 0, len = 0;
+  for (size_t i = 0; i < OPTIONS_NUM; i++)
+    if ((OPTIONS[i].blocks & block) &&
+        (OPTIONS[i].type == PD_OPT_BLOCK) == blocks)
+      total++;
+  buf[0] = '\0';
+  for (size_t i = 0; i < OPTIONS_NUM && len < size; i++) {
+    const pd_option_t *opt = &OPTIONS[i];
+    if (!(opt->blocks & block) || (opt->type == PD_OPT_BLOCK) != blocks)
+      continue;
+    num++;
+    const char *sep = num == 1 ? "" : num == total && and_last ? " and " : ", ";
+    int n = snprintf(buf + len, size - len, blocks ? "%s<%s>" : "%s%s", sep,
+                     opt->name);
+    len += n > 0 ? (size_t)n : 0;
+  }
+}
+
+/* The unknown-option ERROR lists what the block takes instead. */
+static void unknown_option(const option_ctx_t *ctx, const char *key) {
+  char options[512], blocks[128];
+  option_list(ctx->block, true, true, blocks, sizeof(blocks));
+  option_list(ctx->block, false, blocks[0] == '\0', options, sizeof(options));
+  const char *noun = ctx->block == PD_BLOCK_PLUGIN    ? "<Plugin pagerduty>"
+                     : ctx->block == PD_BLOCK_ACCOUNT ? "an <Account> block"
+                                                      : "a <Notify> block";
+  if (blocks[0] != '\0')
+    option_error(ctx->where, key, "unknown option; %s takes %s and %s blocks.",
+                 noun, options, blocks);
+  else
+    option_error(ctx->where, key, "unknown option; %s takes %s.", noun,
+                 options);
+}
+
+/* One child of a block: found in the table, parsed, remembered as seen. */
+static int block_option(option_ctx_t *ctx, const oconfig_item_t *ci) {
+  const pd_option_t *opt = pd_config_option_find(ctx->block, ci->key);
+  if (opt == NULL) {
+    unknown_option(ctx, ci->key);
+    return -1;
+  }
+  int rc = opt->parse != NULL ? opt->parse(opt, ctx, ci)
+                              : parse_by_type(opt, ctx, ci);
+  if (rc == 0)
+    ctx->seen[opt - OPTIONS] = true;
+  return rc;
 }

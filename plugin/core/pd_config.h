@@ -60,11 +60,13 @@ typedef struct {
   size_t teams_num;
   char *host; /* Host of dispatched values; NULL = collectd's Hostname */
 
-  double interval_s;        /* Interval; 0 = the plugin's/global interval */
-  double slow_interval_s;   /* SlowInterval; default 300 */
-  double coverage_window_s; /* CoverageWindow; default 604800 */
-  double trend_window_s;    /* TrendWindow; default 86400 */
-  unsigned collect;         /* PD_COLLECT_* bits; default PD_COLLECT_ALL */
+  double interval_s;         /* Interval; 0 = the plugin's/global interval */
+  double slow_interval_s;    /* SlowInterval; default 300 */
+  double coverage_window_s;  /* CoverageWindow; default 604800 */
+  double trend_window_s;     /* TrendWindow; default 86400 */
+  double full_sync_interval; /* FullSyncInterval; default 3600, 0 = every
+                                cycle */
+  unsigned collect;          /* PD_COLLECT_* bits; default PD_COLLECT_ALL */
   pd_instance_by_t instance_by;
   bool notifications;          /* Notifications; default false */
   int max_requests_per_minute; /* MaxRequestsPerMinute; default 600, 1..960 */
@@ -117,6 +119,129 @@ typedef struct {
 #define PD_DEFAULT_DEDUP_KEY                                                   \
   "%{host}/%{plugin}-%{plugin_instance}/%{type}-%{type_instance}"
 #define PD_TOKEN_ENV "PAGERDUTY_USER_API_KEY"
+
+/* ------------------------------------------------------------------------ */
+/* The table of options                                                      */
+
+/*
+ * Every option of every block is one row of a table (pd_config_options()):
+ * its block, name, type, default, validation and a one-line doc. The parser
+ * dispatches on it, fills in defaults from it, and builds the "unknown
+ * option" message from it; tests/unit/test_options.c checks README.md, the
+ * man page and conf/pagerduty.conf against it. A new option is a new row
+ * (and, when its value needs it, a field in the block's struct).
+ */
+
+/* The blocks an option is valid in (bits: the transport options are in
+ * both <Account> and <Notify>). */
+enum {
+  PD_BLOCK_PLUGIN = 1u << 0,  /* <Plugin pagerduty> itself */
+  PD_BLOCK_ACCOUNT = 1u << 1, /* <Account "name"> */
+  PD_BLOCK_NOTIFY = 1u << 2,  /* <Notify "name"> */
+};
+
+/* What an option's value is, and so how it is parsed. */
+typedef enum {
+  PD_OPT_STRING,  /* one string in double quotes */
+  PD_OPT_SECRET,  /* one string, never quoted back, wiped when freed */
+  PD_OPT_STRINGS, /* one or more strings; repeated lines add up */
+  PD_OPT_URL,     /* one http(s) base URL, trailing '/' removed */
+  PD_OPT_MATCH,   /* an exact string or a /regex/ (POSIX extended) */
+  PD_OPT_BOOLEAN, /* true/false, or "true" "yes" "on" "false" "no" "off" */
+  PD_OPT_NUMBER,  /* one number within a range */
+  PD_OPT_ENUM,    /* one keyword of a list */
+  PD_OPT_FLAGS,   /* one or more keywords of a list; repeated lines add up */
+  PD_OPT_BLOCK,   /* a nested block, <Name "name"> ... </Name> */
+} pd_option_type_t;
+
+/* Where a PD_OPT_NUMBER is stored. */
+typedef enum {
+  PD_STORE_DOUBLE = 0,
+  PD_STORE_INT,
+  PD_STORE_LONG,
+} pd_option_store_t;
+
+/* A number's range: [min, max], min exclusive when min_open; expect says
+ * it in words for messages ("a positive number of seconds"). */
+typedef struct {
+  double min;
+  bool min_open;
+  double max;
+  bool integral;
+  const char *expect;
+} pd_number_rule_t;
+
+/* The keywords of a PD_OPT_ENUM or PD_OPT_FLAGS (case does not matter) and
+ * the value (enum) or bit (flags) of each; expect names them for messages. */
+typedef struct {
+  const char *name;
+  unsigned value;
+} pd_keyword_t;
+
+typedef struct {
+  const pd_keyword_t *keywords;
+  size_t keywords_num;
+  const char *expect;
+} pd_keyword_rule_t;
+
+/* Flags of PD_OPT_STRING values. */
+enum {
+  PD_STR_NONEMPTY = 1u << 0,
+  PD_STR_HEADER_SAFE = 1u << 1, /* sent in a header or URL: no CR or LF */
+};
+
+/* The parser's state inside one block; private to pd_config.c. */
+struct pd_option_ctx;
+
+typedef struct pd_option pd_option_t;
+struct pd_option {
+  unsigned blocks; /* PD_BLOCK_* */
+  const char *name;
+  pd_option_type_t type;
+  const char *doc;         /* one line: what it does */
+  const char *default_doc; /* the default in words; NULL: def_* below */
+  const char *validation;  /* in words; NULL: the rule's expect */
+
+  /* Where the value goes: offset of the field in the block's struct, or
+   * in its pd_transport_config_t when transport. */
+  size_t offset;
+  bool transport;
+  pd_option_store_t store;             /* PD_OPT_NUMBER */
+  double def_number;                   /* NUMBER, BOOLEAN (0/1), ENUM, FLAGS */
+  const char *def_string;              /* STRING, URL: copied in; NULL: none */
+  unsigned string_flags;               /* PD_OPT_STRING: PD_STR_* */
+  const pd_number_rule_t *number_rule; /* PD_OPT_NUMBER */
+  const pd_keyword_rule_t *keyword_rule; /* PD_OPT_ENUM, PD_OPT_FLAGS */
+  /* PD_OPT_STRING: a further check of the value; logs and returns -1. */
+  int (*check)(const char *where, const char *option, const char *value);
+  /* An option with a parser of its own (secrets, Team, blocks); NULL: the
+   * parser of its type. */
+  int (*parse)(const pd_option_t *opt, struct pd_option_ctx *ctx,
+               const oconfig_item_t *ci);
+};
+
+/* The table: every option of every block, in documentation order. */
+const pd_option_t *pd_config_options(size_t *num);
+
+/* The row of option name (any case) in block (one PD_BLOCK_*); NULL if the
+ * block has no such option. */
+const pd_option_t *pd_config_option_find(unsigned block, const char *name);
+
+/*
+ * A check of a text option that another layer knows how to make: returns 0
+ * when text is fine, else -1 with a one-line reason in err.
+ */
+typedef int (*pd_config_text_check_t)(const char *text, char *err,
+                                      size_t err_size);
+
+/*
+ * Sets the check of DedupKey templates (the notify side's
+ * pd_template_validate(); core does not include notify/, so the glue hands
+ * it in before any block is parsed). A bad template is then refused at
+ * config time like any bad value, with one ERROR naming DedupKey. Unset,
+ * DedupKey is checked only for being non-empty and free of CR/LF.
+ */
+void pd_config_set_template_check(pd_config_text_check_t check);
 
 /* Initialises an empty configuration (all defaults, no blocks). */
 void pd_config_init(pd_config_t *cfg);

@@ -24,6 +24,7 @@
 #include "daemon_stubs.h"
 #include "fuzz_common.h"
 #include "pd_config.h"
+#include "pd_template.h"
 
 #define MAX_DEPTH 8
 #define MAX_ITEMS 512
@@ -233,6 +234,8 @@ static void check_secrets(const oconfig_item_t *root,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   oconfig_item_t *root = tree_from(data, size);
   stub_log_reset();
+  /* DedupKey templates are checked as in the plugin (plugin/pagerduty.c). */
+  pd_config_set_template_check(pd_template_validate);
   pd_config_t cfg;
   pd_config_init(&cfg);
   int rc = pd_config_parse(&cfg, root);

@@ -22,6 +22,7 @@
 
 #include "daemon_stubs.h"
 #include "pd_config.h"
+#include "pd_template.h"
 
 #define TOKEN "u+TestTokenAbc123xyz"
 #define TOKEN2 "u+OtherToken987zyx"
@@ -141,6 +142,8 @@ static oconfig_item_t *notify(oconfig_item_t *plugin, const char *name) {
 
 static void setup(void) {
   stub_log_reset();
+  /* As the glue does (plugin/pagerduty.c). */
+  pd_config_set_template_check(pd_template_validate);
   unsetenv(PD_TOKEN_ENV);
   pd_config_init(&cfg);
   root = plugin_block();
@@ -267,6 +270,7 @@ START_TEST(test_account_defaults) {
   ck_assert_double_eq(a->slow_interval_s, 300);
   ck_assert_double_eq(a->coverage_window_s, 604800);
   ck_assert_double_eq(a->trend_window_s, 86400);
+  ck_assert_double_eq(a->full_sync_interval, 3600);
   ck_assert_uint_eq(a->collect, PD_COLLECT_ALL);
   ck_assert_int_eq(a->instance_by, PD_INSTANCE_BY_NAME);
   ck_assert(!a->notifications);
@@ -342,7 +346,65 @@ END_TEST
 
 START_TEST(test_plugin_unknown_option) {
   opt_s(root, "Colour", "blue");
-  PARSE_FAILS(PLUGIN, "Colour", "unknown option");
+  PARSE_FAILS(PLUGIN, "Colour",
+              "unknown option; <Plugin pagerduty> takes SpoolDir, "
+              "MaxEventAge, MaxSpoolEvents and <Account> and <Notify> "
+              "blocks.");
+}
+END_TEST
+
+/* The unknown-option ERROR of each block lists exactly the options the
+ * table gives that block (pd_config.h), each once. */
+static void assert_lists_block(unsigned block, const char *block_text) {
+  size_t num;
+  const pd_option_t *opts = pd_config_options(&num);
+  /* The one line logged (parse_fails() checked there is one ERROR). */
+  const char *found_at = strstr(stub_log_dump(), "unknown option; ");
+  ck_assert_ptr_nonnull(found_at);
+  char line[1024];
+  snprintf(line, sizeof(line), "%.*s", (int)strcspn(found_at, "\n"), found_at);
+  const char *list = strstr(line, " takes ");
+  ck_assert_msg(list != NULL && strstr(line, block_text) != NULL, "%s", line);
+  size_t listed = 0;
+  for (size_t i = 0; i < num; i++) {
+    char name[64];
+    snprintf(name, sizeof(name), opts[i].type == PD_OPT_BLOCK ? "<%s>" : "%s",
+             opts[i].name);
+    /* Each name is followed by ", ", " and " or "." (or " blocks."). */
+    bool found = false;
+    for (const char *p = strstr(list, name); p != NULL; p = strstr(p + 1, name))
+      if ((p[-1] == ' ') &&
+          (strchr(",.", p[strlen(name)]) != NULL || p[strlen(name)] == ' '))
+        found = true;
+    if (opts[i].blocks & block) {
+      ck_assert_msg(found, "%s missing from: %s", name, line);
+      listed++;
+    }
+  }
+  /* As many names as the block has rows: "A, B, ... and Z". */
+  size_t commas = 0, ands = 0;
+  for (const char *p = list; *p != '\0'; p++)
+    commas += *p == ',';
+  for (const char *p = strstr(list, " and "); p != NULL;
+       p = strstr(p + 1, " and "))
+    ands++;
+  ck_assert_uint_eq(commas + ands + 1, listed);
+}
+
+START_TEST(test_unknown_option_lists_the_table) {
+  opt_s(root, "Colour", "blue");
+  PARSE_FAILS(PLUGIN, "Colour", NULL);
+  assert_lists_block(PD_BLOCK_PLUGIN, "<Plugin pagerduty> takes");
+
+  reset_root();
+  opt_s(account(root, "acme"), "Passwd", "x");
+  PARSE_FAILS(ACME, "Passwd", NULL);
+  assert_lists_block(PD_BLOCK_ACCOUNT, "an <Account> block takes");
+
+  reset_root();
+  opt_s(notify(root, "web"), "Urgency", "high");
+  PARSE_FAILS(WEB, "Urgency", NULL);
+  assert_lists_block(PD_BLOCK_NOTIFY, "a <Notify> block takes");
 }
 END_TEST
 
@@ -431,7 +493,12 @@ END_TEST
 START_TEST(test_account_unknown_option) {
   oconfig_item_t *a = account(root, "acme");
   opt_s(a, "Passwd", "x");
-  PARSE_FAILS(ACME, "Passwd", "unknown option");
+  PARSE_FAILS(ACME, "Passwd",
+              "unknown option; an <Account> block takes Token, TokenFile, "
+              "URL, Team, Host, Interval, SlowInterval, CoverageWindow, "
+              "TrendWindow, FullSyncInterval, Collect, InstanceBy, "
+              "Notifications, MaxRequestsPerMinute, From, Timeout, "
+              "VerifyPeer, VerifyHost, CACert and Proxy.");
 }
 END_TEST
 
@@ -939,7 +1006,12 @@ END_TEST
 
 START_TEST(test_notify_unknown_option) {
   opt_s(notify(root, "web"), "Urgency", "high");
-  PARSE_FAILS(WEB, "Urgency", "unknown option");
+  PARSE_FAILS(WEB, "Urgency",
+              "unknown option; a <Notify> block takes Host, Plugin, "
+              "PluginInstance, Type, TypeInstance, Severity, RoutingKey, "
+              "Service, Account, EventsURL, DedupKey, ResolveOnOkay, "
+              "NoteInterval, Timeout, VerifyPeer, VerifyHost, CACert and "
+              "Proxy.");
 }
 END_TEST
 
@@ -1269,12 +1341,65 @@ START_TEST(test_free_reinitialises) {
 }
 END_TEST
 
+/* FullSyncInterval: seconds, 0 or more (0: a full re-read every cycle). */
+START_TEST(test_account_full_sync_interval) {
+  oconfig_item_t *a = account(root, "acme");
+  opt_n(a, "FullSyncInterval", 0);
+  PARSE_OK();
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval, 0);
+
+  reset_root();
+  opt_n(account(root, "acme"), "fullsyncinterval", 120.5);
+  PARSE_OK();
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval, 120.5);
+
+  reset_root();
+  opt_n(account(root, "acme"), "FullSyncInterval", -1);
+  PARSE_FAILS(ACME, "FullSyncInterval",
+              "must be a number of seconds, 0 or more (0: a full re-read "
+              "every cycle) (got -1).");
+
+  reset_root();
+  opt_s(account(root, "acme"), "FullSyncInterval", "hourly");
+  PARSE_FAILS(ACME, "FullSyncInterval", "(got the string \"hourly\")");
+}
+END_TEST
+
+/* The template syntax is the notify side's: pd_config checks DedupKey with
+ * whatever check the layer above handed in, and only with it. */
+static int refuse_all(const char *text, char *err, size_t err_size) {
+  snprintf(err, err_size, "refused \"%s\" from above", text);
+  return -1;
+}
+
+START_TEST(test_notify_dedup_key_check_from_above) {
+  pd_config_set_template_check(refuse_all);
+  opt_s(notify(root, "web"), "DedupKey", "%{host}");
+  PARSE_FAILS(WEB, "DedupKey", "refused \"%{host}\" from above.");
+
+  /* The default template is not checked: nothing was written. */
+  reset_root();
+  notify(root, "web");
+  PARSE_OK();
+
+  pd_config_set_template_check(NULL);
+  reset_root();
+  opt_s(notify(root, "web"), "DedupKey", "%{bogus}");
+  PARSE_OK();
+  ck_assert_str_eq(cfg.notifies[0]->dedup_key, "%{bogus}");
+  pd_config_set_template_check(pd_template_validate);
+}
+END_TEST
+
 static Suite *config_suite(void) {
   Suite *s = suite_create("pd_config");
   TCase *tc = tcase_create("config");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_empty_block_defaults);
   tcase_add_test(tc, test_account_defaults);
+  tcase_add_test(tc, test_unknown_option_lists_the_table);
+  tcase_add_test(tc, test_account_full_sync_interval);
+  tcase_add_test(tc, test_notify_dedup_key_check_from_above);
   tcase_add_test(tc, test_notify_defaults);
   tcase_add_test(tc, test_plugin_options);
   tcase_add_test(tc, test_plugin_option_names_case_insensitive);
