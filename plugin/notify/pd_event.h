@@ -119,15 +119,12 @@ void pd_event_free(pd_event_t *ev);
 void pd_detail_value_text(const pd_detail_t *d, char *buf, size_t size);
 
 const char *pd_action_name(pd_action_t action); /* "trigger"... "none" */
-/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise.
- * Exported for tests only. */
+/* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise. */
 pd_action_t pd_action_parse(const char *text);
 
-/* Events API severity: critical (FAILURE), warning (WARNING), info.
- * Exported for tests only. */
+/* Events API severity: critical (FAILURE), warning (WARNING), info. */
 const char *pd_event_severity(const pd_event_t *ev);
-/* REST urgency: high (FAILURE), low otherwise.
- * Exported for tests only. */
+/* REST urgency: high (FAILURE), low otherwise. */
 const char *pd_event_urgency(const pd_event_t *ev);
 
 /*
