@@ -2,10 +2,8 @@
 /*
  * pd_json_write.h - writing JSON with yajl_gen and a sticky error: generate
  * everything, check once (pd_jw_finish). Every call after a failure does
- * nothing. The generator validates UTF-8: every string is sanitised before
- * it gets here, and validation catches a path that forgot to, instead of
- * sending PagerDuty invalid JSON. The spool record (pd_event_record.h) and
- * the wire bodies (pd_event_body.h) are written with it.
+ * nothing, and the generator validates UTF-8 (see pd_jw_begin). The spool
+ * record and the wire bodies of a Notify block are written with it.
  */
 #ifndef PD_JSON_WRITE_H
 #define PD_JSON_WRITE_H

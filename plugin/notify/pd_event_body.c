@@ -18,7 +18,9 @@
 #include "pd_utf8.h"
 #include "pd_util.h"
 
-/* A detail as the Events API shows it (see pd_event.h on NaN). */
+/* ------------------------------------------------------- custom details */
+
+/* A detail as the Events API shows it (see pd_event_body.h on NaN). */
 static void json_detail_value(pd_jw_t *j, const pd_detail_t *d) {
   char text[64];
   switch (d->type) {
@@ -75,6 +77,8 @@ size_t pd_event_custom_details_size(const pd_event_t *ev) {
   yajl_gen_free(j.g);
   return size;
 }
+
+/* ---------------------------------------------------------- wire bodies */
 
 /* RFC 3339 UTC with milliseconds: 2026-11-28T08:29:56.123Z */
 static void format_timestamp(cdtime_t t, char *buf, size_t size) {
