@@ -42,6 +42,7 @@
 
 #include "pd_log.h"
 #include "pd_token.h"
+#include "pd_util.h"
 
 #define WHERE_SIZE 192
 #define PLUGIN_WHERE "<Plugin pagerduty>"

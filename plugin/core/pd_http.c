@@ -29,8 +29,8 @@
 #include "pd_error.h"
 #include "pd_log.h"
 #include "pd_ratelimit.h"
-#include "pd_token.h"
 #include "pd_utf8.h"
+#include "pd_util.h"
 
 #ifndef PD_VERSION
 #define PD_VERSION "unknown"
@@ -101,12 +101,6 @@ void pd_http_body_error(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(body_error, sizeof(body_error), fmt, ap);
   va_end(ap);
-}
-
-double pd_monotonic_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Frees a header list that held the token, wiping every line first. */

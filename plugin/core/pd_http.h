@@ -26,6 +26,10 @@
 #include <stdint.h>
 
 #include "pd_config.h"
+/* pd_monotonic_now(), the clock callers time requests and deadlines with.
+ * It lived here before pd_util.h; modules that still reach it through this
+ * header keep building. */
+#include "pd_util.h"
 
 typedef enum {
   PD_HTTP_OK = 0,     /* 2xx, body delivered in full */
@@ -149,10 +153,6 @@ int pd_url_init(pd_url_t *u, const char *path);
 int pd_url_add(pd_url_t *u, const char *key, const char *value);
 int pd_url_add_int(pd_url_t *u, const char *key, long long value);
 void pd_url_free(pd_url_t *u);
-
-/* Seconds on CLOCK_MONOTONIC: the clock of every interval, deadline and
- * rate-limit decision in the plugin. */
-double pd_monotonic_now(void);
 
 /* Call once from the plugin's init, before any thread uses libcurl, and
  * pd_http_global_cleanup() once at shutdown. */

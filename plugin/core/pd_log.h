@@ -3,8 +3,9 @@
  * pd_log.h - the plugin's log line prefixes.
  *
  * Every line starts "pagerduty plugin: "; lines about one account continue
- * "account \"<name>\": " (doc/contract.md §7) so users can grep for their
- * account. Secrets never reach these macros: callers log names, URLs without
+ * "account \"<name>\": ", lines about one Notify block "notify \"<name>\": "
+ * (doc/contract.md §7) so users can grep for their account or block.
+ * Secrets never reach these macros: callers log names, URLs without
  * credentials and HTTP statuses, never tokens or routing keys.
  */
 #ifndef PD_LOG_H
@@ -28,5 +29,14 @@
 #define PD_ACCOUNT_WARNING(a, ...) PD_ACCOUNT_LOG(LOG_WARNING, a, __VA_ARGS__)
 #define PD_ACCOUNT_NOTICE(a, ...) PD_ACCOUNT_LOG(LOG_NOTICE, a, __VA_ARGS__)
 #define PD_ACCOUNT_INFO(a, ...) PD_ACCOUNT_LOG(LOG_INFO, a, __VA_ARGS__)
+
+/* Lines about one Notify block: "pagerduty plugin: notify "web": ...". */
+#define PD_NOTIFY_LOG(level, notify, fmt, ...)                                 \
+  plugin_log((level), PD_LOG_PREFIX "notify \"%s\": " fmt, (notify),           \
+             ##__VA_ARGS__)
+#define PD_NOTIFY_ERROR(n, ...) PD_NOTIFY_LOG(LOG_ERR, n, __VA_ARGS__)
+#define PD_NOTIFY_WARNING(n, ...) PD_NOTIFY_LOG(LOG_WARNING, n, __VA_ARGS__)
+#define PD_NOTIFY_NOTICE(n, ...) PD_NOTIFY_LOG(LOG_NOTICE, n, __VA_ARGS__)
+#define PD_NOTIFY_INFO(n, ...) PD_NOTIFY_LOG(LOG_INFO, n, __VA_ARGS__)
 
 #endif /* PD_LOG_H */

@@ -240,7 +240,8 @@ bool pd_idlist_contains(const pd_idlist_t *l, const char *id) {
   return false;
 }
 
-int pd_idlist_copy(pd_idlist_t *dst, const pd_idlist_t *src) {
+/* A copy of src owning its own IDs; -1 on ENOMEM with dst left empty. */
+static int pd_idlist_copy(pd_idlist_t *dst, const pd_idlist_t *src) {
   *dst = (pd_idlist_t){0};
   if (src->num == 0)
     return 0;
@@ -263,14 +264,14 @@ void pd_idlist_free(pd_idlist_t *l) {
 /* A copy is the struct plus its own team list; pd_idlist_copy() leaves the
  * list empty (owning nothing) when it fails. */
 
-int pd_service_copy(pd_service_t *dst, const pd_service_t *src) {
+static int pd_service_copy(pd_service_t *dst, const pd_service_t *src) {
   *dst = *src;
   return pd_idlist_copy(&dst->team_ids, &src->team_ids);
 }
 
 void pd_service_free(pd_service_t *s) { pd_idlist_free(&s->team_ids); }
 
-int pd_incident_copy(pd_incident_t *dst, const pd_incident_t *src) {
+static int pd_incident_copy(pd_incident_t *dst, const pd_incident_t *src) {
   *dst = *src;
   return pd_idlist_copy(&dst->team_ids, &src->team_ids);
 }
@@ -314,7 +315,8 @@ void pd_policy_free(pd_policy_t *p) {
   pd_idlist_free(&p->team_ids);
 }
 
-int pd_policy_copy(pd_policy_t *dst, const pd_policy_t *src) {
+/* A deep copy: the rules, their targets and the team list. */
+static int pd_policy_copy(pd_policy_t *dst, const pd_policy_t *src) {
   *dst = *src;
   dst->rules = NULL;
   dst->rules_num = dst->rules_cap = 0;

@@ -68,7 +68,6 @@ typedef struct {
 /* Appends a copy of a valid ID; -1 on allocation failure or invalid ID. */
 int pd_idlist_add(pd_idlist_t *l, const char *id);
 bool pd_idlist_contains(const pd_idlist_t *l, const char *id);
-int pd_idlist_copy(pd_idlist_t *dst, const pd_idlist_t *src);
 void pd_idlist_free(pd_idlist_t *l);
 
 /* --- entities ---------------------------------------------------------- */
@@ -179,16 +178,14 @@ pd_incident_status_t pd_incident_status_parse(const char *s, size_t len);
 pd_urgency_t pd_urgency_parse(const char *s, size_t len);
 pd_target_type_t pd_target_type_parse(const char *s, size_t len);
 
-/* Deep copies (dst is overwritten, not freed first); -1 on ENOMEM with
- * dst left empty. _free releases the owned lists and leaves an empty
- * entity behind (safe to free twice). */
-int pd_service_copy(pd_service_t *dst, const pd_service_t *src);
-void pd_service_free(pd_service_t *s);
-int pd_incident_copy(pd_incident_t *dst, const pd_incident_t *src);
-void pd_incident_free(pd_incident_t *i);
+/* A deep copy (dst is overwritten, not freed first); -1 on ENOMEM with
+ * dst left empty. The vectors below copy the other entities the same way.
+ * _free releases the owned lists and leaves an empty entity behind (safe to
+ * free twice). */
 int pd_schedule_copy(pd_schedule_t *dst, const pd_schedule_t *src);
+void pd_service_free(pd_service_t *s);
+void pd_incident_free(pd_incident_t *i);
 void pd_schedule_free(pd_schedule_t *s);
-int pd_policy_copy(pd_policy_t *dst, const pd_policy_t *src);
 void pd_policy_free(pd_policy_t *p);
 
 /* Appends a new empty rule / a target to a policy's last rule. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pd_log.h"
+#include "pd_util.h"
 
 bool pd_token_is_valid(const char *token) {
   if (token == NULL || token[0] == '\0')
@@ -24,13 +25,6 @@ bool pd_token_is_valid(const char *token) {
 
 bool pd_token_mode_is_exposed(mode_t mode) {
   return (mode & (S_IRGRP | S_IROTH)) != 0;
-}
-
-void pd_secret_free(char *secret) {
-  if (secret == NULL)
-    return;
-  explicit_bzero(secret, strlen(secret));
-  free(secret);
 }
 
 static bool is_blank(char c) {

@@ -69,10 +69,6 @@ bool pd_token_mode_is_exposed(mode_t mode);
 /* Is the token usable in an HTTP header (non-empty, no CR, LF or NUL)? */
 bool pd_token_is_valid(const char *token);
 
-/* Wipes a secret string (a token, a routing key) and frees it; NULL is
- * fine. Every module that holds a secret frees it with this. */
-void pd_secret_free(char *secret);
-
 /* Wipes and frees the secret and the path. */
 void pd_token_free(pd_token_t *tok);
 

@@ -56,7 +56,8 @@ struct pd_notify_s {
   char bad_path[PATH_MAX];
 };
 
-int pd_severity_rank(int severity) {
+/* Severity order for "raise": FAILURE > WARNING > anything else. */
+static int pd_severity_rank(int severity) {
   switch (severity) {
   case NOTIF_FAILURE:
     return 2;

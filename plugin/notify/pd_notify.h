@@ -165,7 +165,4 @@ int pd_notify_save(pd_notify_t *nt);
  * the spool. 0 or -1 (logged). */
 int pd_notify_save_through(pd_notify_t *nt, uint64_t seq);
 
-/* Severity order for "raise": FAILURE > WARNING > anything else. */
-int pd_severity_rank(int severity);
-
 #endif /* PD_NOTIFY_H */

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pd_event_body.h"
 #include "pd_intent.h"
 #include "pd_json.h"
 #include "pd_log.h"

@@ -90,6 +90,7 @@
 #include <sys/types.h>
 
 #include "pd_event.h"
+#include "pd_event_record.h"
 
 #define PD_SPOOL_FAILED_DIR "failed"
 /* Files in a block's directory whose names start with this belong to the

@@ -6,8 +6,8 @@
 #   FUZZ_CPPFLAGS, FUZZ_LIBS  collectd's include flags; curl, yajl, -lm
 #
 # Every libpdcore source (plugin/{core,read,notify}/*.c: all but the
-# collectd glue pagerduty.c) and
-# the unit tests' daemon stubs are compiled once with coverage
+# collectd glue pagerduty.c) and the unit tests' helpers the targets share
+# (daemon stubs, configuration trees, chunked feeding) are compiled once with coverage
 # instrumentation, AddressSanitizer and UBSan (any UB aborts); each target
 # links them with libFuzzer into tests/fuzz/fuzz_<name>.
 
@@ -27,7 +27,8 @@ OBJ := $(OUT)/obj
 
 CORE_SRC := $(wildcard $(ROOMS:%=$(srcdir)/plugin/%/*.c))
 CORE_OBJ := $(patsubst $(srcdir)/%.c,$(OBJ)/%.o,$(CORE_SRC)) \
-	$(OBJ)/tests/unit/daemon_stubs.o $(OBJ)/tests/fuzz/fuzz_common.o
+	$(OBJ)/tests/unit/daemon_stubs.o $(OBJ)/tests/unit/config_fixture.o \
+	$(OBJ)/tests/unit/chunked_feed.o $(OBJ)/tests/fuzz/fuzz_common.o
 
 # name:pd_parse_kind_t of every endpoint parser target
 PARSE_TARGETS := parse_user:PD_PARSE_USER_ME parse_teams:PD_PARSE_TEAMS \

@@ -14,6 +14,8 @@
 
 #include "fuzz_common.h"
 #include "pd_event.h"
+#include "pd_event_body.h"
+#include "pd_event_record.h"
 
 static char scratch[256];
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config_fixture.h"
 #include "daemon_stubs.h"
 #include "fuzz_common.h"
 #include "pd_config.h"
@@ -29,54 +30,10 @@
 #define MAX_DEPTH 8
 #define MAX_ITEMS 512
 
-static oconfig_item_t *item_new(oconfig_item_t *parent, const char *key,
-                                size_t len) {
-  oconfig_item_t *ci;
-  if (parent == NULL) {
-    ci = calloc(1, sizeof(*ci));
-    require(ci != NULL);
-  } else {
-    oconfig_item_t *children = realloc(
-        parent->children, (size_t)(parent->children_num + 1) * sizeof(*ci));
-    require(children != NULL);
-    parent->children = children;
-    /* realloc may have moved the siblings: their children point up again. */
-    for (int i = 0; i < parent->children_num; i++)
-      for (int j = 0; j < children[i].children_num; j++)
-        children[i].children[j].parent = &children[i];
-    ci = &children[parent->children_num++];
-    memset(ci, 0, sizeof(*ci));
-    ci->parent = parent;
-  }
-  ci->key = strndup(key, len);
-  require(ci->key != NULL);
-  return ci;
-}
-
-static void item_clear(oconfig_item_t *ci) {
-  for (int i = 0; i < ci->values_num; i++)
-    if (ci->values[i].type == OCONFIG_TYPE_STRING)
-      free(ci->values[i].value.string);
-  free(ci->values);
-  for (int i = 0; i < ci->children_num; i++)
-    item_clear(&ci->children[i]);
-  free(ci->children);
-  free(ci->key);
-}
-
-static oconfig_value_t *value_new(oconfig_item_t *ci) {
-  oconfig_value_t *values =
-      realloc(ci->values, (size_t)(ci->values_num + 1) * sizeof(*values));
-  require(values != NULL);
-  ci->values = values;
-  memset(&values[ci->values_num], 0, sizeof(*values));
-  return &values[ci->values_num++];
-}
-
 /* One value at *p (within end); advances *p. */
 static void parse_value(oconfig_item_t *ci, const char **p, const char *end) {
   const char *s = *p;
-  oconfig_value_t *v = value_new(ci);
+  oconfig_value_t *v = config_value_new(ci);
   if (*s == '"') {
     char *out = malloc((size_t)(end - s) + 1);
     require(out != NULL);
@@ -134,7 +91,7 @@ static oconfig_item_t *parse_line(oconfig_item_t *cur, const char *s,
   const char *key = s;
   while (s < end && !isspace((unsigned char)*s) && *s != '>')
     s++;
-  oconfig_item_t *ci = item_new(cur, key, (size_t)(s - key));
+  oconfig_item_t *ci = config_child(cur, key, (size_t)(s - key));
   while (s < end && ci->values_num < 16) {
     while (s < end && isspace((unsigned char)*s))
       s++;
@@ -150,11 +107,8 @@ static oconfig_item_t *parse_line(oconfig_item_t *cur, const char *s,
 }
 
 static oconfig_item_t *tree_from(const uint8_t *data, size_t size) {
-  oconfig_item_t *root = item_new(NULL, "Plugin", 6);
-  oconfig_value_t *v = value_new(root);
-  v->type = OCONFIG_TYPE_STRING;
-  v->value.string = strdup("pagerduty");
-  require(v->value.string != NULL);
+  oconfig_item_t *root =
+      config_add_string(config_tree_new("Plugin"), "pagerduty");
   const char *p = (const char *)data, *end = p + size;
   oconfig_item_t *cur = root;
   int depth = 0, items = 0;
@@ -245,7 +199,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     require(cfg.accounts_num == 0 && cfg.notifies_num == 0);
   check_secrets(root, root);
   pd_config_free(&cfg);
-  item_clear(root);
-  free(root);
+  config_tree_free(root);
   return 0;
 }

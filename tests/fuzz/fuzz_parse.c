@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunked_feed.h"
 #include "fuzz_common.h"
 #include "pd_model.h"
 #include "pd_parse.h"
@@ -111,12 +112,7 @@ static int parse(const uint8_t *data, size_t size, size_t chunk,
   };
   pd_parser_t *p = pd_parser_create(FUZZ_KIND, &cb);
   require(p != NULL);
-  int fed = 0;
-  for (size_t off = 0; off < size && fed == 0;) {
-    size_t n = (chunk == 0 || size - off < chunk) ? size - off : chunk;
-    fed = pd_parser_feed(p, data + off, n);
-    off += n;
-  }
+  int fed = feed_in_chunks(pd_parser_feed, p, data, size, chunk);
   int rc = pd_parser_finish(p);
   require(fed == 0 || rc != 0); /* a failed feed cannot finish well */
   /* The reason names a path and an offset, never the body: bounded. */

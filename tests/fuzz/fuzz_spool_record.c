@@ -15,6 +15,7 @@
 
 #include "fuzz_common.h"
 #include "pd_event.h"
+#include "pd_event_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pd_event_t ev;

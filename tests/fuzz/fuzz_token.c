@@ -15,6 +15,7 @@
 
 #include "fuzz_common.h"
 #include "pd_token.h"
+#include "pd_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static char path[512];

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_fixture.h"
 #include "daemon_stubs.h"
 #include "pd_config.h"
 #include "pd_template.h"
@@ -33,73 +34,27 @@
 /* ------------------------------------------------------------------------ */
 /* Building configuration trees                                              */
 
-/* Children arrays have a fixed capacity so pointers to children stay valid
- * while more are added. */
-#define MAX_CHILDREN 48
-
+/* The builder is config_fixture.h; these short names keep the nested
+ * option lists below readable. */
 static oconfig_item_t *tree_new(const char *key) {
-  oconfig_item_t *ci = calloc(1, sizeof(*ci));
-  ck_assert_ptr_nonnull(ci);
-  ci->key = strdup(key);
-  ci->children = calloc(MAX_CHILDREN, sizeof(*ci->children));
-  ck_assert_ptr_nonnull(ci->children);
-  return ci;
+  return config_tree_new(key);
 }
+static void tree_free(oconfig_item_t *ci) { config_tree_free(ci); }
 
-static void item_clear(oconfig_item_t *ci) {
-  for (int i = 0; i < ci->values_num; i++)
-    if (ci->values[i].type == OCONFIG_TYPE_STRING)
-      free(ci->values[i].value.string);
-  free(ci->values);
-  for (int i = 0; i < ci->children_num; i++)
-    item_clear(&ci->children[i]);
-  free(ci->children);
-  free(ci->key);
-}
-
-static void tree_free(oconfig_item_t *ci) {
-  if (ci == NULL)
-    return;
-  item_clear(ci);
-  free(ci);
-}
-
+/* Pointers to children stay valid while a parent has few enough of them. */
 static oconfig_item_t *child(oconfig_item_t *parent, const char *key) {
-  ck_assert_int_lt(parent->children_num, MAX_CHILDREN);
-  oconfig_item_t *ci = &parent->children[parent->children_num++];
-  memset(ci, 0, sizeof(*ci));
-  ci->key = strdup(key);
-  ci->parent = parent;
-  ci->children = calloc(MAX_CHILDREN, sizeof(*ci->children));
-  ck_assert_ptr_nonnull(ci->children);
-  return ci;
-}
-
-static oconfig_value_t *new_value(oconfig_item_t *ci) {
-  ci->values = realloc(ci->values, (ci->values_num + 1) * sizeof(*ci->values));
-  ck_assert_ptr_nonnull(ci->values);
-  return &ci->values[ci->values_num++];
+  ck_assert_int_lt(parent->children_num, CONFIG_FIXTURE_CHILDREN);
+  return config_child(parent, key, strlen(key));
 }
 
 static oconfig_item_t *add_s(oconfig_item_t *ci, const char *s) {
-  oconfig_value_t *v = new_value(ci);
-  v->type = OCONFIG_TYPE_STRING;
-  v->value.string = strdup(s);
-  return ci;
+  return config_add_string(ci, s);
 }
-
 static oconfig_item_t *add_n(oconfig_item_t *ci, double n) {
-  oconfig_value_t *v = new_value(ci);
-  v->type = OCONFIG_TYPE_NUMBER;
-  v->value.number = n;
-  return ci;
+  return config_add_number(ci, n);
 }
-
 static oconfig_item_t *add_b(oconfig_item_t *ci, bool b) {
-  oconfig_value_t *v = new_value(ci);
-  v->type = OCONFIG_TYPE_BOOLEAN;
-  v->value.boolean = b;
-  return ci;
+  return config_add_boolean(ci, b);
 }
 
 /* key "string" / key number / key boolean, as a child of parent. */

@@ -20,6 +20,8 @@
 #include "daemon_stubs.h"
 #include "notif_fixture.h"
 #include "pd_event.h"
+#include "pd_event_body.h"
+#include "pd_event_record.h"
 
 #define ROUTING_KEY "R0123456789abcdef0123456789abcdef"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunked_feed.h"
 #include "pd_intent.h"
 #include "pd_sender.h"
 
@@ -104,12 +105,7 @@ static int parse(const char *body, pd_incident_view_t *v) {
       pd_json_stream_create(&pd_incident_view_handlers, v, 0);
   ck_assert_ptr_nonnull(js);
   /* In small chunks, as bodies arrive. */
-  size_t len = strlen(body);
-  int status = 0;
-  for (size_t off = 0; off < len && status == 0; off += 7) {
-    size_t n = len - off < 7 ? len - off : 7;
-    status = pd_json_feed(js, (const unsigned char *)body + off, n);
-  }
+  int status = feed_in_chunks(pd_json_feed, js, body, strlen(body), 7);
   if (status == 0)
     status = pd_json_finish(js);
   pd_json_stream_destroy(js);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunked_feed.h"
 #include "pd_json.h"
 #include "pd_model.h"
 #include "pd_parse.h"
@@ -227,13 +228,8 @@ static outcome_t parse_chunked(pd_parse_kind_t kind, const char *data,
   pd_parser_t *p = pd_parser_create(kind, &cb);
   ck_assert_ptr_nonnull(p);
   outcome_t o = {0};
-  if (chunk == 0)
-    chunk = len ? len : 1;
-  for (size_t off = 0; off < len && o.status == 0; off += chunk) {
-    size_t n = len - off < chunk ? len - off : chunk;
-    if (pd_parser_feed(p, (const unsigned char *)data + off, n) != 0)
-      o.status = -1;
-  }
+  if (feed_in_chunks(pd_parser_feed, p, data, len, chunk) != 0)
+    o.status = -1;
   if (o.status == 0 && pd_parser_finish(p) != 0)
     o.status = -1;
   o.result = *pd_parser_result(p);
@@ -482,12 +478,7 @@ static int json_log(const char *json, size_t chunk, bool skip_c, buf_t *out,
   json_log_t l = {.skip_c = skip_c};
   pd_json_stream_t *js = pd_json_stream_create(&json_log_handlers, &l, 64);
   ck_assert_ptr_nonnull(js);
-  size_t len = strlen(json);
-  int status = 0;
-  for (size_t off = 0; off < len && status == 0; off += chunk) {
-    size_t n = len - off < chunk ? len - off : chunk;
-    status = pd_json_feed(js, (const unsigned char *)json + off, n);
-  }
+  int status = feed_in_chunks(pd_json_feed, js, json, strlen(json), chunk);
   if (status == 0)
     status = pd_json_finish(js);
   snprintf(err, err_size, "%s", pd_json_error(js));

@@ -21,6 +21,7 @@
 
 #include "daemon_stubs.h"
 #include "pd_token.h"
+#include "pd_util.h"
 
 #define TOKEN_A "u+AaaaTokenOne111"
 #define TOKEN_B "u+BbbbTokenTwo222" /* same length as TOKEN_A */
