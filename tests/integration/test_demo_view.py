@@ -135,6 +135,8 @@ class DemoViewTest(ReadTestCase):
         daemon.sock.putnotif("disk full", severity="failure", host="web01",
                                plugin="df", type="percent_bytes")
         svc = demo_view_name(self.service_name, truth)
+        trig = now[truth.identifier("count", "service-%s-triggered" % svc)][0]
+        counted = "triggered %d -> %d" % (trig, trig + 1)
         seen = []
 
         def changed():
@@ -146,12 +148,16 @@ class DemoViewTest(ReadTestCase):
             return any(l.startswith("notify disk: ") and
                        re.search(r"\bsent 0 -> (>=)?1\b", l)
                        for l in lines) and \
-                any(l.startswith("service %s: " % svc) for l in lines)
+                any(l.startswith("service %s: " % svc) and counted in l
+                    for l in lines)
+        # The service's status and its triggered count are two csv files
+        # of one cycle: the status can be read changed before the count
+        # is written, so the wait is for the count's change itself.
         harness.wait_until(changed, 30, interval=0.3,
-                           message="the incident in the changes")
+                           message="the incident in the changes (%s)"
+                           % counted)
         line = next(l for l in seen if l.startswith("service %s: " % svc))
-        trig = now[truth.identifier("count", "service-%s-triggered" % svc)][0]
-        self.assertIn("triggered %d -> %d" % (trig, trig + 1), line)
+        self.assertIn(counted, line)
         self.assertEqual(daemon.errors(), [])
         self.assertEqual(daemon.stop(), 0)
 
