@@ -95,8 +95,8 @@ static uint64_t account_successes(const pd_sender_t *s) {
 
 /* ------------------------------------------------------------ delivery */
 
-static int ensure_from(pd_sender_t *s,
-                       pd_send_result_t *r); /* identity, below */
+/* The From address before a REST write (identity, below). */
+static int ensure_from(pd_sender_t *s, pd_send_result_t *r);
 
 /* Sends ev along its path; r says how it went. */
 static void route(pd_sender_t *s, pd_event_t *ev, pd_send_result_t *r) {
