@@ -256,11 +256,6 @@ int pd_rest_request_quiet(pd_rest_t *rest, const char *what,
   return -1;
 }
 
-int pd_rest_request(pd_rest_t *rest, const char *what,
-                    const pd_http_request_t *req, pd_http_response_t *resp) {
-  return pd_rest_request_quiet(rest, what, req, resp, 0);
-}
-
 int pd_rest_feed_parser(void *parser, const unsigned char *data, size_t len) {
   if (pd_parser_feed(parser, data, len) == 0)
     return 0;

@@ -69,15 +69,11 @@ void pd_rest_set_deadline(pd_rest_t *rest, double deadline);
  * are logged once per change of state (doc/contract.md §7 wording for
  * 401/403), recoveries once. `what` names the request in log lines ("GET
  * /services", "POST /incidents"): keep it free of IDs, it is the key of the
- * failure state. Safe from any thread. Returns 0 on PD_HTTP_OK.
+ * failure state. An answer with HTTP status quiet_status (0 = none) is the
+ * caller's to handle and not logged as a failure: the notification sender
+ * expects some 400s and 404s (a duplicate open incident_key, an incident
+ * already resolved). Safe from any thread. Returns 0 on PD_HTTP_OK.
  */
-int pd_rest_request(pd_rest_t *rest, const char *what,
-                    const pd_http_request_t *req, pd_http_response_t *resp);
-
-/* pd_rest_request(), except that an answer with HTTP status quiet_status
- * (0 = none) is the caller's to handle and not logged as a failure: the
- * notification sender expects some 400s and 404s (a duplicate open
- * incident_key, an incident already resolved). */
 int pd_rest_request_quiet(pd_rest_t *rest, const char *what,
                           const pd_http_request_t *req,
                           pd_http_response_t *resp, long quiet_status);
@@ -116,7 +112,7 @@ typedef struct {
  * GET f->path and parse the body with the parser of f->kind, calling the
  * callbacks for each entity. A 429 is waited out and the request repeated
  * (a few times, within the cycle's deadline). Failures (HTTP, or a body
- * that is not what the kind expects) are logged per pd_rest_request;
+ * that is not what the kind expects) are logged per pd_rest_request_quiet;
  * entities already handed to the callbacks before a failure must be
  * discarded by the caller. result and resp (may be NULL) receive the
  * pagination fields and the HTTP outcome. Returns 0 on success.

@@ -4,7 +4,8 @@
  */
 #include "pd_retry_policy.h"
 
-double pd_retry_backoff_s(unsigned attempt, double jitter01) {
+/* Exponential backoff with jitter: attempt 1 waits up to BASE. */
+static double backoff_s(unsigned attempt, double jitter01) {
   double d = PD_SENDER_BACKOFF_BASE_S;
   for (unsigned i = 1; i < attempt && d < PD_SENDER_BACKOFF_CAP_S; i++)
     d *= 2;
@@ -36,7 +37,7 @@ double pd_retry_wait_s(const pd_send_result_t *r, unsigned attempt,
     return r->retry_after_s < PD_SENDER_NAMED_WAIT_CAP_S
                ? r->retry_after_s
                : PD_SENDER_NAMED_WAIT_CAP_S;
-  return pd_retry_backoff_s(attempt, jitter01);
+  return backoff_s(attempt, jitter01);
 }
 
 bool pd_retry_holds_block(const pd_send_result_t *r) {

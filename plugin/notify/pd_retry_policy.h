@@ -43,16 +43,13 @@
 double pd_sender_events_throttle_wait(double named_s, double base_s,
                                       double jitter01);
 
-/* Exponential backoff with jitter: attempt 1 waits up to
- * PD_SENDER_BACKOFF_BASE_S, each attempt twice as long up to
- * PD_SENDER_BACKOFF_CAP_S; the wait is drawn from [d/2, d] by jitter01. */
-double pd_retry_backoff_s(unsigned attempt, double jitter01);
-
 /*
  * How long an event waits after the attempt r (kind PD_SEND_RETRY): an
  * Events 429 per pd_sender_events_throttle_wait (events_throttle_s as its
  * base_s); else a wait the server or the limiter named, capped at
- * PD_SENDER_NAMED_WAIT_CAP_S; else pd_retry_backoff_s(attempt).
+ * PD_SENDER_NAMED_WAIT_CAP_S; else exponential backoff: attempt 1 waits
+ * up to PD_SENDER_BACKOFF_BASE_S, each attempt twice as long up to
+ * PD_SENDER_BACKOFF_CAP_S, the wait drawn from [d/2, d] by jitter01.
  */
 double pd_retry_wait_s(const pd_send_result_t *r, unsigned attempt,
                        double events_throttle_s, double jitter01);

@@ -185,7 +185,7 @@ static void dead_letter(pd_sender_t *s, const pd_event_t *ev,
 }
 
 /*
- * A 401 or 403. Through the Account, pd_rest_request() has logged it
+ * A 401 or 403. Through the Account, pd_rest_request_quiet() has logged it
  * with the fix of doc/contract.md §7 (once per change, shared with the read
  * side); the block adds that nothing is lost. The Events API has no token: a
  * 401/403 there means the RoutingKey or EventsURL is wrong.

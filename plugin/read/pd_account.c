@@ -88,7 +88,9 @@ void pd_account_set_notification_sink(pd_account_t *acct,
   acct->notifications = sink;
 }
 
-double pd_account_interval(const pd_account_t *acct) {
+/* The interval in effect: what pd_account_set_interval() said, else
+ * cfg->interval_s, else 60 s. */
+static double account_interval(const pd_account_t *acct) {
   if (acct->interval_s > 0)
     return acct->interval_s;
   if (acct->cfg->interval_s > 0)
@@ -169,7 +171,7 @@ static void dispatch_api_metrics(pd_account_t *acct,
 static void collect_and_dispatch(pd_account_t *acct,
                                  const pd_metric_sink_t *sink) {
   pd_snapshot_t snap;
-  if (pd_collect_run(acct->collect, acct->rest, pd_account_interval(acct),
+  if (pd_collect_run(acct->collect, acct->rest, account_interval(acct),
                      time(NULL), &snap) != 0)
     acct->cycle_ok = false;
 
@@ -194,7 +196,7 @@ int pd_account_read(pd_account_t *acct, const pd_metric_sink_t *sink) {
   double started = pd_monotonic_now();
   acct->cycle_ok = true;
   pd_rest_set_deadline(acct->rest, started + PD_CYCLE_BUDGET_SHARE *
-                                                 pd_account_interval(acct));
+                                                 account_interval(acct));
   pd_http_client_stats(pd_rest_http(acct->rest), &acct->stats_at_cycle_start);
 
   refresh_token(acct);

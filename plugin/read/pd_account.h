@@ -36,10 +36,6 @@ void pd_account_destroy(pd_account_t *acct);
  * wait on rate limits. Before it is set, cfg->interval_s or 60 s. */
 void pd_account_set_interval(pd_account_t *acct, double interval_s);
 
-/* The interval in effect: what pd_account_set_interval() said, else
- * cfg->interval_s, else 60 s. */
-double pd_account_interval(const pd_account_t *acct);
-
 /* Where doc/contract.md §5 notifications go (borrowed; NULL = nowhere). Only
  * used when the account has Notifications true. */
 void pd_account_set_notification_sink(pd_account_t *acct,
