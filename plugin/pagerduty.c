@@ -31,6 +31,7 @@
 #include "pd_metrics.h"
 #include "pd_notify.h"
 #include "pd_reconcile.h"
+#include "pd_rest.h"
 #include "pd_sender.h"
 #include "pd_spool.h"
 #include "pd_template.h"
@@ -176,7 +177,7 @@ static int pd_config_cb(oconfig_item_t *ci) {
 
 static pd_account_t *find_account(const char *name) {
   for (size_t i = 0; i < runtime.accounts_num; i++)
-    if (strcmp(runtime.accounts[i]->cfg->name, name) == 0)
+    if (strcmp(pd_account_config(runtime.accounts[i])->name, name) == 0)
       return runtime.accounts[i];
   return NULL;
 }
@@ -192,25 +193,27 @@ static void spool_dir(char *buf, size_t size) {
            base != NULL && base[0] != '\0' ? base : "/var/lib/collectd");
 }
 
-/* Spool, block state and sender of one <Notify>. */
+/* Spool, block state and sender of one <Notify>; a block that names an
+ * Account gets that Account's REST endpoint. */
 static int build_block(const pd_notify_config_t *cfg, const char *dir,
                        notify_block_t *b) {
   b->cfg = cfg;
   pd_account_t *acct = cfg->account != NULL ? find_account(cfg->account) : NULL;
+  pd_rest_t *rest = acct != NULL ? pd_account_rest(acct) : NULL;
   b->spool = pd_spool_open(dir, cfg->name,
                            plugin_config.max_spool_events > 0
                                ? (size_t)plugin_config.max_spool_events
                                : 0);
   if (b->spool == NULL)
     return -1;
-  b->notify = pd_notify_open(cfg, b->spool, acct != NULL);
+  b->notify = pd_notify_open(cfg, b->spool, rest != NULL);
   if (b->notify == NULL)
     return -1;
   pd_sender_options_t opts = {
       .notify = b->notify,
-      .account = acct,
+      .rest = rest,
       .max_event_age_s = plugin_config.max_event_age_s,
-      .reconcile_interval_s = pd_sender_reconcile_interval(acct),
+      .reconcile_interval_s = pd_sender_reconcile_interval(rest),
       .value_state = value_state,
   };
   b->sender = pd_sender_create(&opts);
@@ -225,7 +228,7 @@ static void runtime_free(void) {
   pthread_rwlock_unlock(&runtime_lock);
 
   for (size_t i = 0; i < runtime.accounts_num; i++)
-    pd_http_client_cancel(runtime.accounts[i]->http);
+    pd_http_client_cancel(pd_rest_http(pd_account_rest(runtime.accounts[i])));
   for (size_t i = 0; i < runtime.blocks_num; i++)
     pd_sender_destroy(runtime.blocks[i].sender);
   for (size_t i = 0; i < runtime.blocks_num; i++) {
@@ -271,14 +274,15 @@ static int register_reads(void) {
   char name[DATA_MAX_NAME_LEN * 2];
   for (size_t i = 0; i < runtime.accounts_num; i++) {
     pd_account_t *acct = runtime.accounts[i];
-    snprintf(name, sizeof(name), "pagerduty/%s", acct->cfg->name);
+    const pd_account_config_t *cfg = pd_account_config(acct);
+    snprintf(name, sizeof(name), "pagerduty/%s", cfg->name);
     /* No free_func: the account outlives the read thread (see the top). */
     user_data_t ud = {.data = acct};
     if (plugin_register_complex_read("pagerduty", name, pd_read,
-                                     DOUBLE_TO_CDTIME_T(acct->cfg->interval_s),
+                                     DOUBLE_TO_CDTIME_T(cfg->interval_s),
                                      &ud) != 0) {
       PD_ERROR("account \"%s\": could not register its read callback.",
-               acct->cfg->name);
+               cfg->name);
       return -1;
     }
   }

@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #include "pd_log.h"
-#include "pd_token.h"
+#include "pd_token_file.h"
 #include "pd_util.h"
 
 #define WHERE_SIZE 192

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "pd_config.h"
+#include "pd_token_file.h"
 
 typedef struct {
   pd_token_source_t source;
@@ -30,9 +31,6 @@ typedef struct {
   struct timespec ctime; /* catches rewrites that keep size and mtime */
   bool failing;          /* the last refresh failed: logged once, not again */
 } pd_token_t;
-
-/* Longest first line a token file may have, in bytes. */
-#define PD_TOKEN_FILE_MAX_LINE 4096
 
 /*
  * Sets tok up from an account's configuration. For Token / environment the
@@ -51,23 +49,6 @@ int pd_token_init(pd_token_t *tok, const pd_account_config_t *acct);
  * permissions: the configuration check already did.
  */
 int pd_token_refresh(pd_token_t *tok, const char *account_name);
-
-/*
- * Reads a token file: the first line, surrounding white space stripped.
- * Logs nothing, for callers that word their own messages (the
- * configuration check, pd_token_init(), pd_token_refresh()). On success
- * returns the token (newly allocated) and, when st is not NULL, the stat of
- * the file read. On failure returns NULL and describes why in err (path and
- * reason, never file contents).
- */
-char *pd_token_file_load(const char *path, struct stat *st, char *err,
-                         size_t err_size);
-
-/* Does this mode let group or others read the file? */
-bool pd_token_mode_is_exposed(mode_t mode);
-
-/* Is the token usable in an HTTP header (non-empty, no CR, LF or NUL)? */
-bool pd_token_is_valid(const char *token);
 
 /* Wipes and frees the secret and the path. */
 void pd_token_free(pd_token_t *tok);

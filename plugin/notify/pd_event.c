@@ -10,6 +10,7 @@
 #include "pd_event.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,74 @@
 
 #include "collectd/core/daemon/globals.h"
 
-#include "pd_event_body.h"
 #include "pd_utf8.h"
 #include "pd_util.h"
 
 /* --------------------------------------------------------------- basics */
 
 void pd_event_init(pd_event_t *ev) { memset(ev, 0, sizeof(*ev)); }
+
+/* ------------------------------------------------------- custom details */
+
+/* A detail as the Events API shows it (see pd_event_body.h on NaN); here
+ * because the mapping measures details with it (pd_event_custom_details_size).
+ */
+static void json_detail_value(pd_jw_t *j, const pd_detail_t *d) {
+  char text[64];
+  switch (d->type) {
+  case PD_DETAIL_STRING:
+    pd_jw_str(j, d->value.string);
+    return;
+  case PD_DETAIL_SIGNED:
+    snprintf(text, sizeof(text), "%" PRId64, d->value.signed_int);
+    pd_jw_number_text(j, text);
+    return;
+  case PD_DETAIL_UNSIGNED:
+    snprintf(text, sizeof(text), "%" PRIu64, d->value.unsigned_int);
+    pd_jw_number_text(j, text);
+    return;
+  case PD_DETAIL_DOUBLE:
+    if (isnan(d->value.number)) {
+      if (!j->failed)
+        pd_jw_check(j, yajl_gen_null(j->g));
+    } else if (isinf(d->value.number)) {
+      pd_jw_str(j, d->value.number > 0 ? "inf" : "-inf");
+    } else {
+      snprintf(text, sizeof(text), "%.15g", d->value.number);
+      pd_jw_number_text(j, text);
+    }
+    return;
+  case PD_DETAIL_BOOLEAN:
+    if (!j->failed)
+      pd_jw_check(j, yajl_gen_bool(j->g, d->value.boolean));
+    return;
+  }
+  j->failed = true;
+}
+
+void pd_event_json_custom_details(pd_jw_t *j, const pd_event_t *ev,
+                                  bool drop_details) {
+  pd_jw_open_map(j);
+  if (drop_details || ev->details_dropped) {
+    pd_jw_kstr(j, PD_DETAILS_DROPPED_KEY, PD_DETAILS_DROPPED_TEXT);
+  } else {
+    for (size_t i = 0; i < ev->details_num; i++) {
+      pd_jw_str(j, ev->details[i].name);
+      json_detail_value(j, &ev->details[i]);
+    }
+  }
+  pd_jw_close_map(j);
+}
+
+size_t pd_event_custom_details_size(const pd_event_t *ev) {
+  pd_jw_t j;
+  if (pd_jw_begin(&j) != 0)
+    return SIZE_MAX;
+  pd_event_json_custom_details(&j, ev, false);
+  size_t size = j.failed ? SIZE_MAX : pd_jw_length(&j);
+  yajl_gen_free(j.g);
+  return size;
+}
 
 static void details_free(pd_detail_t *details, size_t num) {
   for (size_t i = 0; i < num; i++) {

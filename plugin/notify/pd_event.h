@@ -22,6 +22,7 @@
 #include "collectd/core/daemon/plugin.h"
 
 #include "pd_config.h"
+#include "pd_json_write.h"
 #include "pd_log.h" /* PD_NOTIFY_ERROR()..., for the modules of a Notify block */
 #include "pd_template.h"
 
@@ -117,6 +118,17 @@ void pd_event_free(pd_event_t *ev);
 /* A detail's value as lossless text (doubles: %.17g, "nan", "inf"); "" for
  * a string detail, whose text is its value. */
 void pd_detail_value_text(const pd_detail_t *d, char *buf, size_t size);
+
+/* ev's custom_details as the Events API body's map (one marker entry when
+ * drop_details or ev->details_dropped); the wire bodies (pd_event_body.c)
+ * write them with it. */
+void pd_event_json_custom_details(pd_jw_t *j, const pd_event_t *ev,
+                                  bool drop_details);
+
+/* The size ev's custom_details take in an Events API body; SIZE_MAX when it
+ * cannot be told. The mapping drops details larger than
+ * PD_DETAILS_MAX_BYTES with it. */
+size_t pd_event_custom_details_size(const pd_event_t *ev);
 
 const char *pd_action_name(pd_action_t action); /* "trigger"... "none" */
 /* Parses trigger|acknowledge|resolve|note; PD_ACTION_NONE otherwise. */

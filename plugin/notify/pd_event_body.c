@@ -18,66 +18,6 @@
 #include "pd_utf8.h"
 #include "pd_util.h"
 
-/* ------------------------------------------------------- custom details */
-
-/* A detail as the Events API shows it (see pd_event_body.h on NaN). */
-static void json_detail_value(pd_jw_t *j, const pd_detail_t *d) {
-  char text[64];
-  switch (d->type) {
-  case PD_DETAIL_STRING:
-    pd_jw_str(j, d->value.string);
-    return;
-  case PD_DETAIL_SIGNED:
-    snprintf(text, sizeof(text), "%" PRId64, d->value.signed_int);
-    pd_jw_number_text(j, text);
-    return;
-  case PD_DETAIL_UNSIGNED:
-    snprintf(text, sizeof(text), "%" PRIu64, d->value.unsigned_int);
-    pd_jw_number_text(j, text);
-    return;
-  case PD_DETAIL_DOUBLE:
-    if (isnan(d->value.number)) {
-      if (!j->failed)
-        pd_jw_check(j, yajl_gen_null(j->g));
-    } else if (isinf(d->value.number)) {
-      pd_jw_str(j, d->value.number > 0 ? "inf" : "-inf");
-    } else {
-      snprintf(text, sizeof(text), "%.15g", d->value.number);
-      pd_jw_number_text(j, text);
-    }
-    return;
-  case PD_DETAIL_BOOLEAN:
-    if (!j->failed)
-      pd_jw_check(j, yajl_gen_bool(j->g, d->value.boolean));
-    return;
-  }
-  j->failed = true;
-}
-
-static void json_custom_details(pd_jw_t *j, const pd_event_t *ev,
-                                bool drop_details) {
-  pd_jw_open_map(j);
-  if (drop_details || ev->details_dropped) {
-    pd_jw_kstr(j, PD_DETAILS_DROPPED_KEY, PD_DETAILS_DROPPED_TEXT);
-  } else {
-    for (size_t i = 0; i < ev->details_num; i++) {
-      pd_jw_str(j, ev->details[i].name);
-      json_detail_value(j, &ev->details[i]);
-    }
-  }
-  pd_jw_close_map(j);
-}
-
-size_t pd_event_custom_details_size(const pd_event_t *ev) {
-  pd_jw_t j;
-  if (pd_jw_begin(&j) != 0)
-    return SIZE_MAX;
-  json_custom_details(&j, ev, false);
-  size_t size = j.failed ? SIZE_MAX : pd_jw_length(&j);
-  yajl_gen_free(j.g);
-  return size;
-}
-
 /* ---------------------------------------------------------- wire bodies */
 
 /* RFC 3339 UTC with milliseconds: 2026-11-28T08:29:56.123Z */
@@ -111,7 +51,7 @@ static void json_payload(pd_jw_t *j, const pd_event_t *ev, bool drop_details) {
   if (ev->event_class[0] != '\0')
     pd_jw_kstr(j, "class", ev->event_class);
   pd_jw_str(j, "custom_details");
-  json_custom_details(j, ev, drop_details);
+  pd_event_json_custom_details(j, ev, drop_details);
   pd_jw_close_map(j);
 }
 

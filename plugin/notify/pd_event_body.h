@@ -62,9 +62,4 @@ int pd_rest_urgency_body(const char *urgency, char **body, size_t *len);
 /* POST /incidents/{id}/notes: {"note":{"content":content}}. */
 int pd_rest_note_body(const char *content, char **body, size_t *len);
 
-/* The size ev's custom_details take in an Events API body; SIZE_MAX when it
- * cannot be told. The mapping drops details larger than
- * PD_DETAILS_MAX_BYTES with it. */
-size_t pd_event_custom_details_size(const pd_event_t *ev);
-
 #endif /* PD_EVENT_BODY_H */

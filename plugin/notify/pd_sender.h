@@ -10,6 +10,10 @@
  * in the order they were decided, while another key's backoff never holds
  * a key up.
  *
+ * Files. This one is the thread (pd_sender.c); what one attempt sends is
+ * pd_sender_actions.h, how long a failed one waits is pd_retry_policy.h,
+ * and who the Account's token is comes from pd_identity.h (core).
+ *
  * Paths. A block with a RoutingKey sends trigger / acknowledge / resolve
  * through the Events API v2 with its own pd_http_client_t (the block's
  * transport options, no token). A block with a Service opens incidents
@@ -67,34 +71,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pd_account.h"
 #include "pd_metrics.h"
 #include "pd_notify.h"
 #include "pd_reconcile.h"
+#include "pd_rest.h"
+#include "pd_retry_policy.h" /* the waits of the table above */
 
-/* Backoff for retried deliveries: BASE * 2^(attempt-1), capped; each wait
- * drawn uniformly from [d/2, d]. */
-#define PD_SENDER_BACKOFF_BASE_S 1.0
-#define PD_SENDER_BACKOFF_CAP_S 300.0
-/* Waits named by the server (ratelimit-reset, Retry-After) are honoured up
- * to this long. */
-#define PD_SENDER_NAMED_WAIT_CAP_S 3600.0
-/* Events API 429: PagerDuty documents no rate-limit headers there and
- * advises retrying about 30 s apart (events-API-v2/05-Rate-Limits.md,
- * doc/pagerduty-api.md). Each wait is stretched by up to this share, at random,
- * so many collectd instances throttled together do not retry in step. */
-#define PD_SENDER_EVENTS_THROTTLE_S 30.0
-#define PD_SENDER_EVENTS_THROTTLE_JITTER 0.2
-/* 401/403 without an Account's SlowInterval. */
-#define PD_SENDER_SLOW_RETRY_S 300.0
 /* Reconciliation without an Account's SlowInterval. */
 #define PD_SENDER_RECONCILE_DEFAULT_S 300.0
 
 typedef struct {
-  pd_notify_t *notify;         /* the block (its config and spool); borrowed */
-  pd_account_t *account;       /* the block's Account; NULL without; borrowed */
-  double max_event_age_s;      /* MaxEventAge; 0 = no limit */
-  double reconcile_interval_s; /* 0 = off; see pd_sender_reconcile_interval */
+  pd_notify_t *notify;    /* the block (its config and spool); borrowed */
+  pd_rest_t *rest;        /* its Account's endpoint; NULL without; borrowed */
+  double max_event_age_s; /* MaxEventAge; 0 = no limit */
+  double reconcile_interval_s;   /* 0 = off; see pd_sender_reconcile_interval */
   pd_value_state_fn value_state; /* NULL: every value is UNKNOWN */
   void *value_state_ctx;
   /* The wait after an Events 429 that names none; 0 = the documented
@@ -102,24 +92,11 @@ typedef struct {
   double events_throttle_s;
 } pd_sender_options_t;
 
-/*
- * How long a block waits after the Events API answered 429 (the block
- * sends nothing meanwhile, so each dedup key's events stay in order): the
- * wait the answer named (Retry-After, or ratelimit-reset if an answer ever
- * carries it; named_s < 0: none), capped at PD_SENDER_NAMED_WAIT_CAP_S;
- * otherwise base_s (0 = PD_SENDER_EVENTS_THROTTLE_S) stretched by
- * PD_SENDER_EVENTS_THROTTLE_JITTER * jitter01 (jitter01 in [0, 1)): never
- * sooner than base_s, never later than base_s * 1.2.
- * Exported for tests only.
- */
-double pd_sender_events_throttle_wait(double named_s, double base_s,
-                                      double jitter01);
-
 typedef struct pd_sender_s pd_sender_t;
 
 /* The reconciliation interval a block gets: its Account's SlowInterval, or
- * PD_SENDER_RECONCILE_DEFAULT_S without Account. */
-double pd_sender_reconcile_interval(const pd_account_t *account);
+ * PD_SENDER_RECONCILE_DEFAULT_S without Account (rest NULL). */
+double pd_sender_reconcile_interval(const pd_rest_t *rest);
 
 /* Creates the sender (and the Events client of a RoutingKey block), and
  * hooks it to the block's wake. Returns NULL after logging. */

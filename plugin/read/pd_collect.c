@@ -74,7 +74,7 @@ struct pd_collect_s {
 /* One cycle's context. */
 typedef struct {
   pd_collect_t *c;
-  pd_account_t *acct;
+  pd_rest_t *rest;
   const pd_account_config_t *cfg;
   time_t now;
   double mono;
@@ -242,7 +242,7 @@ static list_status_t page_through(cycle_t *cy, const char *what,
                     .quiet_status = quiet_status};
     pd_parse_result_t res;
     pd_http_response_t resp;
-    int rc = pd_account_fetch(cy->acct, &f, &res, &resp);
+    int rc = pd_rest_fetch(cy->rest, &f, &res, &resp);
     pd_url_free(&u);
     if (rc != 0) {
       /* Without an answer, or with a refused token, the next request
@@ -1068,7 +1068,7 @@ static int fetch_detail(cycle_t *cy, pd_schedule_rec_t *r) {
                   .cb = &cb,
                   .caller_reports = true};
   pd_http_response_t resp;
-  int rc = pd_account_fetch(cy->acct, &f, NULL, &resp);
+  int rc = pd_rest_fetch(cy->rest, &f, NULL, &resp);
   pd_url_free(&u);
   if (rc == 0 && (!sink.got || strcmp(sink.schedule.id, r->schedule.id) != 0)) {
     snprintf(resp.message, sizeof(resp.message),
@@ -1275,15 +1275,15 @@ static void fill_snapshot(const pd_collect_t *c, time_t now,
   };
 }
 
-int pd_collect_run(pd_collect_t *c, pd_account_t *acct, time_t now,
-                   pd_snapshot_t *snap) {
+int pd_collect_run(pd_collect_t *c, pd_rest_t *rest, double interval_s,
+                   time_t now, pd_snapshot_t *snap) {
   const pd_account_config_t *cfg = c->cfg;
   cycle_t cy = {.c = c,
-                .acct = acct,
+                .rest = rest,
                 .cfg = cfg,
                 .now = now,
                 .mono = pd_monotonic_now(),
-                .interval_s = pd_account_interval(acct)};
+                .interval_s = interval_s};
   int status = 0;
 
   /* Every-cycle collections start clean. */

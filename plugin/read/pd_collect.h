@@ -4,7 +4,8 @@
  *
  * One pd_collect_t per account decides, each cycle, which requests the
  * configured series need (Collect), makes them one at a time through the
- * account (pd_account_fetch: streaming parse, failure logging, 429 waits),
+ * account's REST endpoint (pd_rest_fetch: streaming parse, failure
+ * logging, 429 waits),
  * and keeps the results as the snapshot pd_readmetrics computes from.
  *
  * What is fetched, and how often:
@@ -78,9 +79,9 @@
 
 #include <time.h>
 
-#include "pd_account.h"
 #include "pd_config.h"
 #include "pd_readmetrics.h"
+#include "pd_rest.h"
 
 /* Longest since..until span of one incident listing (the API allows 6
  * months; 180 days is within every 6 months). */
@@ -88,7 +89,9 @@
 /* Escalation policy IDs per GET /oncalls when scoped by Team. */
 #define PD_ONCALL_POLICY_CHUNK 50
 
-/* pd_collect_t is declared in pd_account.h. NULL on allocation failure. */
+typedef struct pd_collect_s pd_collect_t;
+
+/* NULL on allocation failure. */
 pd_collect_t *pd_collect_create(const pd_account_config_t *cfg);
 void pd_collect_destroy(pd_collect_t *c);
 
@@ -97,12 +100,12 @@ void pd_collect_destroy(pd_collect_t *c);
 void pd_collect_invalidate(pd_collect_t *c);
 
 /*
- * Runs one cycle's requests through acct at wall-clock time `now` and
- * fills snap with what is available; snap points into c and stays valid
- * until the next call. Returns 0 when every collection the configured
- * series need is available, -1 otherwise.
+ * Runs one cycle's requests through rest at wall-clock time `now`, for a
+ * read interval of interval_s, and fills snap with what is available;
+ * snap points into c and stays valid until the next call. Returns 0 when
+ * every collection the configured series need is available, -1 otherwise.
  */
-int pd_collect_run(pd_collect_t *c, pd_account_t *acct, time_t now,
-                   pd_snapshot_t *snap);
+int pd_collect_run(pd_collect_t *c, pd_rest_t *rest, double interval_s,
+                   time_t now, pd_snapshot_t *snap);
 
 #endif /* PD_COLLECT_H */

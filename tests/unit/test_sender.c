@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon_stubs.h"
+#include "pd_account.h"
 #include "pd_sender.h"
 #include "pdsim_fixture.h"
 
@@ -275,7 +276,7 @@ static int rig_open(bool with_sender) {
   if (with_sender && rig.sender == NULL) {
     pd_sender_options_t opts = {
         .notify = rig.nt,
-        .account = rig.acct,
+        .rest = rig.acct != NULL ? pd_account_rest(rig.acct) : NULL,
         .max_event_age_s = rig.max_event_age_s,
         .reconcile_interval_s = rig.reconcile_s,
         .value_state = fake_value_state,
@@ -290,7 +291,7 @@ static int rig_open(bool with_sender) {
 
 static void rig_close(void) {
   if (rig.acct != NULL)
-    pd_http_client_cancel(rig.acct->http);
+    pd_http_client_cancel(pd_rest_http(pd_account_rest(rig.acct)));
   pd_sender_destroy(rig.sender);
   pd_notify_close(rig.nt);
   pd_spool_close(rig.spool);
