@@ -23,6 +23,7 @@ Cost: about 25 s (three short daemons on the demo account).
 """
 
 import harness
+import series
 from truth import ReadTestCase, compare_rows
 
 
@@ -33,11 +34,10 @@ class SchedulesReadTest(ReadTestCase):
         return next(s for s in truth.schedules if s["name"] == name)
 
     def series_of(self, truth, sched):
+        """Every series of a schedule (the table of series)."""
         name = truth.names["schedule"][sched["id"]]
-        return {truth.identifier(t, "schedule-%s-%s" % (name, s))
-                for t, s in (("count", "oncall"), ("percent", "coverage"),
-                             ("duration", "gap"), ("duration", "next_gap"),
-                             ("duration", "next_handoff"))}
+        return {truth.identifier(s.type, s.name(name))
+                for s in series.of("schedule")}
 
     def test_lists_never_asked_for_what_only_details_give(self):
         sim, daemon = self.start_read("demo")
@@ -158,7 +158,8 @@ class SchedulesReadTest(ReadTestCase):
             self.assertEqual(set(during), {before[-1]}, ident)
         # the next handoff and gap were counting down before: the freeze
         # is real (they would have moved by now)
-        handoff = [i for i in ours if i.endswith("-next_handoff")][0]
+        handoff = [i for i in ours if series.match_identifier(i)[0].id
+                   == "SCHEDULE_NEXT_HANDOFF"][0]
         self.assertGreater(len({v for t, v in csv[handoff]
                                 if t < first_fail}), 1)
         # every value outside the fault is right; the other schedules are
