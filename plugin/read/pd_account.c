@@ -12,6 +12,7 @@
 #include "pd_identity.h"
 #include "pd_log.h"
 #include "pd_readmetrics.h"
+#include "pd_series.h"
 #include "pd_token.h"
 
 /* Share of the read interval one cycle may spend, waits included, so a
@@ -155,15 +156,17 @@ static void dispatch_api_metrics(pd_account_t *acct,
 
   pd_metric_batch_t batch;
   pd_metric_batch_init(&batch, sink, acct->cfg->host, acct->cfg->name);
-  pd_metric_derive(&batch, (int64_t)now.requests, "api-requests");
-  pd_metric_derive(&batch, (int64_t)now.errors, "api-errors");
-  pd_metric_derive(&batch, (int64_t)now.throttled, "api-throttled");
-  pd_metric_gauge(&batch, "response_time", acct->last_latency_s, "api-latency");
+  pd_series_derive(&batch, PD_SERIES_API_REQUESTS, (int64_t)now.requests);
+  pd_series_derive(&batch, PD_SERIES_API_ERRORS, (int64_t)now.errors);
+  pd_series_derive(&batch, PD_SERIES_API_THROTTLED, (int64_t)now.throttled);
+  pd_series_gauge(&batch, PD_SERIES_API_LATENCY, NULL, NULL,
+                  acct->last_latency_s);
   if (now.ratelimit_remaining >= 0)
-    pd_metric_gauge(&batch, "gauge", (double)now.ratelimit_remaining,
-                    "api-ratelimit_remaining");
-  pd_metric_gauge(&batch, "gauge", acct->cycle_ok ? 1.0 : 0.0, "api-up");
-  pd_metric_gauge(&batch, "duration", cycle_s, "api-cycle");
+    pd_series_gauge(&batch, PD_SERIES_API_RATELIMIT_REMAINING, NULL, NULL,
+                    (double)now.ratelimit_remaining);
+  pd_series_gauge(&batch, PD_SERIES_API_UP, NULL, NULL,
+                  acct->cycle_ok ? 1.0 : 0.0);
+  pd_series_gauge(&batch, PD_SERIES_API_CYCLE, NULL, NULL, cycle_s);
 }
 
 /* Collects, computes and dispatches the doc/contract.md §4 series (and

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_series.h"
+
 typedef struct {
   pd_id_t id;
   bool bad;
@@ -67,14 +69,14 @@ typedef struct {
   int sent;
 } notify_ctx_t;
 
+/* A notification about `instance`'s value of `series` (pd_series.def). */
 static void notify_send(notify_ctx_t *ctx, pd_notif_severity_t severity,
-                        const char *type, const char *prefix,
-                        const char *instance, const char *suffix,
+                        pd_series_id_t series, const char *instance,
                         const char *message) {
   char type_instance[PD_TYPE_INSTANCE_MAX];
   char text[PD_NOTIF_MESSAGE_MAX];
-  if (pd_names_type_instance(type_instance, sizeof(type_instance), prefix,
-                             instance, suffix) != 0)
+  if (pd_series_type_instance(type_instance, sizeof(type_instance), series,
+                              instance, NULL) != 0)
     return; /* cannot happen: instance names are bounded to fit */
   pd_text_copy(text, sizeof(text), message, strlen(message));
   pd_notification_t n = {
@@ -82,7 +84,7 @@ static void notify_send(notify_ctx_t *ctx, pd_notif_severity_t severity,
       .time = ctx->now,
       .host = ctx->host != NULL ? ctx->host : "",
       .plugin_instance = ctx->account,
-      .type = type,
+      .type = pd_series[series].type,
       .type_instance = type_instance,
       .message = text,
   };
@@ -191,8 +193,8 @@ static void schedule_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
              "Schedule \"%s\" is covered again for the next %.0f s.", name,
              r->coverage_window_s);
   }
-  notify_send(ctx, bad ? PD_NOTIF_WARNING : PD_NOTIF_OKAY, "duration",
-              "schedule-", s->instance, "-gap", msg);
+  notify_send(ctx, bad ? PD_NOTIF_WARNING : PD_NOTIF_OKAY,
+              PD_SERIES_SCHEDULE_GAP, s->instance, msg);
 }
 
 /* --- service: critical ---------------------------------------------------- */
@@ -218,8 +220,8 @@ static void service_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
              svc->status < PD_SERVICE_STATUS_NUM
                  ? pd_service_status_name(svc->status)
                  : "status unknown");
-  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "gauge", "service-",
-              r->services[i].instance, "-status", msg);
+  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY,
+              PD_SERIES_SERVICE_STATUS, r->services[i].instance, msg);
 }
 
 /* --- policy: nobody on call at level 1 ------------------------------------ */
@@ -242,8 +244,8 @@ static void policy_notify(notify_ctx_t *ctx, const pd_readings_t *r, size_t i,
                : "Escalation policy \"%s\" has somebody on call at level 1 "
                  "again.",
            name);
-  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY, "count", "policy-",
-              p->instance, "-oncall", msg);
+  notify_send(ctx, bad ? PD_NOTIF_FAILURE : PD_NOTIF_OKAY,
+              PD_SERIES_POLICY_ONCALL, p->instance, msg);
 }
 
 static const condition_t schedule_gap = {schedule_observe, schedule_notify};
@@ -255,14 +257,17 @@ int pd_alerts_update(pd_alerts_t *a, const pd_readings_t *r, const char *host,
   notify_ctx_t ctx = {
       .host = host, .account = account, .sink = sink, .now = r->now};
   int status = 0;
-  if (r->has.schedule_coverage && watch_run(&a->schedule_gap, &schedule_gap, r,
-                                            r->schedules_num, &ctx) != 0)
+  if (r->has[PD_GROUP_SCHEDULE_COVERAGE] &&
+      watch_run(&a->schedule_gap, &schedule_gap, r, r->schedules_num, &ctx) !=
+          0)
     status = -1;
-  if (r->has.services && watch_run(&a->service_critical, &service_critical, r,
-                                   r->services_num, &ctx) != 0)
+  if (r->has[PD_GROUP_SERVICES] &&
+      watch_run(&a->service_critical, &service_critical, r, r->services_num,
+                &ctx) != 0)
     status = -1;
-  if (r->has.policy_oncall && watch_run(&a->policy_uncovered, &policy_uncovered,
-                                        r, r->policies_num, &ctx) != 0)
+  if (r->has[PD_GROUP_POLICY_ONCALL] &&
+      watch_run(&a->policy_uncovered, &policy_uncovered, r, r->policies_num,
+                &ctx) != 0)
     status = -1;
   return status != 0 ? -1 : ctx.sent;
 }

@@ -3,18 +3,11 @@
  * pd_names.c - metric instance names for entities; the rules are in
  * pd_names.h.
  */
-#include "collectd/core/daemon/collectd.h"
-#include "collectd/core/daemon/plugin.h"
-
 #include "pd_names.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-_Static_assert(PD_INSTANCE_NAME_MAX + PD_TYPE_INSTANCE_AFFIX_MAX <
-                   DATA_MAX_NAME_LEN,
-               "the longest type_instance must fit collectd's name field");
 
 static bool in_name_class(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -68,21 +61,6 @@ int pd_names_lower_id(const char *id, char out[PD_ID_MAX + 1]) {
     char c = id[i];
     out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
   }
-  return 0;
-}
-
-int pd_names_type_instance(char *out, size_t size, const char *prefix,
-                           const char *instance, const char *suffix) {
-  size_t a = strlen(prefix), b = strlen(instance), c = strlen(suffix);
-  if (size == 0)
-    return -1;
-  if (a + b + c >= size) {
-    out[0] = '\0';
-    return -1;
-  }
-  memcpy(out, prefix, a);
-  memcpy(out + a, instance, b);
-  memcpy(out + a + b, suffix, c + 1);
   return 0;
 }
 

@@ -40,15 +40,10 @@
 #define PD_NAME_BASE_MAX 64 /* a sanitised name, before any suffix */
 #define PD_INSTANCE_NAME_MAX (PD_NAME_BASE_MAX + 1 + PD_ID_MAX) /* 97 */
 
-/*
- * The longest fixed text around an instance name in a type_instance:
- * "policy-" + "-uncovered_levels" = 7 + 17 = 24. Every other series is
- * shorter ("schedule-" + "-next_handoff" = 22, "service-" +
- * "-acknowledged" = 21). 97 + 24 = 121 bytes + NUL fits collectd's
- * DATA_MAX_NAME_LEN of 128; pd_names.c checks that at compile time, and
- * pd_names_type_instance() refuses anything that would not fit.
- */
-#define PD_TYPE_INSTANCE_AFFIX_MAX 24
+/* A type instance is an instance name inside a series' fixed text
+ * (pd_series.def), e.g. "service-<svc>-triggered"; pd_series.c checks at
+ * compile time that every series fits collectd's DATA_MAX_NAME_LEN with
+ * an instance name of PD_INSTANCE_NAME_MAX bytes. */
 
 /*
  * Sanitises name[0..len) by the doc/contract.md §4 rule into out (at least
@@ -76,13 +71,5 @@ typedef struct {
  * instance fields are unspecified.
  */
 int pd_names_assign(pd_name_entry_t *entries, size_t num, pd_instance_by_t by);
-
-/*
- * Composes "<prefix><instance><suffix>" into out (size bytes), e.g.
- * ("service-", "web_api", "-triggered"). Returns 0, or -1 when it would not
- * fit (out is then "").
- */
-int pd_names_type_instance(char *out, size_t size, const char *prefix,
-                           const char *instance, const char *suffix);
 
 #endif /* PD_NAMES_H */

@@ -387,7 +387,7 @@ static int compute_services(const pd_snapshot_t *snap, pd_readings_t *r) {
   r->services_num = num;
   free(sorted);
 
-  if (r->has.service_incidents)
+  if (r->has[PD_GROUP_SERVICE_INCIDENTS])
     for (size_t i = 0; i < snap->open_incidents->num; i++) {
       const pd_incident_rec_t *inc = &snap->open_incidents->items[i];
       long at = find_service(r->services, num, inc->service_id);
@@ -401,7 +401,7 @@ static int compute_services(const pd_snapshot_t *snap, pd_readings_t *r) {
       if (inc->urgency == PD_URGENCY_HIGH)
         s->high_urgency++;
     }
-  if (r->has.service_created)
+  if (r->has[PD_GROUP_SERVICE_CREATED])
     for (size_t i = 0; i < snap->created->num; i++) {
       long at =
           find_service(r->services, num, snap->created->items[i].service_id);
@@ -552,10 +552,10 @@ static int compute_schedules(const pd_snapshot_t *snap, pd_readings_t *r) {
     s->unknown = s->rec->unknown;
     /* An unknown schedule keeps the values it had when last known. */
     time_t at = s->unknown ? s->rec->known_at : snap->now;
-    if (r->has.schedule_coverage)
+    if (r->has[PD_GROUP_SCHEDULE_COVERAGE])
       pd_coverage_compute(s->rec->entries.items, s->rec->entries.num, at,
                           snap->coverage_window_s, &s->coverage);
-    if (r->has.schedule_oncall &&
+    if (r->has[PD_GROUP_SCHEDULE_ONCALL] &&
         (s->oncall = schedule_oncall(s->rec, at)) < 0) {
       free(sorted);
       return -1;
@@ -581,7 +581,7 @@ static int compute_policies(const pd_snapshot_t *snap, pd_readings_t *r) {
 
   size_t now_num = 0;
   const pd_oncall_t **now = NULL;
-  if (r->has.policy_oncall) {
+  if (r->has[PD_GROUP_POLICY_ONCALL]) {
     now = oncalls_now(snap, &now_num);
     if (now == NULL) {
       free(sorted);
@@ -592,7 +592,7 @@ static int compute_policies(const pd_snapshot_t *snap, pd_readings_t *r) {
   for (size_t i = 0; i < num; i++) {
     pd_policy_reading_t *p = &r->policies[i];
     p->policy = sorted[i];
-    if (!r->has.policy_oncall)
+    if (!r->has[PD_GROUP_POLICY_ONCALL])
       continue;
     for (size_t level = 1; level <= p->policy->rules_num; level++) {
       long users = policy_level_oncall(now, now_num, p->policy->id, (int)level);
@@ -608,42 +608,41 @@ static int compute_policies(const pd_snapshot_t *snap, pd_readings_t *r) {
                       snap->instance_by);
 }
 
-static void decide_groups(const pd_snapshot_t *snap, pd_reading_groups_t *has) {
-  unsigned want = snap->collect;
-  bool open = snap->open_incidents != NULL;
-  *has = (pd_reading_groups_t){
-      .incidents = (want & PD_COLLECT_INCIDENTS) && open,
-      .services = (want & PD_COLLECT_SERVICES) && snap->services != NULL,
-      .teams = (want & PD_COLLECT_TEAMS) && snap->teams != NULL &&
-               snap->services != NULL && open,
-      .schedule_coverage =
-          (want & PD_COLLECT_SCHEDULES) && snap->schedules != NULL,
-      .schedule_oncall = (want & PD_COLLECT_ONCALLS) && snap->schedules != NULL,
-      .policies = (want & PD_COLLECT_POLICIES) && snap->policies != NULL,
-      .policy_oncall = (want & PD_COLLECT_ONCALLS) && snap->policies != NULL &&
-                       snap->oncalls != NULL,
-  };
-  has->service_incidents = has->services && open;
-  has->service_created = has->services && snap->created != NULL;
+/* Which groups of series this snapshot gives (pd_series.def): the ones
+ * asked for whose collections were all read. */
+static void decide_groups(const pd_snapshot_t *snap, bool has[PD_GROUP_NUM]) {
+  unsigned have = (snap->services != NULL ? PD_NEED_SERVICES : 0) |
+                  (snap->open_incidents != NULL ? PD_NEED_OPEN : 0) |
+                  (snap->created != NULL ? PD_NEED_CREATED : 0) |
+                  (snap->teams != NULL ? PD_NEED_TEAMS : 0) |
+                  (snap->schedules != NULL ? PD_NEED_SCHEDULES : 0) |
+                  (snap->oncalls != NULL ? PD_NEED_ONCALLS : 0) |
+                  (snap->policies != NULL ? PD_NEED_POLICIES : 0);
+  for (int g = 0; g < PD_GROUP_NUM; g++)
+    has[g] = pd_series_group_on((pd_series_group_t)g, snap->collect, have);
+  /* The api-* series are pd_account.c's, not the snapshot's. */
+  has[PD_GROUP_API] = false;
 }
 
 int pd_readings_compute(const pd_snapshot_t *snap, pd_readings_t *out) {
   *out = (pd_readings_t){.now = snap->now,
                          .coverage_window_s = snap->coverage_window_s};
-  decide_groups(snap, &out->has);
-  const pd_reading_groups_t *has = &out->has;
+  decide_groups(snap, out->has);
+  const bool *has = out->has;
 
-  if (has->incidents)
+  if (has[PD_GROUP_INCIDENTS])
     count_incidents(snap, out);
   /* Teams look incidents up through the services' readings. */
-  if ((has->services || has->teams) && compute_services(snap, out) != 0)
+  if ((has[PD_GROUP_SERVICES] || has[PD_GROUP_TEAMS]) &&
+      compute_services(snap, out) != 0)
     goto fail;
-  if (has->teams && compute_teams(snap, out) != 0)
+  if (has[PD_GROUP_TEAMS] && compute_teams(snap, out) != 0)
     goto fail;
-  if ((has->schedule_coverage || has->schedule_oncall) &&
+  if ((has[PD_GROUP_SCHEDULE_COVERAGE] || has[PD_GROUP_SCHEDULE_ONCALL]) &&
       compute_schedules(snap, out) != 0)
     goto fail;
-  if ((has->policies || has->policy_oncall) && compute_policies(snap, out) != 0)
+  if ((has[PD_GROUP_POLICIES] || has[PD_GROUP_POLICY_ONCALL]) &&
+      compute_policies(snap, out) != 0)
     goto fail;
   return 0;
 fail:
@@ -653,100 +652,109 @@ fail:
 
 /* --- emitting ------------------------------------------------------------- */
 
-static const char *const status_names[] = {"triggered", "acknowledged"};
-static const char *const urgency_names[] = {"high", "low"};
-
-static void emit_incidents(const pd_readings_t *r, pd_metric_batch_t *b) {
-  for (int s = 0; s < 2; s++)
-    for (int u = 0; u < 2; u++)
-      pd_metric_gauge(b, "count", (double)r->incidents[s][u], "incidents-%s-%s",
-                      status_names[s], urgency_names[u]);
-  for (int s = 0; s < 2; s++)
-    pd_metric_gauge(b, "duration", r->oldest_s[s], "incidents-oldest_%s",
-                    status_names[s]);
-}
-
-static void emit_services(const pd_readings_t *r, pd_metric_batch_t *b) {
-  for (int s = 0; s < PD_SERVICE_STATUS_NUM; s++)
-    pd_metric_gauge(b, "count", (double)r->services_by_status[s], "services-%s",
-                    pd_service_status_name((pd_service_status_t)s));
-  for (size_t i = 0; i < r->services_num; i++) {
-    const pd_service_reading_t *s = &r->services[i];
-    if (s->service->status < PD_SERVICE_STATUS_NUM)
-      pd_metric_gauge(b, "gauge", (double)s->service->status,
-                      "service-%s-status", s->instance);
-    if (r->has.service_incidents) {
-      pd_metric_gauge(b, "count", (double)s->triggered, "service-%s-triggered",
-                      s->instance);
-      pd_metric_gauge(b, "count", (double)s->acknowledged,
-                      "service-%s-acknowledged", s->instance);
-      pd_metric_gauge(b, "count", (double)s->high_urgency,
-                      "service-%s-high_urgency", s->instance);
-    }
-    if (r->has.service_created)
-      pd_metric_gauge(b, "count", (double)s->created, "service-%s-created",
-                      s->instance);
+/*
+ * The value of series `id` for entity i of its kind (at: the indexes into
+ * its dimensions); false when there is none to send: a service of unknown
+ * status has no status gauge, and the api-* series are pd_account.c's. A
+ * series of pd_series.def missing here is never sent, which test_readmetrics
+ * catches (every series of the table, for every entity).
+ */
+static bool series_value(const pd_readings_t *r, pd_series_id_t id, size_t i,
+                         const size_t at[2], double *v) {
+  switch (id) {
+  case PD_SERIES_INCIDENTS:
+    *v = (double)r->incidents[at[0]][at[1]];
+    return true;
+  case PD_SERIES_INCIDENTS_OLDEST:
+    *v = r->oldest_s[at[0]];
+    return true;
+  case PD_SERIES_SERVICES:
+    *v = (double)r->services_by_status[at[0]];
+    return true;
+  case PD_SERIES_SERVICE_STATUS:
+    *v = (double)r->services[i].service->status;
+    return r->services[i].service->status < PD_SERVICE_STATUS_NUM;
+  case PD_SERIES_SERVICE_TRIGGERED:
+    *v = (double)r->services[i].triggered;
+    return true;
+  case PD_SERIES_SERVICE_ACKNOWLEDGED:
+    *v = (double)r->services[i].acknowledged;
+    return true;
+  case PD_SERIES_SERVICE_HIGH_URGENCY:
+    *v = (double)r->services[i].high_urgency;
+    return true;
+  case PD_SERIES_SERVICE_CREATED:
+    *v = (double)r->services[i].created;
+    return true;
+  case PD_SERIES_TEAM_TRIGGERED:
+    *v = (double)r->teams[i].triggered;
+    return true;
+  case PD_SERIES_TEAM_ACKNOWLEDGED:
+    *v = (double)r->teams[i].acknowledged;
+    return true;
+  case PD_SERIES_SCHEDULE_ONCALL:
+    *v = (double)r->schedules[i].oncall;
+    return true;
+  case PD_SERIES_SCHEDULE_COVERAGE:
+    *v = r->schedules[i].coverage.coverage_pct;
+    return true;
+  case PD_SERIES_SCHEDULE_GAP:
+    *v = r->schedules[i].coverage.gap_s;
+    return true;
+  case PD_SERIES_SCHEDULE_NEXT_GAP:
+    *v = r->schedules[i].coverage.next_gap_s;
+    return true;
+  case PD_SERIES_SCHEDULE_NEXT_HANDOFF:
+    *v = r->schedules[i].coverage.next_handoff_s;
+    return true;
+  case PD_SERIES_POLICY_RULES:
+    *v = (double)r->policies[i].policy->rules_num;
+    return true;
+  case PD_SERIES_POLICY_LOOPS:
+    *v = (double)r->policies[i].policy->num_loops;
+    return true;
+  case PD_SERIES_POLICY_ONCALL:
+    *v = (double)r->policies[i].oncall_level1;
+    return true;
+  case PD_SERIES_POLICY_UNCOVERED_LEVELS:
+    *v = (double)r->policies[i].uncovered_levels;
+    return true;
+  default:
+    return false;
   }
 }
 
-static void emit_teams(const pd_readings_t *r, pd_metric_batch_t *b) {
-  for (size_t i = 0; i < r->teams_num; i++) {
-    const pd_team_reading_t *t = &r->teams[i];
-    pd_metric_gauge(b, "count", (double)t->triggered, "team-%s-triggered",
-                    t->instance);
-    pd_metric_gauge(b, "count", (double)t->acknowledged, "team-%s-acknowledged",
-                    t->instance);
-  }
-}
-
-static void emit_schedules(const pd_readings_t *r, pd_metric_batch_t *b) {
-  for (size_t i = 0; i < r->schedules_num; i++) {
-    const pd_schedule_reading_t *s = &r->schedules[i];
-    if (r->has.schedule_oncall)
-      pd_metric_gauge(b, "count", (double)s->oncall, "schedule-%s-oncall",
-                      s->instance);
-    if (!r->has.schedule_coverage)
+/* Every series of one entity (i of its kind, or the account) that the
+ * readings hold, in the table's order, over all its dimensions. */
+static void emit_entity(const pd_readings_t *r, pd_metric_batch_t *b,
+                        pd_series_entity_t entity, size_t i,
+                        const char *instance) {
+  for (int id = 0; id < PD_SERIES_NUM; id++) {
+    const pd_series_t *s = &pd_series[id];
+    if (s->entity != entity || !r->has[s->group])
       continue;
-    pd_metric_gauge(b, "percent", s->coverage.coverage_pct,
-                    "schedule-%s-coverage", s->instance);
-    pd_metric_gauge(b, "duration", s->coverage.gap_s, "schedule-%s-gap",
-                    s->instance);
-    pd_metric_gauge(b, "duration", s->coverage.next_gap_s,
-                    "schedule-%s-next_gap", s->instance);
-    pd_metric_gauge(b, "duration", s->coverage.next_handoff_s,
-                    "schedule-%s-next_handoff", s->instance);
-  }
-}
-
-static void emit_policies(const pd_readings_t *r, pd_metric_batch_t *b) {
-  for (size_t i = 0; i < r->policies_num; i++) {
-    const pd_policy_reading_t *p = &r->policies[i];
-    if (r->has.policies) {
-      pd_metric_gauge(b, "count", (double)p->policy->rules_num,
-                      "policy-%s-rules", p->instance);
-      pd_metric_gauge(b, "count", (double)p->policy->num_loops,
-                      "policy-%s-loops", p->instance);
-    }
-    if (r->has.policy_oncall) {
-      pd_metric_gauge(b, "count", (double)p->oncall_level1, "policy-%s-oncall",
-                      p->instance);
-      pd_metric_gauge(b, "count", (double)p->uncovered_levels,
-                      "policy-%s-uncovered_levels", p->instance);
-    }
+    size_t size0 = pd_series_dim_size(s->dims[0]);
+    size_t size1 = pd_series_dim_size(s->dims[1]);
+    for (size_t a = 0; a < size0; a++)
+      for (size_t c = 0; c < size1; c++) {
+        size_t at[2] = {a, c};
+        double v;
+        if (series_value(r, (pd_series_id_t)id, i, at, &v))
+          pd_series_gauge(b, (pd_series_id_t)id, instance, at, v);
+      }
   }
 }
 
 void pd_readings_emit(const pd_readings_t *r, pd_metric_batch_t *batch) {
-  if (r->has.incidents)
-    emit_incidents(r, batch);
-  if (r->has.services)
-    emit_services(r, batch);
-  if (r->has.teams)
-    emit_teams(r, batch);
-  if (r->has.schedule_coverage || r->has.schedule_oncall)
-    emit_schedules(r, batch);
-  if (r->has.policies || r->has.policy_oncall)
-    emit_policies(r, batch);
+  emit_entity(r, batch, PD_ENTITY_ACCOUNT, 0, NULL);
+  for (size_t i = 0; i < r->services_num; i++)
+    emit_entity(r, batch, PD_ENTITY_SERVICE, i, r->services[i].instance);
+  for (size_t i = 0; i < r->teams_num; i++)
+    emit_entity(r, batch, PD_ENTITY_TEAM, i, r->teams[i].instance);
+  for (size_t i = 0; i < r->schedules_num; i++)
+    emit_entity(r, batch, PD_ENTITY_SCHEDULE, i, r->schedules[i].instance);
+  for (size_t i = 0; i < r->policies_num; i++)
+    emit_entity(r, batch, PD_ENTITY_POLICY, i, r->policies[i].instance);
 }
 
 void pd_readings_free(pd_readings_t *r) {

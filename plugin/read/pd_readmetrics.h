@@ -8,24 +8,11 @@
  * snapshot's `now`, pd_readings_emit() hands them to a metric batch and
  * pd_alerts (doc/contract.md §5) reads the same readings for its state changes.
  *
- * Which series exist, and what each one needs from the snapshot (a
- * collection that is NULL - not collected, not needed, or failed this
- * cycle - silences exactly the series that need it, never others):
- *
- *   Collect "incidents": incidents-<status>-<urgency>,
- *       incidents-oldest_triggered/_acknowledged        <- open incidents
- *   Collect "services": services-<status>, service-<svc>-status <- services;
- *       service-<svc>-triggered/-acknowledged/-high_urgency
- *                                                  <- services + open
- *       service-<svc>-created                      <- services + created
- *   Collect "teams": team-<team>-triggered/-acknowledged
- *                                         <- teams + services + open
- *   Collect "schedules": schedule-<sched>-coverage/-gap/-next_gap/
- *       -next_handoff          <- schedules with their final schedule
- *   Collect "policies": policy-<policy>-rules/-loops  <- policies
- *   Collect "oncalls": schedule-<sched>-oncall        <- schedules with their
- *                                                        final schedule;
- *       policy-<policy>-oncall/-uncovered_levels      <- policies + oncalls
+ * Which series exist, the Collect keyword behind each and what each one
+ * needs from the snapshot are in one table, pd_series.def: a collection
+ * that is NULL - not collected, not needed, or failed this cycle - silences
+ * exactly the series whose group needs it, never others. The values are
+ * computed here; pd_readings_emit() names them through that table.
  *
  * Definitions (doc/contract.md §4, and the choices where it is silent):
  *  - "On call now" is an on-call entry with start <= now < end (a null
@@ -68,6 +55,7 @@
 #include "pd_metrics.h"
 #include "pd_model.h"
 #include "pd_names.h"
+#include "pd_series.h"
 
 /* One incident, as much of it as the metrics need (80 bytes: the large
  * scenario keeps 12,500 open ones). */
@@ -131,8 +119,9 @@ void pd_schedule_recs_free(pd_schedule_recs_t *v);
 
 /*
  * What one cycle knows. Every collection pointer is NULL when it is not
- * available (see the table above). Entities are the in-scope ones; the
- * arrays need not be sorted but IDs must be unique per kind (dedupe first).
+ * available (pd_series.def says which series need it). Entities are the
+ * in-scope ones; the arrays need not be sorted but IDs must be unique per kind
+ * (dedupe first).
  */
 typedef struct {
   time_t now;
@@ -195,19 +184,6 @@ typedef struct {
   long uncovered_levels;
 } pd_policy_reading_t;
 
-/* Which groups of series the readings hold (see the table above). */
-typedef struct {
-  bool incidents;         /* incidents-* */
-  bool services;          /* services-<status>, service-<svc>-status */
-  bool service_incidents; /* service-<svc>-triggered/... */
-  bool service_created;   /* service-<svc>-created */
-  bool teams;             /* team-* */
-  bool schedule_coverage; /* schedule-<sched>-coverage/gap/... */
-  bool schedule_oncall;   /* schedule-<sched>-oncall */
-  bool policies;          /* policy-<policy>-rules/loops */
-  bool policy_oncall;     /* policy-<policy>-oncall/uncovered_levels */
-} pd_reading_groups_t;
-
 /*
  * The computed values; entity pointers point into the snapshot, which must
  * outlive the readings. Entity arrays are in ID order.
@@ -215,7 +191,7 @@ typedef struct {
 typedef struct {
   time_t now;
   double coverage_window_s;
-  pd_reading_groups_t has;
+  bool has[PD_GROUP_NUM]; /* the groups of series (pd_series.def) it holds */
 
   /* [pd_incident_status_t triggered/acknowledged][pd_urgency_t high/low] */
   long incidents[2][2];

@@ -21,6 +21,7 @@ test_read_faults_conn.py), the checks of truth.FaultCheck.run_fault():
 """
 
 import harness
+import series
 from truth import FaultCheck, compare_rows
 
 # A random account with several pages of open incidents.
@@ -28,12 +29,10 @@ SEED_MANY_OPEN = 4
 
 
 def INCIDENT_SERIES(ident):
-    """Series computed from the incident listings."""
-    ti = ident.rsplit("/", 1)[1]
-    return (ti.startswith(("count-incidents-", "duration-incidents-",
-                           "count-team-"))
-            or ti.endswith(("-triggered", "-acknowledged", "-high_urgency",
-                            "-created")))
+    """Series computed from the incident listings (the table of series:
+    those that need the open or the created incidents)."""
+    m = series.match_identifier(ident)
+    return m is not None and bool({"open", "created"} & set(m[0].needs))
 
 
 class FaultsReadTest(FaultCheck):

@@ -23,6 +23,7 @@ Cost: about 25 s (three short daemons on the demo account).
 """
 
 import harness
+import series
 from truth import ReadTestCase, compare_rows
 
 
@@ -33,11 +34,10 @@ class SchedulesReadTest(ReadTestCase):
         return next(s for s in truth.schedules if s["name"] == name)
 
     def series_of(self, truth, sched):
+        """Every series of a schedule (the table of series)."""
         name = truth.names["schedule"][sched["id"]]
-        return {truth.identifier(t, "schedule-%s-%s" % (name, s))
-                for t, s in (("count", "oncall"), ("percent", "coverage"),
-                             ("duration", "gap"), ("duration", "next_gap"),
-                             ("duration", "next_handoff"))}
+        return {truth.identifier(s.type, s.name(name))
+                for s in series.of("schedule")}
 
     def test_lists_never_asked_for_what_only_details_give(self):
         sim, daemon = self.start_read("demo")
@@ -133,7 +133,8 @@ class SchedulesReadTest(ReadTestCase):
         # before the fault, its freeze during the fault means something.
         # (Two cycles are not enough on a busy machine: both can fall
         # before the first read of this schedule's detail.)
-        handoff = [i for i in ours if i.endswith("-next_handoff")][0]
+        handoff = [i for i in ours if series.match_identifier(i)[0].id
+                   == "SCHEDULE_NEXT_HANDOFF"][0]
         harness.wait_until(
             lambda: len({v for _t, v in self.csv(daemon).get(handoff, [])})
             > 1, 60, message="next_handoff counting down")

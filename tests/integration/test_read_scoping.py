@@ -16,15 +16,10 @@ teams their detail names). A restricted_access
 user without Team sees the same as a Team scope of its own team.
 """
 
-import re
-
 import harness
+import series
 from truth import ReadTestCase, sanitize
 
-SERIES_RE = re.compile(r"^(service|schedule|policy|team)-(.+)-"
-                       r"(status|triggered|acknowledged|high_urgency|created|"
-                       r"oncall|coverage|gap|next_gap|next_handoff|rules|"
-                       r"loops|uncovered_levels)$")
 SCOPED_PATHS = ("/services", "/incidents", "/schedules",
                 "/escalation_policies")
 KIND_OF = {"services": "service", "schedules": "schedule",
@@ -38,9 +33,9 @@ class ScopingReadTest(ReadTestCase):
         """{kind: {instance names}} of the entity series in LISTVAL."""
         out = {}
         for ident in daemon.listval("pagerduty-" + self.ACCOUNT):
-            m = SERIES_RE.match(ident.rsplit("/", 1)[1].split("-", 1)[1])
-            if m:
-                out.setdefault(m.group(1), set()).add(m.group(2))
+            m = series.match_identifier(ident)
+            if m and m[0].entity != "account":
+                out.setdefault(m[0].entity, set()).add(m[1])
         return out
 
     def assertNothingOutOfScope(self, daemon, truth):

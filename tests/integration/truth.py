@@ -62,10 +62,11 @@ Definitions (doc/contract.md §4; `t` is the moment the plugin looked, whole sec
   policy-<policy>-uncovered_levels  rules with nobody on call at t.
 Names: see instance_names().
 
-Collect groups (doc/contract.md §3 Collect): incidents -> incidents-*; services ->
-services-*, service-*; teams -> team-*; schedules -> schedule-*-coverage,
--gap, -next_gap, -next_handoff; policies -> policy-*-rules, -loops;
-oncalls -> schedule-*-oncall, policy-*-oncall, -uncovered_levels.
+Which series each entity has, their names and types, and which Collect
+keyword (doc/contract.md §3 Collect) gives each come from the table of
+series (plugin/read/pd_series.def, read through series.py); the values
+never do. A series of the table the oracle has no value for is an
+OracleError: extend Truth.series() when doc/contract.md §4 gains one.
 
 How values are compared (compare_rows): every row the csv plugin wrote
 is checked, not just the latest. The plugin computes a cycle at one
@@ -94,6 +95,7 @@ import re
 import time
 
 import harness
+import series
 
 ALL_COLLECT = ("services", "incidents", "oncalls", "schedules", "policies",
                "teams")
@@ -107,8 +109,21 @@ URGENCIES = ("high", "low")
 RENDER_BEFORE = 3600
 RENDER_AFTER = 86400
 
-# The api-* self-metrics are not entity series: the tests check them apart.
-API_PREFIX = "api-"
+# The api-* self-metrics (group API of the table of series) are not entity
+# series: the tests check them apart.
+API_NAMES = frozenset(s.name() for s in series.TABLE if s.group == "API")
+
+
+class _Once:
+    """A function's result, computed on the first call only."""
+
+    def __init__(self, fn):
+        self.fn, self.done, self.value = fn, False, None
+
+    def __call__(self):
+        if not self.done:
+            self.value, self.done = self.fn(), True
+        return self.value
 
 
 class OracleError(Exception):
@@ -523,80 +538,90 @@ class Truth:
     def series(self, t):
         """{identifier: (lo, hi)}: every entity series at epoch second t
         with the range of values that is right (lo == hi but for
-        next_handoff, see FinalSchedule.handoff)."""
+        next_handoff, see FinalSchedule.handoff). Which series an entity
+        has, their names and types, and the Collect keyword behind each come
+        from the table of series (series.py); every value is computed
+        here."""
         t = int(t)
         if t in self._cache:
             return self._cache[t]
         out = {}
 
-        def put(type_, ti, lo, hi=None):
-            out[self.identifier(type_, ti)] = (lo, lo if hi is None else hi)
+        def put(entity, instance, values):
+            """values: {series id: function of the dimension values}, for
+            every series of the entity's kind in the table."""
+            for s in series.of(entity):
+                if s.group == "API" or s.collect not in self.collect:
+                    continue
+                if s.id not in values:
+                    raise OracleError("the oracle computes no value for "
+                                      "%s (%s)" % (s.id, s.pattern))
+                for dims, ti in s.expand(instance):
+                    v = values[s.id](*dims)
+                    lo, hi = v if isinstance(v, tuple) else (v, v)
+                    out[self.identifier(s.type, ti)] = (lo, hi)
 
-        if "incidents" in self.collect:
-            for st in OPEN_STATUSES:
-                for urg in URGENCIES:
-                    put("count", "incidents-%s-%s" % (st, urg),
-                        self.by_status_urgency.get((st, urg), 0))
-                oldest = self.oldest.get(st)
-                put("duration", "incidents-oldest_%s" % st,
-                    t - oldest if oldest is not None and oldest < t else 0)
+        status_of = {s["id"]: self.service_status(s, t)
+                     for s in self.services}
 
-        if "services" in self.collect:
-            by_status = dict.fromkeys(SERVICE_STATUSES, 0)
-            zero = {"triggered": 0, "acknowledged": 0, "high": 0}
-            for s in self.services:
-                status = self.service_status(s, t)
-                by_status[status] += 1
-                name = self.names["service"][s["id"]]
-                c = self.per_service.get(s["id"], zero)
-                put("gauge", "service-%s-status" % name,
-                    SERVICE_STATUSES.index(status))
-                put("count", "service-%s-triggered" % name, c["triggered"])
-                put("count", "service-%s-acknowledged" % name,
-                    c["acknowledged"])
-                put("count", "service-%s-high_urgency" % name, c["high"])
-                times = self.created_times.get(s["id"], [])
-                put("count", "service-%s-created" % name,
+        def oldest(st):
+            first = self.oldest.get(st)
+            return t - first if first is not None and first < t else 0
+
+        put("account", None, {
+            "INCIDENTS": lambda st, urg:
+                self.by_status_urgency.get((st, urg), 0),
+            "INCIDENTS_OLDEST": oldest,
+            "SERVICES": lambda status:
+                sum(1 for v in status_of.values() if v == status),
+        })
+
+        zero = {"triggered": 0, "acknowledged": 0, "high": 0}
+        for s in self.services:
+            c = self.per_service.get(s["id"], zero)
+            times = self.created_times.get(s["id"], [])
+            put("service", self.names["service"][s["id"]], {
+                "SERVICE_STATUS": lambda status=status_of[s["id"]]:
+                    SERVICE_STATUSES.index(status),
+                "SERVICE_TRIGGERED": lambda c=c: c["triggered"],
+                "SERVICE_ACKNOWLEDGED": lambda c=c: c["acknowledged"],
+                "SERVICE_HIGH_URGENCY": lambda c=c: c["high"],
+                "SERVICE_CREATED": lambda times=times:
                     bisect.bisect_left(times, t)
-                    - bisect.bisect_left(times, t - self.trend_window))
-            for status, n in by_status.items():
-                put("count", "services-%s" % status, n)
+                    - bisect.bisect_left(times, t - self.trend_window),
+            })
 
-        if "teams" in self.collect:
-            for team in self.team_list:
-                name = self.names["team"][team["id"]]
-                for st in OPEN_STATUSES:
-                    put("count", "team-%s-%s" % (name, st),
-                        self.per_team[team["id"]][st])
+        for team in self.team_list:
+            c = self.per_team[team["id"]]
+            put("team", self.names["team"][team["id"]], {
+                "TEAM_TRIGGERED": lambda c=c: c["triggered"],
+                "TEAM_ACKNOWLEDGED": lambda c=c: c["acknowledged"],
+            })
 
         window = self.coverage_window
         for s in self.schedules:
-            name = self.names["schedule"][s["id"]]
             final = self.finals[s["id"]]
-            if "oncalls" in self.collect:
-                put("count", "schedule-%s-oncall" % name,
-                    len(final.users_at(t)))
-            if "schedules" in self.collect:
-                covered, first_gap = final.coverage(t, window)
-                put("percent", "schedule-%s-coverage" % name,
-                    100.0 * covered / window)
-                put("duration", "schedule-%s-gap" % name, window - covered)
-                put("duration", "schedule-%s-next_gap" % name,
-                    window if first_gap is None else first_gap - t)
-                lo, hi = final.handoff(t, window)
-                put("duration", "schedule-%s-next_handoff" % name, lo, hi)
+            cov = _Once(lambda f=final: f.coverage(t, window))
+            put("schedule", self.names["schedule"][s["id"]], {
+                "SCHEDULE_ONCALL": lambda f=final: len(f.users_at(t)),
+                "SCHEDULE_COVERAGE": lambda cov=cov:
+                    100.0 * cov()[0] / window,
+                "SCHEDULE_GAP": lambda cov=cov: window - cov()[0],
+                "SCHEDULE_NEXT_GAP": lambda cov=cov:
+                    window if cov()[1] is None else cov()[1] - t,
+                "SCHEDULE_NEXT_HANDOFF": lambda f=final: f.handoff(t, window),
+            })
 
         for p in self.policies:
-            name = self.names["policy"][p["id"]]
-            if "policies" in self.collect:
-                put("count", "policy-%s-rules" % name, len(p["rules"]))
-                put("count", "policy-%s-loops" % name, p["num_loops"])
-            if "oncalls" in self.collect:
-                levels = [self._level_users(r, t) for r in p["rules"]]
-                put("count", "policy-%s-oncall" % name,
-                    len(levels[0]) if levels else 0)
-                put("count", "policy-%s-uncovered_levels" % name,
-                    sum(1 for users in levels if not users))
+            put("policy", self.names["policy"][p["id"]], {
+                "POLICY_RULES": lambda p=p: len(p["rules"]),
+                "POLICY_LOOPS": lambda p=p: p["num_loops"],
+                "POLICY_ONCALL": lambda p=p:
+                    len(self._level_users(p["rules"][0], t))
+                    if p["rules"] else 0,
+                "POLICY_UNCOVERED_LEVELS": lambda p=p: sum(
+                    1 for r in p["rules"] if not self._level_users(r, t)),
+            })
 
         self._cache[t] = out
         return out
@@ -801,11 +826,11 @@ def read_csv_tree(daemon, account):
 
 
 def api_id(truth, type_instance):
-    types = {"api-requests": "derive", "api-errors": "derive",
-             "api-throttled": "derive", "api-latency": "response_time",
-             "api-ratelimit_remaining": "gauge", "api-up": "gauge",
-             "api-cycle": "duration"}
-    return truth.identifier(types[type_instance], type_instance)
+    """The identifier of an api-* series, its type from the table."""
+    if type_instance not in API_NAMES:
+        raise KeyError("no api-* series %r in the table" % type_instance)
+    return truth.identifier(series.match(type_instance)[0].type,
+                            type_instance)
 
 
 def _matches(value, lo, hi, ident):
@@ -882,8 +907,7 @@ def compare_rows(truth, csv, since=None, until=None, last_only=False,
     seen = set()
     for ident, rows in sorted(csv.items()):
         ti = ident.rsplit("/", 1)[1].split("-", 1)[-1]
-        if ti.startswith(API_PREFIX) or (idents is not None and
-                                         ident not in idents):
+        if ti in API_NAMES or (idents is not None and ident not in idents):
             continue
         rows = [r for r in rows if (since is None or r[0] >= since)
                 and (until is None or r[0] <= until)]
@@ -908,8 +932,7 @@ def pagerduty_listval(daemon, account):
     """Identifiers LISTVAL shows for pagerduty-<account>, api-* left out."""
     return {i for i in daemon.listval("pagerduty-" + account)
             if i.split("/")[1] == "pagerduty-" + account
-            and not i.rsplit("/", 1)[1].split("-", 1)[-1].startswith(
-                API_PREFIX)}
+            and i.rsplit("/", 1)[1].split("-", 1)[-1] not in API_NAMES}
 
 
 def cycles(csv, truth):

@@ -26,6 +26,7 @@
 #include "pd_account.h"
 #include "pd_collect.h"
 #include "pdsim_fixture.h"
+#include "series_fixture.h"
 
 static pdsim_t sim;
 
@@ -96,18 +97,29 @@ static double value_of(recorder_t *r, const char *type, const char *ti) {
   return m->value;
 }
 
-static size_t count_prefix(const recorder_t *r, const char *prefix) {
+/* How many recorded values are of this series, group or entity's series
+ * (the table, pd_series.def, tells them by name). */
+static size_t count_series(const recorder_t *r, pd_series_id_t id) {
   size_t n = 0;
   for (size_t i = 0; i < r->num; i++)
-    n += strncmp(r->items[i].type_instance, prefix, strlen(prefix)) == 0;
+    n += series_of(r->items[i].type_instance, NULL) == id;
   return n;
 }
 
-static size_t count_suffix(const recorder_t *r, const char *suffix) {
-  size_t n = 0, len = strlen(suffix);
+static size_t count_group(const recorder_t *r, pd_series_group_t group) {
+  size_t n = 0;
   for (size_t i = 0; i < r->num; i++) {
-    size_t l = strlen(r->items[i].type_instance);
-    n += l >= len && strcmp(r->items[i].type_instance + l - len, suffix) == 0;
+    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
+    n += id != PD_SERIES_NUM && pd_series[id].group == group;
+  }
+  return n;
+}
+
+static size_t count_entity(const recorder_t *r, pd_series_entity_t entity) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->num; i++) {
+    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
+    n += id != PD_SERIES_NUM && pd_series[id].entity == entity;
   }
   return n;
 }
@@ -345,11 +357,14 @@ static void lower(char *out, size_t size, const char *id) {
   out[i] = '\0';
 }
 
-static double series(const char *type, const char *fmt, const char *id) {
-  char lid[64], ti[128];
+/* The value of an entity's series (InstanceBy "id": the lowercased ID),
+ * named and typed by the table. */
+static double series(pd_series_id_t series_id, const char *id) {
+  char lid[64], ti[PD_TYPE_INSTANCE_MAX];
   lower(lid, sizeof(lid), id);
-  snprintf(ti, sizeof(ti), fmt, lid);
-  return value_of(&fx.rec, type, ti);
+  ck_assert_int_eq(
+      pd_series_type_instance(ti, sizeof(ti), series_id, lid, NULL), 0);
+  return value_of(&fx.rec, pd_series[series_id].type, ti);
 }
 
 static const char *const service_states[] = {"active", "warning", "critical",
@@ -450,24 +465,30 @@ static void check_against_state(yajl_val st, time_t t0, time_t t1,
   for (size_t i = 0; i < num; i++) {
     const expect_service_t *e = &exp[i];
     by_status[e->status]++;
-    ck_assert_double_eq(series("gauge", "service-%s-status", e->id), e->status);
-    ck_assert_double_eq(series("count", "service-%s-triggered", e->id),
+    ck_assert_double_eq(series(PD_SERIES_SERVICE_STATUS, e->id), e->status);
+    ck_assert_double_eq(series(PD_SERIES_SERVICE_TRIGGERED, e->id),
                         e->triggered);
-    ck_assert_double_eq(series("count", "service-%s-acknowledged", e->id),
+    ck_assert_double_eq(series(PD_SERIES_SERVICE_ACKNOWLEDGED, e->id),
                         e->acknowledged);
-    ck_assert_double_eq(series("count", "service-%s-high_urgency", e->id),
-                        e->high);
-    double created = series("count", "service-%s-created", e->id);
+    ck_assert_double_eq(series(PD_SERIES_SERVICE_HIGH_URGENCY, e->id), e->high);
+    double created = series(PD_SERIES_SERVICE_CREATED, e->id);
     ck_assert_msg(created >= e->created_lo && created <= e->created_hi,
                   "service %s created %.0f, expected %ld..%ld", e->id, created,
                   e->created_lo, e->created_hi);
     sum_open += e->triggered + e->acknowledged;
   }
   ck_assert_double_eq(sum_open, (double)open_total);
-  for (int s = 0; s < 5; s++) {
-    char ti[64];
-    snprintf(ti, sizeof(ti), "services-%s", service_states[s]);
-    ck_assert_double_eq(value_of(&fx.rec, "count", ti), by_status[s]);
+  for (size_t s = 0; s < series_values(PD_SERIES_SERVICES); s++) {
+    char ti[PD_TYPE_INSTANCE_MAX];
+    size_t at[2] = {s, 0};
+    ck_assert_int_eq(
+        pd_series_type_instance(ti, sizeof(ti), PD_SERIES_SERVICES, NULL, at),
+        0);
+    int state = service_state_index(
+        pd_series_dim_value(pd_series[PD_SERIES_SERVICES].dims[0], s));
+    ck_assert_double_eq(
+        value_of(&fx.rec, pd_series[PD_SERIES_SERVICES].type, ti),
+        by_status[state]);
   }
 
   for (size_t t = 0; with_teams && t < teams->u.array.len; t++) {
@@ -478,8 +499,8 @@ static void check_against_state(yajl_val st, time_t t0, time_t t1,
         trig += exp[i].triggered;
         ack += exp[i].acknowledged;
       }
-    ck_assert_double_eq(series("count", "team-%s-triggered", team), trig);
-    ck_assert_double_eq(series("count", "team-%s-acknowledged", team), ack);
+    ck_assert_double_eq(series(PD_SERIES_TEAM_TRIGGERED, team), trig);
+    ck_assert_double_eq(series(PD_SERIES_TEAM_ACKNOWLEDGED, team), ack);
   }
   free(exp);
 }
@@ -793,16 +814,22 @@ START_TEST(test_demo_named_series) {
                                "uncovered_levels"),
                       0);
   /* every entity has all of its series */
-  ck_assert_uint_eq(count_prefix(r, "service-"), 10 * 5);
-  ck_assert_uint_eq(count_prefix(r, "team-"), 3 * 2);
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SERVICE),
+                    10 * series_per(PD_ENTITY_SERVICE));
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_TEAM),
+                    3 * series_per(PD_ENTITY_TEAM));
   /* 5 layer-based and 2 shift-based schedules; 6 policies */
-  ck_assert_uint_eq(count_prefix(r, "schedule-"), 7 * 5);
-  ck_assert_uint_eq(count_prefix(r, "policy-"), 6 * 4);
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SCHEDULE),
+                    7 * series_per(PD_ENTITY_SCHEDULE));
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_POLICY),
+                    6 * series_per(PD_ENTITY_POLICY));
   /* shift-based: two people on call at once */
   ck_assert_double_eq(value_of(r, "count", "schedule-checkout_shifts-oncall"),
                       2);
-  ck_assert_uint_eq(count_prefix(r, "incidents-"), 6);
-  ck_assert_uint_eq(count_prefix(r, "services-"), 5);
+  ck_assert_uint_eq(count_group(r, PD_GROUP_INCIDENTS),
+                    series_in_group(PD_GROUP_INCIDENTS));
+  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICES),
+                    series_values(PD_SERIES_SERVICES));
   stop_account();
 }
 END_TEST
@@ -1178,9 +1205,11 @@ START_TEST(test_one_service_past_10000_any_server) {
   ck_assert_int_eq(pdsim_call(&sim, "POST", path, body, NULL), 200);
   stub_log_reset();
   incident_cycle("Payments", 0, &t0, &t1);
-  ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
-  ck_assert_uint_eq(count_suffix(&fx.rec, "-triggered"), 0);
-  ck_assert_uint_gt(count_suffix(&fx.rec, "-created"), 0);
+  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+                    0);
+  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert_msg(stub_log_contains(LOG_ERR, "cannot be proven complete") &&
                     stub_log_contains(LOG_ERR, "add up to"),
@@ -1208,9 +1237,12 @@ START_TEST(test_trend_unprovable) {
                            .status = "resolved"});
   time_t t0, t1;
   incident_cycle(NULL, 0, &t0, &t1);
-  ck_assert_uint_eq(count_suffix(&fx.rec, "-created"), 0);
-  ck_assert_uint_gt(count_suffix(&fx.rec, "-triggered"), 0);
-  ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 6);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
+  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+                    0);
+  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS),
+                    series_in_group(PD_GROUP_INCIDENTS));
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert_msg(stub_log_contains(LOG_ERR, "resolved high-urgency incidents "
                                            "of service") &&
@@ -1281,12 +1313,14 @@ START_TEST(test_team_scope) {
 
   recorder_t *r = &fx.rec;
   /* Payments: 3 services, Web: 3 */
-  ck_assert_uint_eq(count_prefix(r, "service-"), 6 * 5);
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SERVICE),
+                    6 * series_per(PD_ENTITY_SERVICE));
   ck_assert(has_series(r, "service-checkout_api-status"));
   ck_assert(has_series(r, "service-auth_service-status"));
   ck_assert(!has_series(r, "service-kubernetes_platform-status"));
   ck_assert(!has_series(r, "service-internal_tools-status"));
-  ck_assert_uint_eq(count_prefix(r, "team-"), 2 * 2);
+  ck_assert_uint_eq(count_entity(r, PD_ENTITY_TEAM),
+                    2 * series_per(PD_ENTITY_TEAM));
   ck_assert(!has_series(r, "team-platform-triggered"));
   /* Kubernetes Platform's old incident is outside the scope */
   ck_assert_double_eq(value_of(r, "count", "incidents-triggered-high"), 2);
@@ -1330,7 +1364,8 @@ START_TEST(test_team_unknown) {
   cycle();
   ck_assert_double_eq(api_up(), 0);
   ck_assert(stub_log_contains(LOG_ERR, "\"payments\""));
-  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
   yajl_val log = requests();
   ck_assert_uint_eq(request_list(log)->u.array.len, 2); /* users/me, teams */
   yajl_tree_free(log);
@@ -1386,7 +1421,7 @@ START_TEST(test_no_teams_ability) {
   cycle();
   /* no team series, but nothing else lost and the cycle is fine */
   ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
-  ck_assert_uint_eq(count_prefix(&fx.rec, "team-"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_TEAM), 0);
   ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
   ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
   ck_assert(stub_log_contains(LOG_WARNING, "teams ability"));
@@ -1404,7 +1439,8 @@ START_TEST(test_no_teams_ability) {
   cycle();
   cycle();
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "GET /teams"));
   yajl_val log = requests();
@@ -1469,13 +1505,15 @@ START_TEST(test_failure_part_way_dispatches_nothing) {
   ck_assert_int_gt(faulted_offset, 0);
 
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
-  ck_assert_uint_gt(count_prefix(&fx.rec, "service-"), 0);
-  ck_assert_uint_eq(count_suffix(&fx.rec, "-triggered"), 0);
-  ck_assert_uint_eq(count_suffix(&fx.rec, "-high_urgency"), 0);
-  ck_assert_uint_gt(count_suffix(&fx.rec, "-created"), 0);
+  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
+  ck_assert_uint_gt(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+                    0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_HIGH_URGENCY), 0);
+  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
   /* services themselves are fine, and created came after the failure */
-  ck_assert_uint_gt(count_prefix(&fx.rec, "services-"), 0);
+  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "GET /incidents"));
 
@@ -1516,7 +1554,7 @@ START_TEST(test_failures_of_each_kind) {
     fault(faults[i]);
     cycle();
     ck_assert_double_eq(api_up(), 0);
-    ck_assert_uint_eq(count_prefix(&fx.rec, "incidents-"), 0);
+    ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
     ck_assert(!has_series(&fx.rec, "team-web-triggered"));
     ck_assert(!has_series(&fx.rec, "service-web_frontend-triggered"));
     /* other collections went on */
@@ -1541,7 +1579,7 @@ START_TEST(test_slow_failure_retried_next_cycle) {
   fault("{\"kind\":\"status\",\"status\":500,\"path\":\"/schedules\"}");
   cycle();
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_prefix(&fx.rec, "schedule-"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SCHEDULE), 0);
   ck_assert(has_series(&fx.rec, "policy-web_escalation-oncall"));
   clear_requests();
   cycle();
@@ -1572,7 +1610,8 @@ START_TEST(test_timeout_stops_the_cycle) {
   ck_assert_uint_eq(count_path(log, "/schedules"), 0);
   yajl_tree_free(log);
   ck_assert(value_of(&fx.rec, "duration", "api-cycle") < 30); /* loose */
-  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   pdsim_clear_faults(&sim);
 
@@ -1657,7 +1696,8 @@ START_TEST(test_401_logged_once_retried_slowly) {
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "authentication failed; check the "
                                        "User API token"));
-  ck_assert_uint_eq(count_prefix(&fx.rec, "service"), 0);
+  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
   cycle();
   cycle();
   ck_assert_double_eq(api_up(), 0);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pd_names.h"
+#include "pd_series.h"
 
 static const char *sanitize(const char *name) {
   static char out[PD_NAME_BASE_MAX + 1];
@@ -232,35 +233,38 @@ START_TEST(test_assign_long_names_fit) {
   ck_assert_int_eq(e[0].instance[65], 'a');
   ck_assert_int_eq(e[1].instance[65], 'b');
 
-  /* the longest series of doc/contract.md §4 fits collectd's type_instance */
+  /* every series of doc/contract.md §4 (pd_series.def), with the longest
+   * instance name and every value of its dimensions, fits collectd's
+   * type_instance */
   char ti[DATA_MAX_NAME_LEN];
-  ck_assert_int_eq(pd_names_type_instance(ti, sizeof(ti), "policy-",
-                                          e[0].instance, "-uncovered_levels"),
+  for (int id = 0; id < PD_SERIES_NUM; id++) {
+    const pd_series_t *s = &pd_series[id];
+    for (size_t a = 0; a < pd_series_dim_size(s->dims[0]); a++)
+      for (size_t b = 0; b < pd_series_dim_size(s->dims[1]); b++) {
+        size_t at[2] = {a, b};
+        ck_assert_msg(
+            pd_series_type_instance(ti, sizeof(ti), id, e[0].instance, at) == 0,
+            "%s does not fit", s->name);
+        ck_assert_uint_lt(strlen(ti), DATA_MAX_NAME_LEN);
+        if (s->entity != PD_ENTITY_ACCOUNT)
+          ck_assert_ptr_nonnull(strstr(ti, e[0].instance));
+      }
+  }
+  ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti),
+                                           PD_SERIES_POLICY_UNCOVERED_LEVELS,
+                                           e[0].instance, NULL),
                    0);
   ck_assert_uint_eq(strlen(ti), 7 + PD_INSTANCE_NAME_MAX + 17);
-  ck_assert_uint_lt(strlen(ti), DATA_MAX_NAME_LEN);
-  ck_assert_uint_le(strlen("policy-") + strlen("-uncovered_levels"),
-                    PD_TYPE_INSTANCE_AFFIX_MAX);
-  const char *affixes[][2] = {
-      {"service-", "-acknowledged"}, {"service-", "-high_urgency"},
-      {"team-", "-acknowledged"},    {"schedule-", "-next_handoff"},
-      {"schedule-", "-coverage"},    {"policy-", "-oncall"},
-  };
-  for (size_t i = 0; i < sizeof(affixes) / sizeof(affixes[0]); i++) {
-    ck_assert_uint_le(strlen(affixes[i][0]) + strlen(affixes[i][1]),
-                      PD_TYPE_INSTANCE_AFFIX_MAX);
-    ck_assert_int_eq(pd_names_type_instance(ti, sizeof(ti), affixes[i][0],
-                                            e[1].instance, affixes[i][1]),
-                     0);
-  }
   /* too small a buffer is refused, not overrun */
   char small[100];
-  ck_assert_int_eq(pd_names_type_instance(small, sizeof(small), "policy-",
-                                          e[0].instance, "-rules"),
+  ck_assert_int_eq(pd_series_type_instance(small, sizeof(small),
+                                           PD_SERIES_POLICY_RULES,
+                                           e[0].instance, NULL),
                    -1);
   ck_assert_str_eq(small, "");
-  ck_assert_int_eq(pd_names_type_instance(small, sizeof(small), "service-",
-                                          "web_api", "-triggered"),
+  ck_assert_int_eq(pd_series_type_instance(small, sizeof(small),
+                                           PD_SERIES_SERVICE_TRIGGERED,
+                                           "web_api", NULL),
                    0);
   ck_assert_str_eq(small, "service-web_api-triggered");
 }
