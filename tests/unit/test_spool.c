@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1029,6 +1031,171 @@ START_TEST(test_no_secrets_in_files) {
 }
 END_TEST
 
+/* ---- the journal: what the callback wrote survives kill -9 */
+
+/* In a child: opens the spool, runs what(spool), and dies by SIGKILL
+ * without closing anything (no conversion, no sync: what a crash of
+ * collectd leaves). */
+static void crash_after(void (*what)(pd_spool_t *)) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+    if (spool == NULL)
+      _exit(1);
+    what(spool);
+    kill(getpid(), SIGKILL);
+    _exit(2);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "child status %d", status);
+}
+
+static void three_events(pd_spool_t *spool) {
+  enqueue_key(spool, "one", NULL);
+  enqueue_key(spool, "two", NULL);
+  enqueue_key(spool, "three", NULL);
+}
+
+/* The keys of the pending events, in order, comma-separated. */
+static const char *pending_keys(pd_spool_t *spool) {
+  static char keys[512];
+  keys[0] = '\0';
+  pd_spool_entry_t *entries;
+  ssize_t num = pd_spool_list(spool, &entries);
+  for (ssize_t i = 0; i < num; i++) {
+    pd_event_t ev;
+    ck_assert_int_eq(pd_spool_load(spool, entries[i].seq, &ev), PD_SPOOL_OK);
+    if (i > 0)
+      strcat(keys, ",");
+    strcat(keys, ev.dedup_key);
+    pd_event_free(&ev);
+  }
+  free(entries);
+  return keys;
+}
+
+START_TEST(test_journal_survives_kill9) {
+  crash_after(three_events);
+  /* Only in the journal: no record file was made before the kill. */
+  ck_assert_int_gt(journal_size(), 0);
+  char path[512];
+  record_file(1, path, sizeof(path));
+  ck_assert(!file_exists(path));
+
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 3 events"));
+  ck_assert(!stub_log_contains(LOG_WARNING, "torn"));
+  ck_assert(file_exists(path));
+  ck_assert_int_eq(journal_size(), 0); /* emptied once they are files */
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  /* Numbers go on above them. */
+  ck_assert_uint_eq(enqueue_key(spool, "four", NULL), 4);
+  pd_spool_close(spool);
+
+  /* Opening again recovers nothing twice. */
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(!stub_log_contains(LOG_INFO, "recovered"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three,four");
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_journal_torn_record) {
+  crash_after(three_events);
+  /* A callback killed in the middle of its write (it never returned):
+   * the start of a fourth frame, cut short. */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  off_t size = journal_size();
+  char frame[64];
+  int fd = open(path, O_RDONLY);
+  ck_assert_int_eq(pread(fd, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+  close(fd);
+  fd = open(path, O_WRONLY | O_APPEND);
+  ck_assert_int_eq(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+  close(fd);
+  ck_assert_int_eq(journal_size(), size + (off_t)sizeof(frame));
+
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert_msg(stub_log_contains(LOG_WARNING, "torn record (64 bytes"), "%s",
+                stub_log_dump());
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 3 events"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.failed, 0);
+  pd_spool_close(spool);
+
+  /* Damage in the middle (a bad sector, say) loses only that frame. */
+  crash_after(three_events);
+  fd = open(path, O_WRONLY);
+  ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4); /* the first frame's magic */
+  close(fd);
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(stub_log_contains(LOG_WARNING, "damaged bytes skipped"));
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 2 events"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three,two,three");
+  pd_spool_close(spool);
+}
+END_TEST
+
+/* Converted (the sender loaded them), the first delivered and removed,
+ * one more enqueued, then killed. */
+static void convert_deliver_enqueue(pd_spool_t *spool) {
+  three_events(spool);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, 1, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+  ck_assert_int_eq(pd_spool_remove(spool, 1), PD_SPOOL_OK);
+  enqueue_key(spool, "four", NULL);
+}
+
+/* Converted (the sender loaded the first), then killed. */
+static void convert_only(pd_spool_t *spool) {
+  three_events(spool);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, 1, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+}
+
+START_TEST(test_journal_recovery_idempotent) {
+  /* The journal still holds the converted events when collectd dies: the
+   * "done" frame keeps the delivered one from coming back. */
+  crash_after(convert_deliver_enqueue);
+  ck_assert_int_gt(journal_size(), 0);
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 1 events"));
+  ck_assert_str_eq(pending_keys(spool), "two,three,four");
+  pd_spool_close(spool);
+
+  /* Killed after a conversion renamed its files into place but before its
+   * "done" frame: the files are there, and none is made twice. */
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", root);
+  ck_assert_int_eq(system(cmd), 0);
+  crash_after(convert_only);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  off_t size = journal_size();
+  ck_assert_int_eq(truncate(path, size - 40), 0); /* the "done" frame */
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(!stub_log_contains(LOG_INFO, "recovered"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  pd_spool_close(spool);
+}
+END_TEST
+
 /* ---- concurrency: 4 producers, 1 consumer removing as they go */
 
 #define PRODUCERS 4
@@ -1197,6 +1364,9 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_overflow_logged_per_state);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_read_only);
+  tcase_add_test(tc, test_journal_survives_kill9);
+  tcase_add_test(tc, test_journal_torn_record);
+  tcase_add_test(tc, test_journal_recovery_idempotent);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("load");
