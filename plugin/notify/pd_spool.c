@@ -416,6 +416,7 @@ static void note_write_ok(pd_spool_t *s);
 static void journal_lost(pd_spool_t *s);
 static void prepared_give_up(pd_spool_t *s);
 static int spool_sync(pd_spool_t *s, bool closing);
+static bool is_pending(pd_spool_t *s, uint64_t seq);
 
 /*
  * Moves src_path to failed/<base> (made unique with ".1", ".2"... when
@@ -1238,6 +1239,8 @@ static void journal_convert(pd_spool_t *s) {
   size_t done = 0;
   int err = 0;
   for (; done < num; done++) {
+    if (!is_pending(s, batch[done].seq))
+      continue; /* delivered from the journal, or dropped: no file */
     char *data;
     if (journal_read(fd, &batch[done], &data) != 0) {
       err = errno;
@@ -1671,11 +1674,17 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
                     ev->identifier);
     return -1;
   }
-  /* Directories gone (or never made): one quick attempt to make them. */
+  /* Directories gone (or never made): one quick attempt to make them.
+   * While the journal's events cannot be made files (disk full...), new
+   * ones are not taken either: the event would only fit into the
+   * journal's last block by chance. */
   int status = s->dirs_ok ? 0 : restore_dirs(s);
+  bool refused = status == 0 && s->write_failing && s->jpend_num > 0;
   uint64_t seq = s->next_seq;
   off_t off = 0;
-  if (status == 0) {
+  if (refused) {
+    status = -1;
+  } else if (status == 0) {
     status = store_event(s, seq, json, len, &off);
     if (status != 0 && errno == ENOENT && restore_dirs(s) == 0) {
       seq = s->next_seq; /* a re-scan may have found higher numbers */
@@ -1691,7 +1700,7 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
     return -1;
   }
   s->next_seq = seq + 1;
-  note_write_ok(s);
+  /* "Can be written again" is said by the conversion that makes its file. */
 
   size_t n = 0;
   if (s->max_events > 0)

@@ -722,6 +722,7 @@ START_TEST(test_disk_full) {
   ck_assert_int_eq(unlink(filler), 0);
   uint64_t next = enqueue_key(spool, "back", NULL);
   ck_assert_uint_gt(next, waiting);
+  ck_assert_int_eq(pd_spool_sync(spool), 0); /* its file is made */
   ck_assert_msg(stub_log_contains(LOG_INFO, "5 events could not be stored"),
                 "%s", stub_log_dump());
   ck_assert_uint_eq(dropped_of(spool), 5);
