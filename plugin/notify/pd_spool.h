@@ -173,10 +173,10 @@ void pd_spool_close(pd_spool_t *spool);
 
 /*
  * Appends ev: assigns ev->seq (and ev->created when 0), appends it to the
- * journal (see above; its file is made later). When the queue is full, the oldest events are
- * dropped to make room and *dropped (may be NULL) says how many, for the
- * caller to log and count. Returns 0, or -1 after logging an ERROR (the
- * event is not queued).
+ * journal (see above; its file is made later). When the queue is full, the
+ * oldest events are dropped to make room and *dropped (may be NULL) says how
+ * many, for the caller to log and count. Returns 0, or -1 after logging an
+ * ERROR (the event is not queued).
  */
 int pd_spool_enqueue(pd_spool_t *spool, pd_event_t *ev, size_t *dropped);
 
