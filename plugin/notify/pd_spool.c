@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,24 @@
 #define PREPARED_TARGET 128
 #define PREPARED_LOW 64
 #define LOCK_NAME ".lock"
+/* The journal (pd_spool.h): frames of JOURNAL_HEADER bytes, then the
+ * payload. Header: "PDJ1", kind, 3 zero bytes, payload length (u32), 4 zero
+ * bytes, seq (u64), hash of the payload (u64), hash of the 32 bytes before
+ * it (u64); integers little-endian. */
+#define JOURNAL_NAME ".journal"
+#define JOURNAL_MAGIC "PDJ1"
+#define JOURNAL_HEADER 40
+#define JOURNAL_EVENT 'E' /* an event: seq, its record as payload */
+#define JOURNAL_DONE 'D'  /* no payload: every event up to seq is a file */
+/* The preparing thread converts the journal once a second, or as soon as
+ * this many records wait. */
+#define JOURNAL_BATCH 64
+/* At open the journal is read whole; larger than this is not ours. */
+#define JOURNAL_MAX_BYTES ((size_t)1 << 30)
+/* After this long without events the journal is closed (pd_spool_sync). */
+#define JOURNAL_IDLE_S 1.0
+/* A journal that could not be emptied is replaced past this size. */
+#define JOURNAL_ROTATE_BYTES ((off_t)1 << 20)
 #define NAME_KEEP_MAX 64
 /* More unsynced files than this: one syncfs() instead of an fsync each. */
 #define SYNCFS_THRESHOLD 256
@@ -45,6 +64,13 @@
 /* Overflow is over when an enqueue leaves the queue at most this share of
  * MaxSpoolEvents: a queue hovering at the limit logs once, not per event. */
 #define OVERFLOW_END_SHARE 0.9
+
+/* An event in the journal that is not yet a record file. */
+typedef struct {
+  uint64_t seq;
+  off_t off; /* of its payload in the journal */
+  size_t len;
+} jrec_t;
 
 /* A file that left the queue but is still on disk (the disk refused). */
 typedef struct {
@@ -93,6 +119,23 @@ struct pd_spool_s {
   pthread_t prep_thread;
   bool prep_running, prep_stop;
   pthread_cond_t prep_wake; /* CLOCK_MONOTONIC */
+
+  /* The journal (pd_spool.h). jfd: -1 while closed; opened read-write
+   * (pread) and O_APPEND, jsize its length (we are its only writer).
+   * jpend: its events that are no record file yet, in seq order; a batch
+   * being converted has left jpend (jinflight). jgen changes when the
+   * journal is lost with its directory. convert_lock: one conversion at a
+   * time (taken before lock, never after). */
+  int jfd;
+  off_t jsize, jsynced; /* jsynced: its size at the last fdatasync */
+  jrec_t *jpend;
+  size_t jpend_num, jpend_cap;
+  size_t jinflight;
+  uint64_t jgen, jconverted; /* jconverted: conversions so far */
+  uint64_t jlost;            /* events lost with a deleted journal, for
+                                the message of restore_dirs() */
+  cdtime_t jlast;            /* spool clock of the last event appended */
+  pthread_mutex_t convert_lock;
 };
 
 /* ------------------------------------------------------------ clocks */
@@ -369,6 +412,11 @@ static void reason_line(const char *reason, char *out, size_t size) {
 
 static void note_write_failure(pd_spool_t *s, const char *what,
                                const char *path, int err);
+static void note_write_ok(pd_spool_t *s);
+static void journal_lost(pd_spool_t *s);
+static void prepared_give_up(pd_spool_t *s);
+static int spool_sync(pd_spool_t *s, bool closing);
+static bool is_pending(pd_spool_t *s, uint64_t seq);
 
 /*
  * Moves src_path to failed/<base> (made unique with ".1", ".2"... when
@@ -598,8 +646,10 @@ static bool unused_prepared(const pd_spool_t *s, const char *name) {
   char path[PATH_MAX];
   struct stat st;
   snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+  if (lstat(path, &st) != 0)
     return errno == ENOENT;
+  if (!S_ISREG(st.st_mode) || st.st_size != 0)
+    return false;
   unlink(path);
   return true;
 }
@@ -620,6 +670,7 @@ static int scan(pd_spool_t *s) {
     uint64_t seq;
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
         strcmp(name, LOCK_NAME) == 0 ||
+        strncmp(name, JOURNAL_NAME, strlen(JOURNAL_NAME)) == 0 ||
         strncmp(name, PD_SPOOL_STATE_PREFIX, strlen(PD_SPOOL_STATE_PREFIX)) ==
             0)
       continue;
@@ -640,14 +691,17 @@ static int scan(pd_spool_t *s) {
       continue; /* removed: it never held an event */
     } else if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ||
                strncmp(name, PRE_PREFIX, strlen(PRE_PREFIX)) == 0) {
-      char path[PATH_MAX], base[PD_SPOOL_NAME_MAX + 300];
+      /* A write interrupted by a crash: a conversion from the journal
+       * (the journal, read before this scan, held the event: it is in
+       * its record file now) or an update (the record is still in
+       * place). Nothing is lost with it. */
+      char path[PATH_MAX];
       snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-      snprintf(base, sizeof(base), "%s-%s", s->name, name + 1);
-      const char *reason =
-          "temporary file left by an interrupted write (crash or power loss)";
-      if (move_to_failed(s, path, base, reason, true) == 0)
-        PD_NOTIFY_WARNING(s->notify, "%s: %s; moved to %s/", path, reason,
-                          s->failed_dir);
+      if (unlink(path) == 0)
+        PD_NOTIFY_INFO(s->notify,
+                       "removed %s, left by an interrupted write (its event "
+                       "is in its record file)",
+                       path);
     } else {
       PD_NOTIFY_WARNING(s->notify,
                         "unexpected file %s/%s in the spool directory; "
@@ -791,11 +845,15 @@ static int restore_dirs(pd_spool_t *s) {
     s->dirs_ok = false;
     return -1;
   }
+  if (!existed)
+    journal_lost(s); /* it was in the directory that went */
   size_t lost = existed ? 0 : index_size(s);
   if (lost > 0) {
     s->head = s->end = 0;
     s->dropped += lost;
   }
+  lost += s->jlost;
+  s->jlost = 0;
   if (s->dirs_ok || lost > 0)
     PD_NOTIFY_WARNING(s->notify,
                       "spool directory %s had disappeared; "
@@ -891,10 +949,562 @@ static void retry_stale(pd_spool_t *s) {
     note_write_ok(s); /* the disk let every one go */
 }
 
+/* ----------------------------------------------------------- journal */
+
+static void put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* Fills the header of a frame (see JOURNAL_HEADER). */
+static void journal_header(unsigned char *h, char kind, uint64_t seq,
+                           const char *data, size_t len) {
+  memset(h, 0, JOURNAL_HEADER);
+  memcpy(h, JOURNAL_MAGIC, 4);
+  h[4] = (unsigned char)kind;
+  put_le(h + 8, len, 4);
+  put_le(h + 16, seq, 8);
+  put_le(h + 24, pd_hash64(data, len), 8);
+  put_le(h + 32, pd_hash64(h, 32), 8);
+}
+
+/* A whole, undamaged frame at p (avail bytes): its kind, seq and payload.
+ * Torn (cut short by a crash) or damaged frames are not. */
+static bool journal_frame(const unsigned char *p, size_t avail, char *kind,
+                          uint64_t *seq, const char **payload, size_t *len) {
+  if (avail < JOURNAL_HEADER || memcmp(p, JOURNAL_MAGIC, 4) != 0 ||
+      get_le(p + 32, 8) != pd_hash64(p, 32))
+    return false;
+  *kind = (char)p[4];
+  *len = (size_t)get_le(p + 8, 4);
+  *seq = get_le(p + 16, 8);
+  *payload = (const char *)p + JOURNAL_HEADER;
+  if ((*kind != JOURNAL_EVENT && *kind != JOURNAL_DONE) ||
+      *len > PD_EVENT_RECORD_MAX_BYTES || *len > avail - JOURNAL_HEADER)
+    return false;
+  return get_le(p + 24, 8) == pd_hash64(*payload, *len);
+}
+
+static void journal_path(const pd_spool_t *s, char *buf, size_t size) {
+  snprintf(buf, size, "%s/" JOURNAL_NAME, s->dir);
+}
+
+/* Opens (creating) the journal. The caller holds the lock. 0 or -1. */
+static int journal_open(pd_spool_t *s) {
+  char path[PATH_MAX];
+  journal_path(s, path, sizeof(path));
+  /* O_NONBLOCK: a FIFO put in its place must not hang the callback. */
+  int fd = open(
+      path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+      0600);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int err = S_ISREG(st.st_mode) ? errno : EINVAL;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  s->jfd = fd;
+  s->jsize = st.st_size;
+  s->jsynced = st.st_size;
+  return 0;
+}
+
+/*
+ * Appends one frame with one write: a crash (kill -9) leaves it whole or,
+ * when the callback never returned, torn at the end. *payload_off (may be
+ * NULL) is where its payload starts. The caller holds the lock. 0, or -1
+ * with errno; a partial write is cut off again, so the next frame does
+ * not start behind garbage.
+ */
+static int journal_append(pd_spool_t *s, char kind, uint64_t seq,
+                          const char *data, size_t len, off_t *payload_off) {
+  if (s->jfd < 0 && journal_open(s) != 0)
+    return -1;
+  unsigned char h[JOURNAL_HEADER];
+  journal_header(h, kind, seq, data, len);
+  struct iovec iov[2] = {{.iov_base = h, .iov_len = sizeof(h)},
+                         {.iov_base = (void *)data, .iov_len = len}};
+  ssize_t want = (ssize_t)(sizeof(h) + len);
+  ssize_t n = writev(s->jfd, iov, len > 0 ? 2 : 1);
+  if (n == want) {
+    if (payload_off != NULL)
+      *payload_off = s->jsize + JOURNAL_HEADER;
+    s->jsize += n;
+    return 0;
+  }
+  int err = n < 0 ? errno : ENOSPC;
+  if (n > 0 && ftruncate(s->jfd, s->jsize) != 0) {
+    /* Left as it is: reading skips a damaged frame, with a WARNING. */
+  }
+  errno = err;
+  return -1;
+}
+
+/* The journal's events that are no record file yet are lost (its
+ * directory was deleted): they leave the index, counted as dropped. The
+ * caller holds the lock. */
+static void journal_lost(pd_spool_t *s) {
+  size_t lost = 0;
+  for (size_t i = 0; i < s->jpend_num; i++) {
+    ssize_t at = index_find(s, s->jpend[i].seq);
+    if (at >= 0) {
+      index_remove_at(s, (size_t)at);
+      lost++;
+    }
+  }
+  s->jpend_num = 0;
+  if (s->jfd >= 0)
+    close(s->jfd);
+  s->jfd = -1;
+  s->jsize = s->jsynced = 0;
+  s->jgen++;
+  s->dropped += lost;
+  s->jlost += lost;
+}
+
+/* Before an append: is the open journal still in its directory? When it
+ * was deleted, what it held is lost (counted) and -1 returned with ENOENT
+ * (the directories are made again). The caller holds the lock. */
+static int journal_check(pd_spool_t *s) {
+  struct stat st;
+  if (s->jfd < 0 || (fstat(s->jfd, &st) == 0 && st.st_nlink > 0))
+    return 0;
+  journal_lost(s);
+  errno = ENOENT;
+  return -1;
+}
+
+/* Renames tmp to path unless path exists (then tmp is removed: the record
+ * is there already, written by an update or an earlier conversion). */
+static int rename_new(const char *tmp, const char *path) {
+  int status = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+  if (status != 0 && errno == EINVAL) { /* not supported here */
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+      errno = EEXIST;
+    } else {
+      status = rename(tmp, path);
+    }
+  }
+  if (status != 0 && errno == EEXIST) {
+    unlink(tmp);
+    return 0;
+  }
+  if (status != 0) {
+    int err = errno;
+    unlink(tmp);
+    errno = err;
+  }
+  return status;
+}
+
+/* The next prepared file's path into tmp; false when there is none. */
+static bool take_prepared(pd_spool_t *s, char *tmp, size_t size) {
+  pthread_mutex_lock(&s->lock);
+  bool have = s->pre_first != s->pre_end;
+  if (have) {
+    pre_path(s, s->pre_first++, tmp, size);
+    if (s->pre_end - s->pre_first == PREPARED_LOW - 1 && s->prep_running)
+      pthread_cond_signal(&s->prep_wake); /* only when crossing: cheap */
+  }
+  pthread_mutex_unlock(&s->lock);
+  return have;
+}
+
+/* Writes data into the next prepared file. 0; -1 with errno (nothing left
+ * behind); 1 when there is no prepared file to use. */
+static int write_prepared(pd_spool_t *s, const char *data, size_t len,
+                          char *tmp, size_t size) {
+  if (!take_prepared(s, tmp, size))
+    return 1;
+  /* O_NONBLOCK: a FIFO put in its place must not hang us. No O_TRUNC (the
+   * file is empty): ext4 flushes a truncated file at close. */
+  int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    pthread_mutex_lock(&s->lock);
+    prepared_give_up(s);
+    pthread_mutex_unlock(&s->lock);
+    return 1;
+  }
+  int status = write_all(fd, data, len);
+  int saved = errno;
+  if (close(fd) != 0 && status == 0) {
+    status = -1;
+    saved = errno;
+  }
+  if (status != 0) {
+    unlink(tmp);
+    errno = saved;
+  }
+  return status;
+}
+
+/* Makes data the record file of seq, unless one is there: a prepared (or
+ * else a new temporary) file renamed into place; fsynced first when asked
+ * (recovery at open). Called without the lock. 0, or -1 with errno. */
+static int place_record(pd_spool_t *s, uint64_t seq, const char *data,
+                        size_t len, bool do_fsync) {
+  char tmp[PATH_MAX], path[PATH_MAX];
+  record_path(s, seq, path, sizeof(path));
+  int status = do_fsync ? 1 : write_prepared(s, data, len, tmp, sizeof(tmp));
+  if (status == 1) {
+    tmp_path(s, seq, "", tmp, sizeof(tmp));
+    status = write_new_file(tmp, data, len, do_fsync);
+  }
+  return status == 0 ? rename_new(tmp, path) : -1;
+}
+
+/* Reads the payload of r from the journal open as fd into *data (caller
+ * frees). 0 or -1. */
+static int journal_read(int fd, const jrec_t *r, char **data) {
+  *data = malloc(r->len + 1);
+  if (*data == NULL)
+    return -1;
+  ssize_t n = pread(fd, *data, r->len, r->off);
+  if (n != (ssize_t)r->len) {
+    free(*data);
+    *data = NULL;
+    errno = n < 0 ? errno : EIO;
+    return -1;
+  }
+  (*data)[r->len] = '\0';
+  return 0;
+}
+
+/* Puts the unconverted rest of a batch back in front of the pending
+ * events, or, when its journal is gone, counts them as lost. The caller
+ * holds the lock. */
+static void journal_requeue(pd_spool_t *s, const jrec_t *rest, size_t num,
+                            uint64_t gen) {
+  size_t need = s->jpend_num + num;
+  if (gen == s->jgen && need > s->jpend_cap) {
+    jrec_t *grown = realloc(s->jpend, need * sizeof(*grown));
+    if (grown != NULL) {
+      s->jpend = grown;
+      s->jpend_cap = need;
+    }
+  }
+  if (gen == s->jgen && need <= s->jpend_cap) {
+    memmove(s->jpend + num, s->jpend, s->jpend_num * sizeof(*s->jpend));
+    memcpy(s->jpend, rest, num * sizeof(*rest));
+    s->jpend_num = need;
+    return;
+  }
+  for (size_t i = 0; i < num; i++) {
+    ssize_t at = index_find(s, rest[i].seq);
+    if (at >= 0) {
+      index_remove_at(s, (size_t)at);
+      s->dropped++;
+    }
+  }
+}
+
+/*
+ * Turns the journal's pending events into record files, in order, then
+ * appends a "done up to" frame, so that a restart does not make a file
+ * again for an event that may have been delivered and removed since. Files
+ * are written without the lock (collectd's threads must not wait on the
+ * disk); one conversion at a time. Stops at the first event the disk
+ * refuses (it stays pending).
+ */
+static void journal_convert(pd_spool_t *s) {
+  pthread_mutex_lock(&s->convert_lock);
+  pthread_mutex_lock(&s->lock);
+  size_t num = s->jpend_num;
+  uint64_t gen = s->jgen;
+  jrec_t *batch = num > 0 ? malloc(num * sizeof(*batch)) : NULL;
+  int fd = batch != NULL ? dup(s->jfd) : -1;
+  if (fd >= 0) {
+    memcpy(batch, s->jpend, num * sizeof(*batch));
+    s->jpend_num = 0;
+    s->jinflight = num;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (fd < 0) {
+    free(batch);
+    pthread_mutex_unlock(&s->convert_lock);
+    return;
+  }
+
+  size_t done = 0;
+  int err = 0;
+  for (; done < num; done++) {
+    if (!is_pending(s, batch[done].seq))
+      continue; /* delivered from the journal, or dropped: no file */
+    char *data;
+    if (journal_read(fd, &batch[done], &data) != 0) {
+      err = errno;
+      break;
+    }
+    int status = place_record(s, batch[done].seq, data, batch[done].len, false);
+    err = errno;
+    free(data);
+    if (status != 0)
+      break;
+  }
+  close(fd);
+
+  pthread_mutex_lock(&s->lock);
+  for (size_t i = 0; i < done; i++) {
+    if (index_find(s, batch[i].seq) >= 0) {
+      note_unsynced(s, batch[i].seq);
+    } else { /* dropped or lost meanwhile: not to come back */
+      char path[PATH_MAX];
+      record_path(s, batch[i].seq, path, sizeof(path));
+      unlink(path);
+    }
+  }
+  if (done > 0 && gen == s->jgen)
+    journal_append(s, JOURNAL_DONE, batch[done - 1].seq, "", 0, NULL);
+  if (done < num) {
+    journal_requeue(s, batch + done, num - done, gen);
+    note_write_failure(s, "write spool file in", s->dir, err);
+  } else if (done > 0) {
+    note_write_ok(s);
+  }
+  s->jinflight = 0;
+  s->jconverted += done;
+  if (done > 0)
+    s->dir_dirty = true;
+  pthread_mutex_unlock(&s->lock);
+  free(batch);
+  pthread_mutex_unlock(&s->convert_lock);
+}
+
+/* Does the journal hold events that are no files yet? */
+static bool journal_waiting(pd_spool_t *s) {
+  pthread_mutex_lock(&s->lock);
+  bool waiting = s->jpend_num > 0 || s->jinflight > 0;
+  pthread_mutex_unlock(&s->lock);
+  return waiting;
+}
+
+/* The payload of pending event seq, read from the journal (for load when
+ * the disk refuses its file). 0, or -1 when it is not there. */
+static int journal_copy(pd_spool_t *s, uint64_t seq, char **data, size_t *len) {
+  int status = -1;
+  pthread_mutex_lock(&s->lock);
+  for (size_t i = 0; i < s->jpend_num; i++) {
+    if (s->jpend[i].seq == seq && s->jfd >= 0) {
+      status = journal_read(s->jfd, &s->jpend[i], data);
+      *len = s->jpend[i].len;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (status != 0)
+    errno = ENOENT;
+  return status;
+}
+
+/*
+ * After a sync that fsynced everything converted up to `converted`: when
+ * every event of the journal is a file, it is emptied; after a second
+ * without events it is also closed (a file open for writing would stop
+ * the file system from being remounted read-only). The caller holds the
+ * lock.
+ */
+static void journal_cut(pd_spool_t *s, uint64_t converted, bool closing) {
+  if (s->jfd < 0 || s->jpend_num > 0 || s->jinflight > 0 ||
+      s->jconverted != converted)
+    return;
+  if (s->jsize > 0 && ftruncate(s->jfd, 0) == 0)
+    s->jsize = s->jsynced = 0;
+  cdtime_t idle = DOUBLE_TO_CDTIME_T(JOURNAL_IDLE_S);
+  if (s->jsize == 0 && (closing || pd_spool_now() - s->jlast >= idle)) {
+    close(s->jfd);
+    s->jfd = -1;
+  }
+}
+
+/*
+ * Under steady traffic the journal is rarely empty at the moment it could
+ * be cut. Past JOURNAL_ROTATE_BYTES, its pending events (the few appended
+ * since the last conversion) are copied into a new journal, made while the
+ * callback goes on, which then replaces it by a rename. Same conditions as
+ * journal_cut(); called without the lock.
+ */
+static void journal_rotate(pd_spool_t *s, uint64_t converted) {
+  char path[PATH_MAX], fresh[PATH_MAX + 8];
+  journal_path(s, path, sizeof(path));
+  snprintf(fresh, sizeof(fresh), "%s.new", path);
+  unlink(fresh);
+  int fd =
+      open(fresh, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+           0600);
+  if (fd < 0)
+    return;
+  pthread_mutex_lock(&s->lock);
+  bool ok = s->jfd >= 0 && s->jinflight == 0 && s->jconverted == converted;
+  off_t *offs = ok ? malloc((s->jpend_num + 1) * sizeof(*offs)) : NULL;
+  off_t size = 0;
+  for (size_t i = 0; offs != NULL && i < s->jpend_num; i++) {
+    const jrec_t *r = &s->jpend[i];
+    char *data;
+    if (journal_read(s->jfd, r, &data) != 0) {
+      ok = false;
+      break;
+    }
+    unsigned char h[JOURNAL_HEADER];
+    journal_header(h, JOURNAL_EVENT, r->seq, data, r->len);
+    struct iovec iov[2] = {{.iov_base = h, .iov_len = sizeof(h)},
+                           {.iov_base = data, .iov_len = r->len}};
+    ok = writev(fd, iov, 2) == (ssize_t)(sizeof(h) + r->len);
+    free(data);
+    if (!ok)
+      break;
+    offs[i] = size + JOURNAL_HEADER;
+    size += (off_t)(sizeof(h) + r->len);
+  }
+  if (offs != NULL && ok && rename(fresh, path) == 0) {
+    for (size_t i = 0; i < s->jpend_num; i++)
+      s->jpend[i].off = offs[i];
+    close(s->jfd);
+    s->jfd = fd;
+    s->jsize = size;
+    s->jsynced = 0;
+    fd = -1;
+  }
+  pthread_mutex_unlock(&s->lock);
+  free(offs);
+  if (fd >= 0) {
+    close(fd);
+    unlink(fresh);
+  }
+}
+
+/* Reads the journal's frames: events not yet covered by a "done" frame
+ * whose record file is missing are written (fsynced); a torn or damaged
+ * frame is skipped with a WARNING. *highest: the largest seq seen. Returns
+ * how many could not be written (-1: the journal cannot be read). */
+static long journal_replay(pd_spool_t *s, const char *data, size_t len,
+                           uint64_t *highest, size_t *recovered) {
+  const unsigned char *p = (const unsigned char *)data;
+  uint64_t done_upto = 0, seq;
+  char kind;
+  const char *payload;
+  size_t plen;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t pos = 0, skipped = 0;
+    long failures = 0;
+    while (pos < len) {
+      if (journal_frame(p + pos, len - pos, &kind, &seq, &payload, &plen)) {
+        if (pass == 0 && kind == JOURNAL_DONE && seq > done_upto)
+          done_upto = seq;
+        if (seq > *highest)
+          *highest = seq;
+        if (pass == 1 && kind == JOURNAL_EVENT && seq > done_upto) {
+          char path[PATH_MAX];
+          struct stat st;
+          record_path(s, seq, path, sizeof(path));
+          if (lstat(path, &st) == 0) {
+            /* made before the crash */
+          } else if (place_record(s, seq, payload, plen, true) == 0) {
+            (*recovered)++;
+          } else {
+            PD_NOTIFY_ERROR(s->notify, "cannot write %s from the journal: %s",
+                            path, strerror(errno));
+            failures++;
+          }
+        }
+        pos += JOURNAL_HEADER + plen;
+        continue;
+      }
+      /* Not a whole frame: look for the next one. */
+      size_t next = pos + 1;
+      bool found = false;
+      while (next < len) {
+        const unsigned char *m = memmem(p + next, len - next, JOURNAL_MAGIC, 4);
+        if (m == NULL)
+          break;
+        next = (size_t)(m - p);
+        if (journal_frame(p + next, len - next, &kind, &seq, &payload, &plen)) {
+          found = true;
+          break;
+        }
+        next++;
+      }
+      if (!found) {
+        if (pass == 1)
+          PD_NOTIFY_WARNING(s->notify,
+                            "journal %s/" JOURNAL_NAME " ends in a torn "
+                            "record (%zu bytes: a notification callback was "
+                            "interrupted before it returned, or power was "
+                            "lost); discarded",
+                            s->dir, len - pos);
+        break;
+      }
+      skipped += next - pos;
+      pos = next;
+    }
+    if (pass == 1 && skipped > 0)
+      PD_NOTIFY_WARNING(s->notify,
+                        "journal %s/" JOURNAL_NAME ": %zu damaged bytes "
+                        "skipped",
+                        s->dir, skipped);
+    if (pass == 1)
+      return failures;
+  }
+  return 0;
+}
+
+/* At open, before the directory is scanned: events that are only in the
+ * journal (collectd stopped before converting them) become record files,
+ * then the journal is emptied. Keeps next_seq above every seq it held. */
+static void journal_recover(pd_spool_t *s) {
+  char path[PATH_MAX];
+  journal_path(s, path, sizeof(path));
+  char *data, fresh[PATH_MAX + 8];
+  size_t len;
+  const char *why;
+  snprintf(fresh, sizeof(fresh), "%s.new", path);
+  unlink(fresh); /* a rotation that did not finish: the journal holds all */
+  if (pd_spool_read_file(path, JOURNAL_MAX_BYTES, &data, &len, &why) != 0) {
+    if (errno != ENOENT)
+      PD_NOTIFY_ERROR(s->notify, "cannot read journal %s: %s", path, why);
+    return;
+  }
+  uint64_t highest = 0;
+  size_t recovered = 0;
+  long failures = journal_replay(s, data, len, &highest, &recovered);
+  free(data);
+  if (highest + 1 > s->next_seq)
+    s->next_seq = highest + 1;
+  if (recovered > 0)
+    PD_NOTIFY_INFO(s->notify, "recovered %zu events from journal %s", recovered,
+                   path);
+  /* Emptied only when everything it held is a file on disk. Should that
+   * fail (read-only), numbers go on above it, so "done" frames stay
+   * right. */
+  if (failures == 0 && len > 0 && fsync_path(s->dir, true) == 0) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd >= 0) {
+      if (ftruncate(fd, 0) != 0)
+        PD_NOTIFY_WARNING(s->notify, "cannot empty journal %s: %s", path,
+                          strerror(errno));
+      close(fd);
+    }
+  }
+}
+
 static void spool_free(pd_spool_t *s) {
   if (s->lock_fd >= 0)
     close(s->lock_fd); /* releases the flock */
+  if (s->jfd >= 0)
+    close(s->jfd);
+  free(s->jpend);
   pthread_cond_destroy(&s->prep_wake);
+  pthread_mutex_destroy(&s->convert_lock);
   pthread_mutex_destroy(&s->lock);
   for (size_t i = 0; i < s->stale_num; i++)
     free(s->stale[i].reason);
@@ -911,8 +1521,10 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
   if (s == NULL)
     return NULL;
   s->lock_fd = -1;
+  s->jfd = -1;
   s->next_seq = 1;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->convert_lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -962,6 +1574,7 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
                       "SpoolDir %s is accessible by group or others (mode "
                       "%03o); its spool directories are kept 0700",
                       spool_dir, (unsigned)(st.st_mode & 0777));
+  journal_recover(s);
   if (scan(s) != 0) {
     spool_free(s);
     return NULL;
@@ -984,67 +1597,54 @@ void pd_spool_close(pd_spool_t *spool) {
   if (spool == NULL)
     return;
   pd_spool_stop_preparing(spool);
+  spool_sync(spool, true); /* the journal's events become files */
   for (uint64_t id = spool->pre_first; id < spool->pre_end; id++) {
     char path[PATH_MAX];
     pre_path(spool, id, path, sizeof(path));
     unlink(path);
   }
-  pd_spool_sync(spool);
   spool_free(spool);
 }
 
 /* ------------------------------------------------------------ queue */
 
-/* Writes data into the next prepared file, whose path goes into tmp.
- * 0; -1 with errno (nothing left behind); 1 when there is no prepared file
- * to use. The caller holds the lock. */
-static int write_prepared(pd_spool_t *s, const char *data, size_t len,
-                          char *tmp, size_t size) {
-  if (s->pre_first == s->pre_end)
-    return 1;
-  pre_path(s, s->pre_first++, tmp, size);
-  if (s->pre_end - s->pre_first == PREPARED_LOW - 1 && s->prep_running)
-    pthread_cond_signal(&s->prep_wake); /* only when crossing: cheap */
-  /* Opening an existing file costs a path lookup; creating one costs an
-   * inode allocation, which on a busy ext4 journal can take milliseconds.
-   * O_NONBLOCK: a FIFO put in its place must not hang the callback. No
-   * O_TRUNC (the file is empty): ext4 flushes a truncated file at close. */
-  int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    prepared_give_up(s);
-    return 1;
+/* Room for one more index entry and one more pending journal event, so
+ * that nothing can fail after the event is in the journal. The caller
+ * holds the lock. 0 or -1. */
+static int reserve_one(pd_spool_t *s) {
+  if (s->end == s->cap) {
+    if (s->head >= s->cap / 2 && s->head > 0) {
+      memmove(s->entries, s->entries + s->head,
+              (s->end - s->head) * sizeof(*s->entries));
+      s->end -= s->head;
+      s->head = 0;
+    } else {
+      size_t cap = s->cap == 0 ? 64 : s->cap * 2;
+      pd_spool_entry_t *grown = realloc(s->entries, cap * sizeof(*grown));
+      if (grown == NULL)
+        return -1;
+      s->entries = grown;
+      s->cap = cap;
+    }
   }
-  int status = write_all(fd, data, len);
-  int saved = errno;
-  if (close(fd) != 0 && status == 0) {
-    status = -1;
-    saved = errno;
+  if (s->jpend_num == s->jpend_cap) {
+    size_t cap = s->jpend_cap == 0 ? 64 : s->jpend_cap * 2;
+    jrec_t *grown = realloc(s->jpend, cap * sizeof(*grown));
+    if (grown == NULL)
+      return -1;
+    s->jpend = grown;
+    s->jpend_cap = cap;
   }
-  if (status != 0) {
-    unlink(tmp);
-    errno = saved;
-  }
-  return status;
+  return 0;
 }
 
-/* Writes the record of seq: a prepared (or else a new temporary) file,
- * renamed into place. 0, or -1 with errno. The caller holds the lock. */
-static int write_record(pd_spool_t *s, uint64_t seq, const char *json,
-                        size_t len) {
-  char tmp[PATH_MAX], path[PATH_MAX];
-  record_path(s, seq, path, sizeof(path));
-  int status = write_prepared(s, json, len, tmp, sizeof(tmp));
-  if (status == 1) {
-    tmp_path(s, seq, "", tmp, sizeof(tmp));
-    status = write_new_file(tmp, json, len, false);
-  }
-  if (status == 0 && rename(tmp, path) != 0) {
-    int saved = errno;
-    unlink(tmp);
-    errno = saved;
-    status = -1;
-  }
-  return status;
+/* Appends the event's record to the journal as seq; *off: where. The
+ * caller holds the lock. 0, or -1 with errno. */
+static int store_event(pd_spool_t *s, uint64_t seq, const char *json,
+                       size_t len, off_t *off) {
+  if (journal_check(s) != 0)
+    return -1;
+  return journal_append(s, JOURNAL_EVENT, seq, json, len, off);
 }
 
 int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
@@ -1066,14 +1666,29 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
   }
 
   pthread_mutex_lock(&s->lock);
-  /* Directories gone (or never made): one quick attempt to make them. */
+  if (reserve_one(s) != 0) {
+    s->dropped++;
+    pthread_mutex_unlock(&s->lock);
+    free(json);
+    PD_NOTIFY_ERROR(s->notify, "%s: out of memory; event dropped",
+                    ev->identifier);
+    return -1;
+  }
+  /* Directories gone (or never made): one quick attempt to make them.
+   * While the journal's events cannot be made files (disk full...), new
+   * ones are not taken either: the event would only fit into the
+   * journal's last block by chance. */
   int status = s->dirs_ok ? 0 : restore_dirs(s);
+  bool refused = status == 0 && s->write_failing && s->jpend_num > 0;
   uint64_t seq = s->next_seq;
-  if (status == 0) {
-    status = write_record(s, seq, json, len);
+  off_t off = 0;
+  if (refused) {
+    status = -1;
+  } else if (status == 0) {
+    status = store_event(s, seq, json, len, &off);
     if (status != 0 && errno == ENOENT && restore_dirs(s) == 0) {
       seq = s->next_seq; /* a re-scan may have found higher numbers */
-      status = write_record(s, seq, json, len);
+      status = store_event(s, seq, json, len, &off);
     }
     if (status != 0)
       note_write_failure(s, "write spool file in", s->dir, errno);
@@ -1085,17 +1700,19 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
     return -1;
   }
   s->next_seq = seq + 1;
-  note_write_ok(s);
+  /* "Can be written again" is said by the conversion that makes its file. */
 
   size_t n = 0;
   if (s->max_events > 0)
     n = drop_oldest(s, s->max_events);
   ev->seq = seq;
   pd_spool_entry_t entry = entry_of(seq, ev);
-  if (index_append(s, &entry) != 0) {
-    char path[PATH_MAX];
-    record_path(s, seq, path, sizeof(path));
-    unlink(path);
+  /* Reserved; only a drop that emptied the index can have given its
+   * memory back. Pending either way: the conversion skips (and marks done)
+   * an event that is not in the index. */
+  status = index_append(s, &entry);
+  s->jpend[s->jpend_num++] = (jrec_t){.seq = seq, .off = off, .len = len};
+  if (status != 0) {
     s->dropped++;
     pthread_mutex_unlock(&s->lock);
     PD_NOTIFY_ERROR(s->notify, "%s: out of memory; event dropped",
@@ -1103,10 +1720,11 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
     ev->seq = 0;
     return -1;
   }
+  if (s->jpend_num == JOURNAL_BATCH && s->prep_running)
+    pthread_cond_signal(&s->prep_wake); /* only when crossing: cheap */
+  s->jlast = pd_spool_now();
   if (s->max_events > 0)
     note_overflow(s, n);
-  note_unsynced(s, seq);
-  s->dir_dirty = true;
   s->enqueued++;
   pthread_mutex_unlock(&s->lock);
 
@@ -1115,7 +1733,45 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
   return 0;
 }
 
-int pd_spool_sync(pd_spool_t *s) {
+/* fsyncs the record files of seqs (one syncfs() for many) and the
+ * directories that changed. Called without the lock. 0 or -1 (logged). */
+static int sync_files(pd_spool_t *s, const uint64_t *seqs, size_t num,
+                      bool dir_dirty, bool failed_dirty) {
+  /* After a burst, one syncfs() of the spool's file system is far cheaper
+   * than an fsync per file (100,000 fsyncs take tens of seconds). */
+  if (num > SYNCFS_THRESHOLD) {
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int status = fd >= 0 ? syncfs(fd) : -1;
+    if (fd >= 0)
+      close(fd);
+    if (status == 0)
+      return 0;
+  }
+  int status = 0;
+  for (size_t i = 0; i < num; i++) {
+    char path[PATH_MAX];
+    record_path(s, seqs[i], path, sizeof(path));
+    if (fsync_path(path, false) != 0) {
+      PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", path, strerror(errno));
+      status = -1;
+    }
+  }
+  if (dir_dirty && fsync_path(s->dir, true) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->dir, strerror(errno));
+    status = -1;
+  }
+  if (failed_dirty && fsync_path(s->failed_dir, true) != 0) {
+    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->failed_dir,
+                    strerror(errno));
+    status = -1;
+  }
+  return status;
+}
+
+static int spool_sync(pd_spool_t *s, bool closing) {
+  /* The journal's events become files first, so that they are fsynced
+   * below and the journal can be emptied. */
+  journal_convert(s);
   pthread_mutex_lock(&s->lock);
   /* Once a second: directories that vanished come back, files the disk
    * refused to let go go now, an overflow that ended says so. */
@@ -1142,42 +1798,44 @@ int pd_spool_sync(pd_spool_t *s) {
       s->sync_all = false;
     }
   }
+  /* Events still only in the journal (appended since the conversion)
+   * are made durable there. */
+  uint64_t converted = s->jconverted;
+  off_t jsize = s->jsize;
+  int jfd = s->jfd >= 0 && s->jsize != s->jsynced ? dup(s->jfd) : -1;
+  if (s->jpend_num == 0 && s->jpend_cap > 64) { /* a drained burst */
+    free(s->jpend);
+    s->jpend = NULL;
+    s->jpend_cap = 0;
+  }
   pthread_mutex_unlock(&s->lock);
 
-  /* The fsyncs run without the lock: enqueue must never wait on the disk.
-   * After a burst, one syncfs() of the spool's file system is far cheaper
-   * than an fsync per file (100,000 fsyncs take tens of seconds). */
-  int status = 0;
-  if (num > SYNCFS_THRESHOLD) {
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && syncfs(fd) == 0) {
-      close(fd);
-      free(seqs);
-      return 0;
-    }
-    if (fd >= 0)
-      close(fd);
-  }
-  for (size_t i = 0; i < num; i++) {
-    char path[PATH_MAX];
-    record_path(s, seqs[i], path, sizeof(path));
-    if (fsync_path(path, false) != 0) {
-      PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", path, strerror(errno));
+  /* The fsyncs run without the lock: enqueue must never wait on the disk. */
+  int status = sync_files(s, seqs, num, dir_dirty, failed_dirty);
+  free(seqs);
+  if (jfd >= 0) {
+    if (fdatasync(jfd) != 0) {
+      PD_NOTIFY_ERROR(s->notify, "cannot fsync %s/" JOURNAL_NAME ": %s", s->dir,
+                      strerror(errno));
       status = -1;
     }
+    close(jfd);
   }
-  free(seqs);
-  if (dir_dirty && fsync_path(s->dir, true) != 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->dir, strerror(errno));
-    status = -1;
+  pthread_mutex_lock(&s->lock);
+  bool rotate = false;
+  if (status == 0) {
+    if (jfd >= 0 && jsize > s->jsynced)
+      s->jsynced = jsize;
+    journal_cut(s, converted, closing);
+    rotate = s->jsize > JOURNAL_ROTATE_BYTES;
   }
-  if (failed_dirty && fsync_path(s->failed_dir, true) != 0) {
-    PD_NOTIFY_ERROR(s->notify, "cannot fsync %s: %s", s->failed_dir,
-                    strerror(errno));
-    status = -1;
-  }
+  pthread_mutex_unlock(&s->lock);
+  if (rotate)
+    journal_rotate(s, converted);
   return status;
 }
+
+int pd_spool_sync(pd_spool_t *s) { return spool_sync(s, false); }
 
 /* Makes prepared file id; under the lock it joins the pool, unless the
  * pool was given up since gen (then it is removed again). *have becomes
@@ -1221,14 +1879,17 @@ void pd_spool_prepare(pd_spool_t *s) {
       return;
 }
 
-/* Makes prepared files whenever enqueue has used half of them; retries
- * once a second when the disk refuses (never in a busy loop). */
+/* Makes prepared files whenever half of them are used, and converts the
+ * journal once a second or when JOURNAL_BATCH events wait in it (the
+ * sender, which converts before it loads, may be stuck in a request);
+ * retries once a second when the disk refuses (never in a busy loop). */
 static void *prepare_main(void *arg) {
   pd_spool_t *s = arg;
   pthread_mutex_lock(&s->lock);
   while (!s->prep_stop) {
     pthread_mutex_unlock(&s->lock);
     pd_spool_prepare(s);
+    journal_convert(s);
     pthread_mutex_lock(&s->lock);
     if (s->prep_stop)
       break;
@@ -1382,6 +2043,8 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   pd_event_init(ev);
   if (!is_pending(s, seq))
     return PD_SPOOL_GONE;
+  if (journal_waiting(s))
+    journal_convert(s); /* the sender needs the file: now */
 
   /* Read without the lock: files are replaced by rename, never rewritten in
    * place, so a read sees a whole record; a dropped one reads as gone. */
@@ -1391,9 +2054,13 @@ int pd_spool_load(pd_spool_t *s, uint64_t seq, pd_event_t *ev) {
   size_t len;
   char reason[512];
   const char *why;
-  if (pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why) !=
-      0) {
-    if (errno == ENOENT)
+  int status =
+      pd_spool_read_file(path, PD_EVENT_RECORD_MAX_BYTES, &data, &len, &why);
+  if (status != 0 && errno == ENOENT)
+    /* Still only in the journal (the disk refused its file): from there. */
+    status = journal_copy(s, seq, &data, &len);
+  if (status != 0) {
+    if (errno == ENOENT || !is_pending(s, seq))
       return PD_SPOOL_GONE;
     snprintf(reason, sizeof(reason), "unreadable: %s", why);
   } else {
@@ -1497,6 +2164,8 @@ int pd_spool_remove(pd_spool_t *s, uint64_t seq) {
 }
 
 int pd_spool_fail(pd_spool_t *s, uint64_t seq, const char *reason) {
+  if (journal_waiting(s))
+    journal_convert(s); /* its file is what goes to failed/ */
   pthread_mutex_lock(&s->lock);
   ssize_t i = index_find(s, seq);
   if (i < 0) {

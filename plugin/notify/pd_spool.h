@@ -7,9 +7,12 @@
  *   SpoolDir/                        0700
  *   SpoolDir/<block>/                0700, one per Notify block
  *   SpoolDir/<block>/.lock           flock()ed while a spool has it open
+ *   SpoolDir/<block>/.journal        0600, events appended by enqueue, not
+ *                                    all of them record files yet
  *   SpoolDir/<block>/<seq>.json      0600, one event (pd_event_to_record);
  *                                    <seq> is 20 decimal digits, so names
  *                                    sort as numbers do
+ *   SpoolDir/<block>/.pre-<id>       an empty file made ahead (see below)
  *   SpoolDir/<block>/.tmp-<seq>[.u]  a write in progress (renamed into place)
  *   SpoolDir/failed/                 0700, dead letters of every block:
  *     <block>-<seq>.json + <block>-<seq>.json.reason (one line of text)
@@ -18,30 +21,48 @@
  * sanitised (other bytes become '_') and gets "-<8 hex digits of its hash>"
  * appended, so two names never share a directory.
  *
- * Durability. Enqueue, called from collectd's threads, writes a temporary
- * file and renames it into place before returning: the event survives a
- * crash of collectd (kill -9). It does not fsync - that could block the
- * thread that raised the alert for a long time. The sender thread calls
- * pd_spool_sync() about once a second, which fsyncs the files written since
- * and the directories, so events also survive a power loss after a second.
- * Updates (sender thread) fsync before their rename.
+ * Durability. Enqueue, called from collectd's threads, appends the event to
+ * the block's journal with one write() of one frame (length, seq, hashes of
+ * header and record) to a file kept open: once it returns, the event is in
+ * the page cache and survives a crash of collectd (kill -9), as a renamed
+ * file would. It does not fsync - that could block the thread that raised
+ * the alert for a long time. The event is in the index at once.
+ *
+ * Conversion. The journal's events become <seq>.json files, in order, off
+ * the callback's path: when the sender loads one (it needs the file), in
+ * pd_spool_sync(), and in the preparing thread (once a second, or when
+ * 64 events wait: the sender may be stuck in a request). After each
+ * batch a "done up to <seq>" frame is appended, before the sender can load
+ * any of them: at open, events up to the last such frame are skipped (they
+ * may have been delivered and removed since), later ones get their file
+ * unless it exists. So no event is made twice, and none is lost. A torn
+ * last frame (a callback killed inside its write: it never returned) is
+ * discarded with a WARNING, a damaged one elsewhere skipped with one.
+ *
+ * pd_spool_sync(), about once a second from the sender thread, converts,
+ * fsyncs the files made since and the directories, and fdatasyncs the
+ * journal, so events also survive a power loss after a second. Then, when
+ * every event of the journal is a file, it is emptied (ftruncate); a
+ * journal that could not be emptied is replaced past 1 MiB by a new one
+ * holding only its pending events; after a second without events it is
+ * closed (a file open for writing would stop the file system from being
+ * remounted read-only). Updates (sender thread) fsync before their rename.
  *
  * Prepared files. Creating a file (an inode allocation) is the dearest step
- * of an enqueue: on a busy ext4 it takes a millisecond or more (the inode
+ * of a conversion: on a busy ext4 it takes a millisecond or more (the inode
  * allocator's search), while opening an existing file takes microseconds.
  * So a thread of the spool's own (pd_spool_start_preparing; the sender
  * starts it) keeps up to 128 empty files SpoolDir/<block>/.pre-<id> ready,
- * making more whenever fewer than 64 are left, and enqueue writes its event
- * into one of them and renames it into place; with none ready it creates a
- * .tmp-<seq> file as before. It is a thread apart from the sender because
- * the sender may be stuck for a whole Timeout in a request to a PagerDuty
- * that hangs. Unused prepared files are removed at close; at open, empty
- * ones are removed and one holding data (a crash mid-write) is moved to
- * failed/ like a temporary file.
+ * making more whenever fewer than 64 are left, and a conversion writes its
+ * event into one of them and renames it into place; with none ready it
+ * creates a .tmp-<seq> file. Unused prepared files are removed at close.
  *
- * Crash leftovers. At open every file is read and validated. Temporary files
- * and records that do not parse are moved to failed/ with the reason; they
- * never stop the queue. Files that are too open (group/other bits) are
+ * Crash leftovers. At open the journal is replayed first, then every file
+ * is read and validated. Temporary and prepared files holding data are
+ * interrupted conversions or updates - their event is in the journal or in
+ * its record - and are removed (INFO); empty prepared files too. Records
+ * that do not parse are moved to failed/ with the reason; they never stop
+ * the queue. Files that are too open (group/other bits) are
  * chmod()ed to 0600, directories to 0700, with a WARNING.
  *
  * Memory. Only a small index is kept: per event its sequence number, a hash
@@ -50,22 +71,27 @@
  * read from disk when they are to be sent.
  *
  * Threads. Every function may be called from any thread; one mutex guards
- * the index. Enqueue holds it while writing its file so the index is always
- * in sequence order and a consumer never sees a gap fill in behind it.
+ * the index and the journal. Enqueue holds it while appending so the index
+ * is always in sequence order and a consumer never sees a gap fill in
+ * behind it. Conversions write their files without it.
  * There is meant to be one consumer (the block's sender thread) calling
  * load/update/remove/fail/sync.
  *
  * Disk faults. Nothing a disk does makes the callback wait or crash:
  *   - a write that fails (disk full, read-only, I/O error) drops that one
  *     event: it is counted in `dropped` (derive-dropped) and logged once
- *     when writes start failing and once when they work again;
+ *     when writes start failing and once when they work again (when a
+ *     journal event is made a file again). While events in the journal
+ *     cannot be made files, new ones are refused (dropped) too, although
+ *     one might still fit into the journal's last block;
  *   - an update that cannot be written still reschedules the event in
  *     memory (no busy loop); a delivered or dead-lettered event whose file
  *     cannot be removed leaves the queue and its file is removed (or moved
  *     to failed/) by pd_spool_sync() once the disk lets it;
  *   - a block or failed/ directory that disappears (SpoolDir deleted) is
- *     created again by the next enqueue or sync; events that were queued in
- *     it are lost and counted as dropped;
+ *     created again by the next enqueue (it checks that its open journal
+ *     still has a name: one fstat()) or sync; events that were queued in it
+ *     are lost and counted as dropped;
  *   - directories that cannot be made at open (read-only file system, no
  *     permission) do not stop collectd: the spool starts empty and keeps
  *     trying, dropping (counting) what it cannot store meanwhile.
@@ -147,27 +173,30 @@ pd_spool_t *pd_spool_open(const char *spool_dir, const char *notify_name,
 void pd_spool_close(pd_spool_t *spool);
 
 /*
- * Appends ev: assigns ev->seq (and ev->created when 0), writes the file,
- * renames it into place. When the queue is full, the oldest events are
- * dropped to make room and *dropped (may be NULL) says how many, for the
- * caller to log and count. Returns 0, or -1 after logging an ERROR (the
- * event is not queued).
+ * Appends ev: assigns ev->seq (and ev->created when 0), appends it to the
+ * journal (see above; its file is made later). When the queue is full, the
+ * oldest events are dropped to make room and *dropped (may be NULL) says how
+ * many, for the caller to log and count. Returns 0, or -1 after logging an
+ * ERROR (the event is not queued).
  */
 int pd_spool_enqueue(pd_spool_t *spool, pd_event_t *ev, size_t *dropped);
 
-/* fsyncs the files written since the last call and the directories changed.
- * For the sender thread, about once a second. Returns 0 or -1 (logged). */
+/* Makes files of the journal's events, fsyncs the files written since the
+ * last call, the directories changed and the journal, and empties (or
+ * closes) the journal when it can (see above). For the sender thread,
+ * about once a second. Returns 0 or -1 (logged). */
 int pd_spool_sync(pd_spool_t *spool);
 
 /* Makes prepared files (see above) when fewer than half are left. One
  * caller at a time (the preparing thread; tests); cheap when there are
- * enough. Never logs: when the disk refuses, enqueue creates its files and
- * reports. */
+ * enough. Never logs: when the disk refuses, conversions create their files
+ * and report. */
 void pd_spool_prepare(pd_spool_t *spool);
 
-/* Starts the thread that calls pd_spool_prepare() when enqueue has used half
- * of the prepared files (and once a second). 0, or -1 (logged: then enqueue
- * creates its files itself). Idempotent. */
+/* Starts the thread that calls pd_spool_prepare() when half of the prepared
+ * files are used, and converts the journal once a second or when 64 events
+ * wait in it. 0, or -1 (logged: then conversions create their files
+ * themselves, and the sender and the sync convert). Idempotent. */
 int pd_spool_start_preparing(pd_spool_t *spool);
 
 /* Stops and joins that thread; nothing when it is not running. Close does
@@ -201,8 +230,10 @@ ssize_t pd_spool_list(pd_spool_t *spool, pd_spool_entry_t **entries);
 
 /*
  * Reads event seq from disk into ev (initialised here; pd_event_free() it
- * whatever the result). A record that no longer parses is moved to failed/
- * and PD_SPOOL_ERROR returned; the queue goes on.
+ * whatever the result), converting the journal first when it holds events
+ * (when the disk refuses the file, the event is read from the journal). A
+ * record that no longer parses is moved to failed/ and PD_SPOOL_ERROR
+ * returned; the queue goes on.
  */
 int pd_spool_load(pd_spool_t *spool, uint64_t seq, pd_event_t *ev);
 

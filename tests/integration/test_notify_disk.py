@@ -123,8 +123,8 @@ class DiskFaultTest(NotifyTestCase):
 
     def start_on_tmpfs(self):
         """collectd with SpoolDir on a small tmpfs, one event delivered and
-        gone from the spool (state saved first), so that nothing frees or
-        takes space behind the test's back. Returns (daemon, spool,
+        gone from the spool (state saved first, journal emptied), so that
+        nothing frees or takes space behind the test's back. Returns (daemon, spool,
         identifier of queue_length-pending)."""
         spool = self.small_tmpfs()
         daemon = self.start_notify(self.events_notify(),
@@ -133,6 +133,12 @@ class DiskFaultTest(NotifyTestCase):
         self.wait_delivered("before")
         pending = self.notify_id(daemon, "ev", "queue_length", "pending")
         daemon.wait_for_value(pending, lambda v: v == 0)
+        # The block's journal emptied (a sync after the delivery): an event
+        # cannot find room in its last block, behind the test's back.
+        journal = os.path.join(spool, "ev", ".journal")
+        wait_until(lambda: not os.path.exists(journal)
+                   or os.path.getsize(journal) == 0, 30,
+                   message="the journal emptied")
         return daemon, spool, pending
 
     # -- disk full -------------------------------------------------------------

@@ -13,6 +13,9 @@ against the simulator.
     Meanwhile the queue is visible (queue_length-pending), the spool is
     0600 files in 0700 directories and holds neither token nor routing
     key. Over the Events API and over REST.
+  - collectd killed right after the last notification callback returned
+    (events still only in the block's journal): each delivered once after
+    the restart.
   - collectd killed while a request is on the wire (PagerDuty got it, the
     answer never came back): the resend after restart opens no second
     incident (Events: a merge; REST: the duplicate incident_key 400
@@ -147,6 +150,35 @@ class DurabilityTest(NotifyTestCase):
         self.assertEqual(len(puts), 60)
         self.assertEqual({(r["status"], body(r)["incident"]["status"])
                           for r in puts}, {(200, "resolved")})
+
+    # -- a crash right after the callbacks returned ---------------------------
+    def test_kill9_right_after_callbacks_returned(self):
+        """collectd killed the moment the last PUTNOTIF returned (collectd
+        has run the callbacks by then): events the callbacks left only in
+        the block's journal, not yet turned into spool files, are recovered
+        at the restart. Each is delivered once."""
+        proxy = TcpProxy(self.sim.port)
+        self.addCleanup(proxy.close)
+        spool = self.tempdir("pdspool-").join("spool")
+        daemon = self.start_notify(self.events_notify(url=proxy.url,
+                                                      Host="web01"),
+                                   options={"SpoolDir": spool})
+        proxy.down()
+        self.notify(daemon, range(40))
+        self.assertEqual(daemon.kill(signal.SIGKILL), -signal.SIGKILL)
+
+        proxy.up()
+        daemon.start()
+        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
+        daemon.wait_for_value(pending, lambda v: v == 0, timeout=90)
+        sent = [r for r in self.sim.requests() if r["status"] == 202]
+        self.assertEqual(sorted(body(r)["dedup_key"] for r in sent
+                                if body(r)["event_action"] == "trigger"),
+                         KEYS[:40])
+        self.assertEqual(len(sent), 40)
+        self.assertEqual(daemon.csv_last(self.notify_id(
+            daemon, "ev", "derive", "failed")), 0)
+        self.assertEqual(daemon.errors(), [])
 
     # -- a crash in the middle of deliveries ----------------------------------
     def kill_mid_delivery(self, rest):

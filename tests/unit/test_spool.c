@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +110,14 @@ static char *slurp(const char *path) {
   return buf;
 }
 
+/* The size of the block's journal (-1: none). */
+static off_t journal_size(void) {
+  char path[512];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  return lstat(path, &st) == 0 ? st.st_size : -1;
+}
+
 static void write_raw(const char *path, const char *data, size_t len) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   ck_assert_int_ge(fd, 0);
@@ -126,10 +136,17 @@ START_TEST(test_enqueue_list_remove_order) {
     seqs[i] = enqueue_key(spool, keys[i], NULL);
     if (i > 0)
       ck_assert_uint_gt(seqs[i], seqs[i - 1]);
+    /* In the journal before enqueue returned. */
+    ck_assert_int_gt(journal_size(), 0);
+  }
+  /* Record files once converted (pd_spool_sync, or the sender's load). */
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+  for (int i = 0; i < 5; i++) {
     char path[512];
     record_file(seqs[i], path, sizeof(path));
-    ck_assert(file_exists(path)); /* on disk before enqueue returned */
+    ck_assert(file_exists(path));
   }
+  ck_assert_int_eq(journal_size(), 0); /* emptied once all are files */
 
   pd_spool_entry_t *entries;
   ck_assert_int_eq(pd_spool_list(spool, &entries), 5);
@@ -179,7 +196,8 @@ START_TEST(test_enqueue_list_remove_order) {
   ck_assert_uint_gt(stats.oldest_created, 0);
   ck_assert_int_eq(pd_spool_sync(spool), 0);
 
-  /* Drain: the index empties, the directory holds only the lock file. */
+  /* Drain: the index empties, the directory holds only the lock file and
+   * the (empty) journal. */
   for (int i = 0; i < 3; i++) {
     ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
     ck_assert_int_eq(pd_spool_remove(spool, e.seq), PD_SPOOL_OK);
@@ -189,7 +207,7 @@ START_TEST(test_enqueue_list_remove_order) {
   ck_assert_uint_eq(stats.oldest_created, 0);
   ck_assert_int_eq(pd_spool_list(spool, &entries), 0);
   ck_assert_ptr_null(entries);
-  ck_assert_uint_eq(count_entries(block_dir), 1);
+  ck_assert_uint_eq(count_entries(block_dir), 2);
   pd_spool_close(spool);
 }
 END_TEST
@@ -200,6 +218,9 @@ START_TEST(test_permissions) {
   ck_assert_ptr_nonnull(spool);
   uint64_t seq = enqueue_key(spool, "k", NULL);
   char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  ck_assert_uint_eq(mode_of(path), 0600);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
   record_file(seq, path, sizeof(path));
   ck_assert_uint_eq(mode_of(path), 0600);
   ck_assert_uint_eq(mode_of(block_dir), 0700);
@@ -348,7 +369,8 @@ START_TEST(test_update_in_place) {
   ck_assert_int_eq(pd_spool_next(spool, 0, &e), 0);
   ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(e.next_attempt),
                           CDTIME_T_TO_DOUBLE(next), 5);
-  ck_assert_uint_eq(count_entries(block_dir), 2); /* record + .lock */
+  /* record + .lock + .journal */
+  ck_assert_uint_eq(count_entries(block_dir), 3);
   pd_spool_close(spool);
   spool = pd_spool_open(root, BLOCK, 0);
   ck_assert_int_eq(pd_spool_load(spool, seq, &ev), PD_SPOOL_OK);
@@ -366,7 +388,7 @@ START_TEST(test_update_in_place) {
   char path[512];
   record_file(seq, path, sizeof(path));
   ck_assert(!file_exists(path));
-  ck_assert_uint_eq(count_entries(block_dir), 1);
+  ck_assert_uint_eq(count_entries(block_dir), 2); /* .lock, .journal */
   pd_event_free(&ev);
   pd_spool_close(spool);
 }
@@ -534,15 +556,17 @@ START_TEST(test_crash_leftovers) {
   snprintf(path, sizeof(path), "%s/" BLOCK "-00000000000000000008.json",
            failed_dir);
   ck_assert(file_exists(path));
-  snprintf(path, sizeof(path), "%s/" BLOCK "-tmp-00000000000000000009.reason",
-           failed_dir);
-  ck_assert_ptr_nonnull(strstr(slurp(path), "temporary file"));
+  /* A temporary file is an interrupted conversion or update: its event
+   * is in its record file (or the journal) - removed. */
+  snprintf(path, sizeof(path), "%s/.tmp-00000000000000000009", block_dir);
+  ck_assert(!file_exists(path));
+  ck_assert(stub_log_contains(LOG_INFO, "interrupted write"));
   snprintf(path, sizeof(path), "%s/README", block_dir);
   ck_assert(file_exists(path)); /* not ours: left alone */
   ck_assert(stub_log_contains(LOG_WARNING, "unexpected file"));
   pd_spool_stats_t stats;
   pd_spool_stats(spool, &stats);
-  ck_assert_uint_eq(stats.failed, 3);
+  ck_assert_uint_eq(stats.failed, 2);
 
   /* Numbers go on after the dead letters. */
   ck_assert_uint_eq(enqueue_key(spool, "next", NULL), 9);
@@ -614,6 +638,19 @@ static void remount(bool read_only) {
                    0);
 }
 
+/* Remounts root read-only, syncing spool meanwhile, until the remount
+ * works (bounded: 30 s). */
+static bool remount_read_only_while_syncing(pd_spool_t *spool) {
+  for (int i = 0; i < 3000; i++) {
+    pd_spool_sync(spool);
+    if (mount("tmpfs", root, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL) == 0)
+      return true;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return false;
+}
+
 static void unmount_tmpfs(void) {
   ck_assert_int_eq(umount2(root, MNT_DETACH), 0);
 }
@@ -653,6 +690,10 @@ START_TEST(test_disk_full) {
   pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
   ck_assert_ptr_nonnull(spool);
   uint64_t waiting = enqueue_key(spool, "waiting", NULL);
+  /* Its file made and the journal emptied: then nothing is left in which
+   * an event could still find room. */
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+  ck_assert_int_eq(journal_size(), 0);
   const char *filler = fill_disk();
 
   /* Full: each event is refused at once, counted; logged once. */
@@ -662,7 +703,8 @@ START_TEST(test_disk_full) {
   ck_assert_uint_eq(dropped_of(spool), 5);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "derive-dropped"));
-  ck_assert_uint_eq(count_entries(block_dir), 2); /* no temporary left */
+  /* .lock, the record, the journal: no temporary left */
+  ck_assert_uint_eq(count_entries(block_dir), 3);
 
   /* An update that cannot be written still reschedules the event. */
   pd_event_t ev;
@@ -680,6 +722,7 @@ START_TEST(test_disk_full) {
   ck_assert_int_eq(unlink(filler), 0);
   uint64_t next = enqueue_key(spool, "back", NULL);
   ck_assert_uint_gt(next, waiting);
+  ck_assert_int_eq(pd_spool_sync(spool), 0); /* its file is made */
   ck_assert_msg(stub_log_contains(LOG_INFO, "5 events could not be stored"),
                 "%s", stub_log_dump());
   ck_assert_uint_eq(dropped_of(spool), 5);
@@ -694,7 +737,9 @@ START_TEST(test_read_only) {
   pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
   uint64_t done = enqueue_key(spool, "done", NULL);
   uint64_t bad = enqueue_key(spool, "bad", NULL);
-  remount(true);
+  /* A file open for writing stops a remount (EBUSY): the journal is
+   * closed by a sync a second after the last event. */
+  ck_assert_msg(remount_read_only_while_syncing(spool), "remount refused");
 
   stub_log_reset();
   ck_assert_int_eq(try_enqueue(spool, "lost"), -1);
@@ -807,8 +852,11 @@ START_TEST(test_prepared_files) {
   ck_assert_int_eq(pre.st_size, 0);
   ck_assert_uint_eq(pre.st_mode & 07777, 0600);
 
-  /* The event is written into the prepared file, renamed into place. */
+  /* The conversion from the journal writes the event into the prepared
+   * file and renames it into place. */
   uint64_t seq = enqueue_key(spool, "a", NULL);
+  ck_assert_uint_eq(count_prepared(), 128); /* the callback uses none */
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
   char path[512];
   record_file(seq, path, sizeof(path));
   struct stat rec;
@@ -830,8 +878,9 @@ START_TEST(test_prepared_files) {
   ck_assert_uint_eq(count_prepared(), 0);
   ck_assert(file_exists(path));
 
-  /* A crash leaves prepared files: empty ones go without a word, one with
-   * data (collectd died mid-write) goes to failed/ like a temporary file. */
+  /* A crash leaves prepared files: empty ones go without a word; one with
+   * data is a conversion that was interrupted - its event is still in the
+   * journal, so it goes too (INFO). */
   char leftover[512];
   snprintf(leftover, sizeof(leftover), "%s/.pre-%020d", block_dir, 5);
   write_raw(leftover, "", 0);
@@ -842,9 +891,8 @@ START_TEST(test_prepared_files) {
   ck_assert_ptr_nonnull(spool);
   ck_assert_uint_eq(count_prepared(), 0);
   ck_assert(!stub_log_contains(-1, "unexpected file"));
-  snprintf(path, sizeof(path), "%s/" BLOCK "-pre-%020d.reason", failed_dir, 6);
-  ck_assert_ptr_nonnull(strstr(slurp(path), "temporary file"));
-  ck_assert_uint_eq(count_entries(failed_dir), 2);
+  ck_assert(stub_log_contains(LOG_INFO, "interrupted write"));
+  ck_assert_uint_eq(count_entries(failed_dir), 0);
   pd_spool_entry_t *entries;
   ck_assert_int_eq(pd_spool_list(spool, &entries), 1);
   free(entries);
@@ -856,15 +904,18 @@ START_TEST(test_prepared_files) {
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
   ck_assert_int_eq(system(cmd), 0);
   uint64_t after = enqueue_key(spool, "b", NULL);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
   record_file(after, path, sizeof(path));
   ck_assert(file_exists(path));
   ck_assert_uint_eq(dropped_of(spool), 1);
   pd_spool_prepare(spool);
   ck_assert_uint_eq(count_prepared(), 128);
   seq = enqueue_key(spool, "c", NULL);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
   ck_assert_uint_eq(count_prepared(), 127);
 
-  /* The preparing thread makes more once half are used, and stops. */
+  /* The preparing thread converts the journal once JOURNAL_BATCH (64)
+   * events wait, makes more files once half are used, and stops. */
   ck_assert_int_eq(pd_spool_start_preparing(spool), 0);
   for (int i = 0; i < 70; i++)
     enqueue_key(spool, "d", NULL);
@@ -965,6 +1016,9 @@ START_TEST(test_no_secrets_in_files) {
   uint64_t seq = ev.seq;
   pd_event_free(&ev);
   char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  ck_assert_ptr_null(strstr(slurp(path), ROUTING_KEY));
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
   record_file(seq, path, sizeof(path));
   const char *text = slurp(path);
   ck_assert_ptr_nonnull(strstr(text, "\"notify\":\"" BLOCK "\""));
@@ -975,6 +1029,171 @@ START_TEST(test_no_secrets_in_files) {
   char cmd[256];
   snprintf(cmd, sizeof(cmd), "grep -rq '%s' '%s'", ROUTING_KEY, root);
   ck_assert_int_ne(system(cmd), 0); /* grep found nothing */
+}
+END_TEST
+
+/* ---- the journal: what the callback wrote survives kill -9 */
+
+/* In a child: opens the spool, runs what(spool), and dies by SIGKILL
+ * without closing anything (no conversion, no sync: what a crash of
+ * collectd leaves). */
+static void crash_after(void (*what)(pd_spool_t *)) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+    if (spool == NULL)
+      _exit(1);
+    what(spool);
+    kill(getpid(), SIGKILL);
+    _exit(2);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                "child status %d", status);
+}
+
+static void three_events(pd_spool_t *spool) {
+  enqueue_key(spool, "one", NULL);
+  enqueue_key(spool, "two", NULL);
+  enqueue_key(spool, "three", NULL);
+}
+
+/* The keys of the pending events, in order, comma-separated. */
+static const char *pending_keys(pd_spool_t *spool) {
+  static char keys[512];
+  keys[0] = '\0';
+  pd_spool_entry_t *entries;
+  ssize_t num = pd_spool_list(spool, &entries);
+  for (ssize_t i = 0; i < num; i++) {
+    pd_event_t ev;
+    ck_assert_int_eq(pd_spool_load(spool, entries[i].seq, &ev), PD_SPOOL_OK);
+    if (i > 0)
+      strcat(keys, ",");
+    strcat(keys, ev.dedup_key);
+    pd_event_free(&ev);
+  }
+  free(entries);
+  return keys;
+}
+
+START_TEST(test_journal_survives_kill9) {
+  crash_after(three_events);
+  /* Only in the journal: no record file was made before the kill. */
+  ck_assert_int_gt(journal_size(), 0);
+  char path[512];
+  record_file(1, path, sizeof(path));
+  ck_assert(!file_exists(path));
+
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 3 events"));
+  ck_assert(!stub_log_contains(LOG_WARNING, "torn"));
+  ck_assert(file_exists(path));
+  ck_assert_int_eq(journal_size(), 0); /* emptied once they are files */
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  /* Numbers go on above them. */
+  ck_assert_uint_eq(enqueue_key(spool, "four", NULL), 4);
+  pd_spool_close(spool);
+
+  /* Opening again recovers nothing twice. */
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(!stub_log_contains(LOG_INFO, "recovered"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three,four");
+  pd_spool_close(spool);
+}
+END_TEST
+
+START_TEST(test_journal_torn_record) {
+  crash_after(three_events);
+  /* A callback killed in the middle of its write (it never returned):
+   * the start of a fourth frame, cut short. */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  off_t size = journal_size();
+  char frame[64];
+  int fd = open(path, O_RDONLY);
+  ck_assert_int_eq(pread(fd, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+  close(fd);
+  fd = open(path, O_WRONLY | O_APPEND);
+  ck_assert_int_eq(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+  close(fd);
+  ck_assert_int_eq(journal_size(), size + (off_t)sizeof(frame));
+
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  ck_assert_msg(stub_log_contains(LOG_WARNING, "torn record (64 bytes"), "%s",
+                stub_log_dump());
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 3 events"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.failed, 0);
+  pd_spool_close(spool);
+
+  /* Damage in the middle (a bad sector, say) loses only that frame. */
+  crash_after(three_events);
+  fd = open(path, O_WRONLY);
+  ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4); /* the first frame's magic */
+  close(fd);
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(stub_log_contains(LOG_WARNING, "damaged bytes skipped"));
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 2 events"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three,two,three");
+  pd_spool_close(spool);
+}
+END_TEST
+
+/* Converted (the sender loaded them), the first delivered and removed,
+ * one more enqueued, then killed. */
+static void convert_deliver_enqueue(pd_spool_t *spool) {
+  three_events(spool);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, 1, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+  ck_assert_int_eq(pd_spool_remove(spool, 1), PD_SPOOL_OK);
+  enqueue_key(spool, "four", NULL);
+}
+
+/* Converted (the sender loaded the first), then killed. */
+static void convert_only(pd_spool_t *spool) {
+  three_events(spool);
+  pd_event_t ev;
+  ck_assert_int_eq(pd_spool_load(spool, 1, &ev), PD_SPOOL_OK);
+  pd_event_free(&ev);
+}
+
+START_TEST(test_journal_recovery_idempotent) {
+  /* The journal still holds the converted events when collectd dies: the
+   * "done" frame keeps the delivered one from coming back. */
+  crash_after(convert_deliver_enqueue);
+  ck_assert_int_gt(journal_size(), 0);
+  stub_log_reset();
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(stub_log_contains(LOG_INFO, "recovered 1 events"));
+  ck_assert_str_eq(pending_keys(spool), "two,three,four");
+  pd_spool_close(spool);
+
+  /* Killed after a conversion renamed its files into place but before its
+   * "done" frame: the files are there, and none is made twice. */
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", root);
+  ck_assert_int_eq(system(cmd), 0);
+  crash_after(convert_only);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.journal", block_dir);
+  off_t size = journal_size();
+  ck_assert_int_eq(truncate(path, size - 40), 0); /* the "done" frame */
+  stub_log_reset();
+  spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert(!stub_log_contains(LOG_INFO, "recovered"));
+  ck_assert_str_eq(pending_keys(spool), "one,two,three");
+  pd_spool_close(spool);
 }
 END_TEST
 
@@ -1066,7 +1285,8 @@ START_TEST(test_concurrent_producers_and_consumer) {
   pd_spool_stats(spool, &stats);
   ck_assert_uint_eq(stats.pending, 0);
   ck_assert_uint_eq(stats.enqueued, PRODUCERS * PER_PRODUCER);
-  ck_assert_uint_eq(count_entries(block_dir), 1); /* only .lock */
+  /* only .lock and the journal */
+  ck_assert_uint_eq(count_entries(block_dir), 2);
   free(c);
   pd_spool_close(spool);
 }
@@ -1145,6 +1365,9 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_overflow_logged_per_state);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_read_only);
+  tcase_add_test(tc, test_journal_survives_kill9);
+  tcase_add_test(tc, test_journal_torn_record);
+  tcase_add_test(tc, test_journal_recovery_idempotent);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("load");
