@@ -254,6 +254,9 @@ static const number_rule_t RULE_INTERVAL = {
     "a positive number of seconds, or 0 for collectd's interval"};
 static const number_rule_t RULE_NOTE_INTERVAL = {
     0, false, 1e12, false, "a number of seconds, 0 or more (0: no notes)"};
+static const number_rule_t RULE_FULL_SYNC = {
+    0, false, 1e12, false,
+    "a number of seconds, 0 or more (0: a full read every cycle)"};
 static const number_rule_t RULE_SPOOL_EVENTS = {
     1, false, 1e12, true, "a positive whole number of events"};
 static const number_rule_t RULE_REQUESTS = {
@@ -661,6 +664,7 @@ static pd_account_config_t *account_new(char *name) {
   a->slow_interval_s = 300;
   a->coverage_window_s = 604800;
   a->trend_window_s = 86400;
+  a->full_sync_interval_s = 3600;
   a->collect = PD_COLLECT_ALL;
   a->instance_by = PD_INSTANCE_BY_NAME;
   a->notifications = false;
@@ -821,6 +825,8 @@ static int account_option(const char *where, const oconfig_item_t *ci,
     return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->coverage_window_s);
   if (strcasecmp(key, "TrendWindow") == 0)
     return get_number(where, ci, &RULE_POSITIVE_SECONDS, &a->trend_window_s);
+  if (strcasecmp(key, "FullSyncInterval") == 0)
+    return get_number(where, ci, &RULE_FULL_SYNC, &a->full_sync_interval_s);
   if (strcasecmp(key, "Collect") == 0)
     return get_flags(where, ci, &RULE_COLLECT, &a->collect,
                      &seen->collect_seen);
@@ -855,9 +861,9 @@ static int account_option(const char *where, const oconfig_item_t *ci,
   option_error(where, key,
                "unknown option; an <Account> block takes Token, TokenFile, "
                "URL, Team, Host, Interval, SlowInterval, CoverageWindow, "
-               "TrendWindow, Collect, InstanceBy, Notifications, "
-               "MaxRequestsPerMinute, Timeout, VerifyPeer, VerifyHost, "
-               "CACert, Proxy and From.");
+               "TrendWindow, FullSyncInterval, Collect, InstanceBy, "
+               "Notifications, MaxRequestsPerMinute, Timeout, VerifyPeer, "
+               "VerifyHost, CACert, Proxy and From.");
   return -1;
 }
 

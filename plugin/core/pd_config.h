@@ -70,6 +70,9 @@ typedef struct {
   int max_requests_per_minute; /* MaxRequestsPerMinute; default 600, 1..960 */
   char *from;                  /* From; NULL = the email of GET /users/me */
   pd_transport_config_t transport;
+
+  /* FullSyncInterval; default 3600, 0 = a full read every cycle */
+  double full_sync_interval_s;
 } pd_account_config_t;
 
 /* A match field: absent (any), an exact string, or a /regex/. */

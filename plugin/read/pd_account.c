@@ -380,6 +380,9 @@ static void dispatch_api_metrics(pd_account_t *acct,
                     "api-ratelimit_remaining");
   pd_metric_gauge(&batch, "gauge", acct->cycle_ok ? 1.0 : 0.0, "api-up");
   pd_metric_gauge(&batch, "duration", cycle_s, "api-cycle");
+  pd_metric_derive(&batch,
+                   (int64_t)pd_collect_resync_corrections(acct->collect),
+                   "api-resync_corrections");
 }
 
 /* Collects, computes and dispatches the doc/contract.md §4 series (and

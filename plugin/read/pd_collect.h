@@ -76,6 +76,7 @@
 #ifndef PD_COLLECT_H
 #define PD_COLLECT_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "pd_account.h"
@@ -95,6 +96,10 @@ void pd_collect_destroy(pd_collect_t *c);
 /* Drops every cached collection (after a token change: another user may
  * see other things). */
 void pd_collect_invalidate(pd_collect_t *c);
+
+/* Differences the FullSyncInterval resyncs found that the log did not
+ * explain (derive-api-resync_corrections; pd_incremental.h). */
+uint64_t pd_collect_resync_corrections(const pd_collect_t *c);
 
 /*
  * Runs one cycle's requests through acct at wall-clock time `now` and

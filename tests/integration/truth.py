@@ -109,6 +109,10 @@ RENDER_AFTER = 86400
 
 # The api-* self-metrics are not entity series: the tests check them apart.
 API_PREFIX = "api-"
+# api-* series whose truth is 0 whatever the account does, unless a test
+# injects faults: derive-api-resync_corrections counts what a
+# FullSyncInterval resync had to correct in the incremental read.
+API_ZERO = ("api-resync_corrections",)
 
 
 class OracleError(Exception):
@@ -495,6 +499,23 @@ class Truth:
                     c[i["status"]] += 1
             self.per_team[team["id"]] = c
 
+    def refresh_incidents(self):
+        """Takes the simulator's incidents as they are now (a moving
+        account: churn), keeping everything else (schedules are rendered
+        once, at construction). Call it only while nothing changes."""
+        state = self.sim.state()
+        in_scope = self._in_scope
+        self.state["incidents"] = state["incidents"]
+        self.incidents = [dict(i, created=int(math.floor(
+                              float(i["created_at"]))))
+                          for i in state["incidents"]
+                          if in_scope(i.get("team_ids"))]
+        self.open_all = [i for i in state["incidents"]
+                         if i["status"] in OPEN_STATUSES]
+        self._cache = {}
+        self._precompute()
+        return state
+
     def service_status(self, service, t):
         if service.get("disabled"):
             return "disabled"
@@ -804,7 +825,7 @@ def api_id(truth, type_instance):
     types = {"api-requests": "derive", "api-errors": "derive",
              "api-throttled": "derive", "api-latency": "response_time",
              "api-ratelimit_remaining": "gauge", "api-up": "gauge",
-             "api-cycle": "duration"}
+             "api-cycle": "duration", "api-resync_corrections": "derive"}
     return truth.identifier(types[type_instance], type_instance)
 
 
@@ -902,6 +923,19 @@ def compare_rows(truth, csv, since=None, until=None, last_only=False,
     wanted = expected if idents is None else expected & set(idents)
     res.missing = sorted(wanted - seen)
     return res
+
+
+def api_zero_problems(csv, truth):
+    """The API_ZERO series whose latest value is not 0 (or that are
+    missing): ["api-resync_corrections = 3", ...]."""
+    out = []
+    for ti in API_ZERO:
+        rows = csv.get(api_id(truth, ti), [])
+        if not rows:
+            out.append("%s missing" % ti)
+        elif rows[-1][1] != 0:
+            out.append("%s = %r" % (ti, rows[-1][1]))
+    return out
 
 
 def pagerduty_listval(daemon, account):
