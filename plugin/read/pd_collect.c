@@ -991,9 +991,50 @@ static int list_open_of(cycle_t *cy, const pd_idlist_t *services,
   return rc;
 }
 
-/* The full read of incremental mode: the open incidents per batch of
- * services (so a concurrent change exposes one batch, not all), and the
- * created ones as in every mode. */
+/* With Team: the open listing scoped by team_ids[] alone (exact: an
+ * incident's teams may be in scope while its service is not). Listed in
+ * one piece, so every service in it is exposed for the paging window. */
+static int full_open_scoped(cycle_t *cy, const pd_services_t *services) {
+  pd_collect_t *c = cy->c;
+  time_t from = time(NULL);
+  if (collect_open_incidents(cy) != 0)
+    return -1;
+  c->open_ok = false; /* published by the caller */
+  if (c->open.num <= PAGE_LIMIT)
+    return 0;
+  pd_idlist_t ids = {0};
+  int rc = 0;
+  for (size_t i = 0; i < services->num && rc == 0; i++)
+    rc = pd_incr_idset_add(&ids, services->items[i].id);
+  for (size_t i = 0; i < c->open.num && rc == 0; i++)
+    rc = pd_incr_idset_add(&ids, c->open.items[i].service_id);
+  if (rc == 0)
+    rc = pd_incr_expose(&c->incr, &ids, from, time(NULL));
+  pd_idlist_free(&ids);
+  return rc == 0 ? 0 : out_of_memory(cy, "GET /incidents");
+}
+
+/* The open incidents per batch of services (so a concurrent change
+ * exposes one batch, not all). */
+static int full_open_batched(cycle_t *cy, const pd_services_t *services) {
+  pd_collect_t *c = cy->c;
+  pd_idlist_t ids = {0};
+  int rc = 0;
+  for (size_t i = 0; i < services->num && rc == 0; i++)
+    if (pd_incr_idset_add(&ids, services->items[i].id) != 0)
+      rc = out_of_memory(cy, "GET /incidents");
+  pd_incident_recs_t open = {0};
+  if (rc == 0)
+    rc = list_open_of(cy, &ids, &open);
+  pd_idlist_free(&ids);
+  pd_incident_recs_dedupe(&open);
+  pd_incident_recs_free(&c->open);
+  c->open = open;
+  return rc;
+}
+
+/* The full read of incremental mode: the open incidents, and the created
+ * ones as in every mode. */
 static int full_read(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   pd_services_t fetched = {0};
@@ -1003,19 +1044,9 @@ static int full_read(cycle_t *cy) {
       return -1;
     services = &fetched;
   }
-  pd_idlist_t ids = {0};
-  int rc = 0;
-  for (size_t i = 0; i < services->num && rc == 0; i++)
-    if (pd_incr_idset_add(&ids, services->items[i].id) != 0)
-      rc = out_of_memory(cy, "GET /incidents");
+  int rc = cy->cfg->teams_num > 0 ? full_open_scoped(cy, services)
+                                  : full_open_batched(cy, services);
   pd_services_free(&fetched);
-  pd_incident_recs_t open = {0};
-  if (rc == 0)
-    rc = list_open_of(cy, &ids, &open);
-  pd_idlist_free(&ids);
-  pd_incident_recs_dedupe(&open);
-  pd_incident_recs_free(&c->open);
-  c->open = open;
   if (rc == 0 && NEED_CREATED(cy->cfg)) {
     rc = collect_created_incidents(cy);
     pd_incident_recs_free(&c->created_all);
