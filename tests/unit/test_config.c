@@ -267,6 +267,7 @@ START_TEST(test_account_defaults) {
   ck_assert_double_eq(a->slow_interval_s, 300);
   ck_assert_double_eq(a->coverage_window_s, 604800);
   ck_assert_double_eq(a->trend_window_s, 86400);
+  ck_assert_double_eq(a->full_sync_interval_s, 3600);
   ck_assert_uint_eq(a->collect, PD_COLLECT_ALL);
   ck_assert_int_eq(a->instance_by, PD_INSTANCE_BY_NAME);
   ck_assert(!a->notifications);
@@ -469,6 +470,20 @@ START_TEST(test_account_intervals) {
     opt_n(account(root, "acme"), options[i], 0.5);
     PARSE_OK();
   }
+  /* FullSyncInterval 0: a full read every cycle. */
+  reset_root();
+  opt_n(account(root, "acme"), "FullSyncInterval", 0);
+  PARSE_OK();
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval_s, 0);
+  reset_root();
+  opt_n(account(root, "acme"), "FullSyncInterval", 600);
+  PARSE_OK();
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval_s, 600);
+  reset_root();
+  opt_n(account(root, "acme"), "FullSyncInterval", -1);
+  PARSE_FAILS(ACME, "FullSyncInterval",
+              "0 or more (0: a full read every "
+              "cycle) (got -1)");
   reset_root();
   add_n(opt_n(account(root, "acme"), "Interval", 60), 70);
   PARSE_FAILS(ACME, "Interval", "exactly one value (got 2)");
