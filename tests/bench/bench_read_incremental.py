@@ -9,19 +9,19 @@ from a build:
 
     PD_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/bench_read_incremental.py
         [--latency 250] [--churn 60] [--interval 5] [--cycles 10]
-        [--full-cycles 3] [--collect services --collect incidents]
+        [--full-cycles 2]
 
 For each mode a fresh simulator (`large`, --latency, --churn; its default
 --log-delay 30) and collectd with one Account (Interval --interval,
-SlowInterval 3600, Collect as given: by default services and incidents, the
+SlowInterval 3600; Collect incidents, then Collect services incidents: the
 every-Interval collections; schedules and the rest are read every
 SlowInterval and cost the same in both modes). Per cycle, from the
 simulator's request log: the requests the plugin made and the time from
-its first to its last answer. A cycle is a run of requests with no gap
-over 1.5 s (incremental cycles are short and an Interval apart); full-read
-cycles that run back to back (longer than the Interval) are counted as
-requests over the minutes they took. Prints requests of the first and of
-steady cycles, wall time, and requests per minute against PagerDuty's 960.
+its first request to its last answer's arrival (split_cycles says where a
+cycle starts). Prints requests of the first and of steady cycles, wall
+time, and requests per minute against PagerDuty's 960: requests of the
+steady cycles over the time from the first steady cycle's start to the end
+of the last one (a cycle longer than the Interval delays the next).
 """
 
 import argparse
@@ -37,7 +37,6 @@ import harness  # noqa: E402
 from bench_read import MiniCollectd  # noqa: E402
 
 ACCOUNT = "bench"
-GAP_S = 1.5
 
 
 def plugin_requests(sim):
@@ -45,15 +44,26 @@ def plugin_requests(sim):
                   key=lambda r: r["time"])
 
 
-def split_cycles(requests):
-    """[(first request time, last request time, [requests])] by gaps."""
+def page0(r, path):
+    return r["path"] == path and \
+        (r.get("query") or {}).get("offset", ["0"])[:1] == ["0"]
+
+
+def split_cycles(requests, marker):
+    """[[first request time, last request time, [requests]]]. A cycle
+    starts with the first page of `marker` (GET /services when Collect has
+    services: every cycle lists them first; else GET /log_entries, which
+    the first cycle, a full read, does not ask); what comes before the
+    first marker (GET /users/me) belongs to the first cycle."""
     out = []
     for r in requests:
-        if out and r["time"] - out[-1][1] <= GAP_S:
+        if not out or (page0(r, marker) and (
+                marker == "/log_entries" or
+                any(page0(x, marker) for x in out[-1][2]))):
+            out.append([r["time"], r["time"], [r]])
+        else:
             out[-1][1] = r["time"]
             out[-1][2].append(r)
-        else:
-            out.append([r["time"], r["time"], [r]])
     return out
 
 
@@ -91,6 +101,27 @@ def run(args, full_sync, workdir, until_requests_for):
     return reqs, corrections
 
 
+def report(title, reqs, marker, skip, count, corrections):
+    cyc = split_cycles(reqs, marker)
+    first, steady = cyc[0], cyc[1 + skip:1 + skip + count]
+    print(title)
+    print("  first cycle (full read): %d requests, %.1f s  %s"
+          % (len(first[2]), first[1] - first[0], kinds(first[2])))
+    for n, c in enumerate(cyc[1:1 + skip] + steady):
+        print("  cycle %2d: %3d requests, %5.2f s  %s"
+              % (n + 2, len(c[2]), c[1] - c[0], kinds(c[2])))
+    if not steady:
+        return
+    span = steady[-1][1] - steady[0][0]
+    n = sum(len(c[2]) for c in steady)
+    print("  steady: %.1f requests, %.2f s a cycle (mean, max %.2f s); %.0f "
+          "requests/minute of 960%s"
+          % (n / len(steady), sum(c[1] - c[0] for c in steady) / len(steady),
+             max(c[1] - c[0] for c in steady), n * 60.0 / max(span, 1e-9),
+             "" if corrections is None
+             else "; api-resync_corrections %s" % corrections))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--latency", type=int, default=250)
@@ -98,59 +129,33 @@ def main():
     ap.add_argument("--interval", type=float, default=5)
     ap.add_argument("--cycles", type=int, default=10,
                     help="incremental cycles after the first")
-    ap.add_argument("--full-cycles", type=int, default=3,
+    ap.add_argument("--full-cycles", type=int, default=2,
                     help="FullSyncInterval 0: cycles after the first")
-    ap.add_argument("--collect", action="append")
     ap.add_argument("--timeout", type=float, default=1800)
     args = ap.parse_args()
-    args.collect = args.collect or ["services", "incidents"]
     workdir = harness.TempDir("pdbench-").path
+    print("large, --latency %d ms, --churn %d/min, --log-delay 30 s, "
+          "Interval %.0f s, SlowInterval 3600 s"
+          % (args.latency, args.churn, args.interval))
 
-    # Incremental: the first cycle, then --cycles more (one more started,
-    # so the last counted one is complete).
-    def enough_incr(reqs, started):
-        return len(split_cycles(reqs)) >= args.cycles + 2
-    reqs, corr = run(args, 3600, workdir, enough_incr)
-    cyc = split_cycles(reqs)[:args.cycles + 1]
-    first, steady = cyc[0], cyc[1:]
-    print("large, --latency %d ms, --churn %d/min, Interval %.0f s, Collect %s"
-          % (args.latency, args.churn, args.interval, " ".join(args.collect)))
-    print("FullSyncInterval 3600 (incremental):")
-    print("  first cycle (full read): %d requests, %.1f s  %s"
-          % (len(first[2]), first[1] - first[0], kinds(first[2])))
-    for n, c in enumerate(steady):
-        print("  cycle %2d: %3d requests, %5.2f s  %s"
-              % (n + 2, len(c[2]), c[1] - c[0], kinds(c[2])))
-    span = steady[-1][1] - steady[0][0] + args.interval
-    n_steady = sum(len(c[2]) for c in steady)
-    print("  steady: %.1f requests, %.2f s a cycle (mean); %.0f requests/"
-          "minute of 960; resync corrections %s"
-          % (n_steady / len(steady),
-             sum(c[1] - c[0] for c in steady) / len(steady),
-             n_steady * 60.0 / span, corr))
+    # The second incremental cycle still catches up the changes made
+    # during the first (full) read: counted apart from the steady ones.
+    for collect, marker in ((["incidents"], "/log_entries"),
+                            (["services", "incidents"], "/services")):
+        def enough(reqs, started, marker=marker):
+            return len(split_cycles(reqs, marker)) >= args.cycles + 2
+        args.collect = collect
+        reqs, corr = run(args, 3600, workdir, enough)
+        report("FullSyncInterval 3600, Collect %s (steady: cycles 3 on):"
+               % " ".join(collect), reqs, marker, 1, args.cycles - 1, corr)
 
-    # Full read every cycle: cycles run back to back once they are longer
-    # than the Interval; requests per cycle from the count of /log_entries-
-    # free cycles is not possible, so: total over time after the first.
+    args.collect = ["services", "incidents"]
+
     def enough_full(reqs, started):
-        return (len(reqs) > 0 and
-                reqs[-1]["time"] - reqs[0]["time"] >
-                args.full_cycles * 60 + 60)
+        return len(split_cycles(reqs, "/services")) >= args.full_cycles + 2
     reqs, _ = run(args, 0, workdir, enough_full)
-    services_pages = [r for r in reqs if r["path"].startswith("/services")]
-    # each cycle starts with its GET /services pages (offset 0 first)
-    starts = [r["time"] for r in services_pages
-              if "0" in (r.get("query") or {}).get("offset", ["0"])[:1]]
-    print("FullSyncInterval 0 (full read every cycle):")
-    for n, (a, b) in enumerate(zip(starts, starts[1:])):
-        inside = [r for r in reqs if a <= r["time"] < b]
-        print("  cycle %2d: %3d requests, %5.1f s" % (n + 1, len(inside),
-                                                      b - a))
-    if len(starts) >= 3:
-        a, b = starts[1], starts[-1]
-        inside = [r for r in reqs if a <= r["time"] < b]
-        print("  steady: %.0f requests/minute of 960"
-              % (len(inside) * 60.0 / (b - a)))
+    report("FullSyncInterval 0, Collect services incidents:", reqs,
+           "/services", 0, args.full_cycles, None)
     return 0
 
 
