@@ -63,11 +63,13 @@ class IncrementalReadTest(ReadTestCase):
         """Waits for a successful cycle that began after epoch t; returns
         (start, end). Reads just api-cycle and api-up (the whole tree of
         ~12,750 series is read once per round, for the comparison)."""
+        def rows(type_instance):   # [(epoch, value)] of a one-DS series
+            return [(r.pop("epoch"), list(r.values())[0]) for r in
+                    daemon.csv_rows(api_id(truth, type_instance))]
+
         def found():
-            ups = {round(r["epoch"], 1): r["value"] for r in
-                   daemon.csv_rows(api_id(truth, "api-up"))}
-            for r in daemon.csv_rows(api_id(truth, "api-cycle")):
-                end, dur = r["epoch"], r["value"]
+            ups = {round(e, 1): v for e, v in rows("api-up")}
+            for end, dur in rows("api-cycle"):
                 if end - dur > t:
                     if ups.get(round(end, 1), 1) != 1:
                         raise AssertionError("a cycle failed (api-up 0)")
