@@ -35,6 +35,13 @@
  *                           + 2 Interval: every shift of that stretch, so
  *                           "on call now" stays right between refreshes
  *                                                                (oncalls)
+ * With FullSyncInterval > 0 the two GET /incidents above are made only in
+ * the first cycle and every FullSyncInterval (the open set then per batch
+ * of service_ids[], or by team_ids[] alone with Team); the other cycles
+ * read GET /log_entries since the last cycle and list again the open
+ * incidents of just the services it names (pd_incremental.h), falling back
+ * to the full read when that cannot be proven complete.
+ *
  * The windows reach past the next refresh, so a series re-computed from the
  * cache later in the SlowInterval still looks at [now, now+CoverageWindow).
  * Every list is paged with limit=100 and deduplicated by ID (on-calls by
