@@ -61,6 +61,9 @@ examples_for() {
     parse_schedule) echo "rest_get_schedule*" ;;
     parse_oncalls) echo "rest_list_oncalls*" ;;
     parse_policies) echo "rest_list_escalation_policies* rest_get_escalation_policy*" ;;
+    # No example body of /log_entries in examples/: the simulator's
+    # answers and the committed seeds.
+    parse_log_entries) ;;
     # No example body of /v3/schedules in examples/: the shift-based
     # targets start from the simulator's answers and their committed seeds.
     parse_schedules_v3 | parse_schedule_v3) ;;

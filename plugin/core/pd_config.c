@@ -1411,7 +1411,7 @@ static const pd_option_t OPTIONS[] = {
      .type = PD_OPT_NUMBER,
      .doc = "Incremental reads: a full re-read of incidents every this many "
             "seconds; 0 = every cycle",
-     ACCOUNT_FIELD(full_sync_interval),
+     ACCOUNT_FIELD(full_sync_interval_s),
      .def_number = 3600,
      .number_rule = &RULE_FULL_SYNC_INTERVAL},
     {.blocks = PD_BLOCK_ACCOUNT,

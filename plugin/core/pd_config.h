@@ -60,13 +60,13 @@ typedef struct {
   size_t teams_num;
   char *host; /* Host of dispatched values; NULL = collectd's Hostname */
 
-  double interval_s;         /* Interval; 0 = the plugin's/global interval */
-  double slow_interval_s;    /* SlowInterval; default 300 */
-  double coverage_window_s;  /* CoverageWindow; default 604800 */
-  double trend_window_s;     /* TrendWindow; default 86400 */
-  double full_sync_interval; /* FullSyncInterval; default 3600, 0 = every
-                                cycle */
-  unsigned collect;          /* PD_COLLECT_* bits; default PD_COLLECT_ALL */
+  double interval_s;           /* Interval; 0 = the plugin's/global interval */
+  double slow_interval_s;      /* SlowInterval; default 300 */
+  double coverage_window_s;    /* CoverageWindow; default 604800 */
+  double trend_window_s;       /* TrendWindow; default 86400 */
+  double full_sync_interval_s; /* FullSyncInterval; default 3600, 0 = a full
+                                  read every cycle */
+  unsigned collect;            /* PD_COLLECT_* bits; default PD_COLLECT_ALL */
   pd_instance_by_t instance_by;
   bool notifications;          /* Notifications; default false */
   int max_requests_per_minute; /* MaxRequestsPerMinute; default 600, 1..960 */

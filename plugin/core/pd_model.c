@@ -285,6 +285,13 @@ int pd_schedule_copy(pd_schedule_t *dst, const pd_schedule_t *src) {
 
 void pd_schedule_free(pd_schedule_t *s) { pd_idlist_free(&s->team_ids); }
 
+int pd_log_entry_copy(pd_log_entry_t *dst, const pd_log_entry_t *src) {
+  *dst = *src;
+  return pd_idlist_copy(&dst->team_ids, &src->team_ids);
+}
+
+void pd_log_entry_free(pd_log_entry_t *e) { pd_idlist_free(&e->team_ids); }
+
 pd_escalation_rule_t *pd_policy_add_rule(pd_policy_t *p) {
   pd_escalation_rule_t *rules =
       grow(p->rules, &p->rules_cap, p->rules_num, sizeof(*rules));
@@ -387,3 +394,5 @@ PD_DEFINE_VEC(pd_oncalls_t, pd_oncall_t, pd_oncalls, copy_plain_oncall,
               free_nothing)
 PD_DEFINE_VEC(pd_policies_t, pd_policy_t, pd_policies, pd_policy_copy,
               pd_policy_free)
+PD_DEFINE_VEC(pd_log_entries_t, pd_log_entry_t, pd_log_entries,
+              pd_log_entry_copy, pd_log_entry_free)

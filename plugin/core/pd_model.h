@@ -172,6 +172,18 @@ typedef struct {
   pd_idlist_t team_ids;
 } pd_policy_t;
 
+/* One entry of GET /log_entries?include[]=incidents: what the incremental
+ * read needs (plugin/read/pd_incremental.h). */
+typedef struct {
+  pd_id_t id;
+  time_t created_at;           /* when the change was made */
+  pd_id_t service_id;          /* the incident's service at that time */
+  pd_id_t incident_id;         /* "" when the entry names no incident */
+  time_t incident_created_at;  /* 0 when absent */
+  pd_id_t incident_service_id; /* the embedded incident's service ("") */
+  pd_idlist_t team_ids;        /* the embedded incident's teams */
+} pd_log_entry_t;
+
 const char *pd_service_status_name(pd_service_status_t s); /* "active"... */
 pd_service_status_t pd_service_status_parse(const char *s, size_t len);
 pd_incident_status_t pd_incident_status_parse(const char *s, size_t len);
@@ -187,6 +199,8 @@ void pd_service_free(pd_service_t *s);
 void pd_incident_free(pd_incident_t *i);
 void pd_schedule_free(pd_schedule_t *s);
 void pd_policy_free(pd_policy_t *p);
+int pd_log_entry_copy(pd_log_entry_t *dst, const pd_log_entry_t *src);
+void pd_log_entry_free(pd_log_entry_t *e);
 
 /* Appends a new empty rule / a target to a policy's last rule. */
 pd_escalation_rule_t *pd_policy_add_rule(pd_policy_t *p);
@@ -211,5 +225,6 @@ PD_DECLARE_VEC(pd_schedules_t, pd_schedule_t, pd_schedules);
 PD_DECLARE_VEC(pd_schedule_entries_t, pd_schedule_entry_t, pd_schedule_entries);
 PD_DECLARE_VEC(pd_oncalls_t, pd_oncall_t, pd_oncalls);
 PD_DECLARE_VEC(pd_policies_t, pd_policy_t, pd_policies);
+PD_DECLARE_VEC(pd_log_entries_t, pd_log_entry_t, pd_log_entries);
 
 #endif /* PD_MODEL_H */

@@ -66,6 +66,9 @@ typedef enum {
   S_ENTRY_MEMBER,      /* a shift assignment's member object */
   S_ENTRY_MEMBER_TYPE, /* user_member, empty_member, ... */
   S_COVERAGE,
+  S_INCIDENT_ID,         /* a log entry's incident.id */
+  S_INCIDENT_CREATED_AT, /* a log entry's incident.created_at */
+  S_INCIDENT_SERVICE_ID, /* a log entry's incident.service.id */
 } field_slot_t;
 
 typedef struct {
@@ -193,6 +196,25 @@ static const field_t policy_fields[] = {
     {NULL, 0, 0},
 };
 
+/* GET /log_entries?include[]=incidents. The entry's own service is where
+ * the incident was when the entry was written; "teams" are read from the
+ * embedded incident (the entry's teams are the service's then). */
+static const field_t log_entry_fields[] = {
+    {"id", T_STRING, S_ID},
+    {"created_at", T_STRING, S_CREATED_AT},
+    {"service", T_OBJECT, S_NONE},
+    {"service/id", T_STRING, S_SERVICE_ID},
+    {"incident", T_OBJECT, S_NONE},
+    {"incident/id", T_STRING, S_INCIDENT_ID},
+    {"incident/created_at", T_STRING, S_INCIDENT_CREATED_AT},
+    {"incident/service", T_OBJECT, S_NONE},
+    {"incident/service/id", T_STRING, S_INCIDENT_SERVICE_ID},
+    {"incident/teams", T_ARRAY, S_NONE},
+    {"incident/teams/*", T_OBJECT, S_NONE},
+    {"incident/teams/*/id", T_STRING, S_TEAM_ID},
+    {NULL, 0, 0},
+};
+
 typedef struct {
   const char *name;
   const char *list_key;   /* {"incidents":[{...}, ...]}, or NULL */
@@ -216,6 +238,8 @@ static const kind_desc_t kinds[] = {
     [PD_PARSE_ONCALLS] = {"oncalls", "oncalls", NULL, oncall_fields},
     [PD_PARSE_POLICIES] = {"escalation policies", "escalation_policies",
                            "escalation_policy", policy_fields},
+    [PD_PARSE_LOG_ENTRIES] = {"log entries", "log_entries", NULL,
+                              log_entry_fields},
 };
 
 /* No field: the entity object itself as a parent, the end of a list. */
@@ -263,6 +287,7 @@ struct pd_parser_s {
   pd_schedule_t schedule;
   pd_oncall_t oncall;
   pd_policy_t policy;
+  pd_log_entry_t log_entry;
 
   pd_schedule_entry_t entry;
   bool entry_has_start, entry_has_end;
@@ -325,6 +350,13 @@ static void begin_entity(pd_parser_t *p, size_t ent_frame) {
     pd_policy_free(&p->policy);
     p->policy = (pd_policy_t){0};
     break;
+  case PD_PARSE_LOG_ENTRIES: {
+    pd_idlist_t teams = p->log_entry.team_ids;
+    p->log_entry = (pd_log_entry_t){0};
+    p->log_entry.team_ids = teams;
+    idlist_clear(&p->log_entry.team_ids);
+    break;
+  }
   }
 }
 
@@ -342,6 +374,8 @@ static pd_idlist_t *entity_teams(pd_parser_t *p) {
     return &p->schedule.team_ids;
   case PD_PARSE_POLICIES:
     return &p->policy.team_ids;
+  case PD_PARSE_LOG_ENTRIES:
+    return &p->log_entry.team_ids;
   default:
     return NULL;
   }
@@ -365,6 +399,8 @@ static char *entity_id(pd_parser_t *p) {
     return p->schedule.id;
   case PD_PARSE_POLICIES:
     return p->policy.id;
+  case PD_PARSE_LOG_ENTRIES:
+    return p->log_entry.id;
   case PD_PARSE_ONCALLS:
     break;
   }
@@ -412,6 +448,8 @@ static int emit_entity(pd_parser_t *p) {
     return cb->on_oncall ? cb->on_oncall(cb->ctx, &p->oncall) : 0;
   case PD_PARSE_POLICIES:
     return cb->on_policy ? cb->on_policy(cb->ctx, &p->policy) : 0;
+  case PD_PARSE_LOG_ENTRIES:
+    return cb->on_log_entry ? cb->on_log_entry(cb->ctx, &p->log_entry) : 0;
   }
   return 0;
 }
@@ -540,7 +578,12 @@ static int set_status(pd_parser_t *p, const pd_json_value_t *v) {
 static char *reference_id(pd_parser_t *p, field_slot_t slot) {
   switch (slot) {
   case S_SERVICE_ID:
-    return p->incident.service_id;
+    return p->kind == PD_PARSE_LOG_ENTRIES ? p->log_entry.service_id
+                                           : p->incident.service_id;
+  case S_INCIDENT_ID:
+    return p->log_entry.incident_id;
+  case S_INCIDENT_SERVICE_ID:
+    return p->log_entry.incident_service_id;
   case S_POLICY_ID:
     return p->kind == PD_PARSE_SERVICES ? p->service.escalation_policy_id
                                         : p->oncall.escalation_policy_id;
@@ -578,8 +621,15 @@ static int store_value(pd_parser_t *p, const field_t *f,
     p->incident.urgency = (unsigned char)pd_urgency_parse(v->text, v->len);
     return PD_JSON_CONTINUE;
   case S_CREATED_AT:
-    return set_time(p, &p->incident.created_at, v);
+    return set_time(p,
+                    p->kind == PD_PARSE_LOG_ENTRIES ? &p->log_entry.created_at
+                                                    : &p->incident.created_at,
+                    v);
+  case S_INCIDENT_CREATED_AT:
+    return set_time(p, &p->log_entry.incident_created_at, v);
   case S_SERVICE_ID:
+  case S_INCIDENT_ID:
+  case S_INCIDENT_SERVICE_ID:
   case S_POLICY_ID:
   case S_SCHEDULE_ID:
   case S_USER_ID:
@@ -938,6 +988,7 @@ void pd_parser_destroy(pd_parser_t *p) {
   pd_incident_free(&p->incident);
   pd_schedule_free(&p->schedule);
   pd_policy_free(&p->policy);
+  pd_log_entry_free(&p->log_entry);
   free(p);
 }
 

@@ -56,6 +56,9 @@ typedef enum {
   PD_PARSE_ONCALLS,      /* GET /oncalls */
   PD_PARSE_POLICIES,     /* GET /escalation_policies; also
                             {"escalation_policy":{...}} */
+  PD_PARSE_LOG_ENTRIES,  /* GET /log_entries?include[]=incidents: id,
+                            created_at, service.id, incident.id and the
+                            embedded incident's created_at and teams */
 } pd_parse_kind_t;
 
 /*
@@ -76,6 +79,7 @@ typedef struct {
   int (*on_schedule_entry)(void *ctx, const pd_schedule_entry_t *entry);
   int (*on_oncall)(void *ctx, const pd_oncall_t *oncall);
   int (*on_policy)(void *ctx, const pd_policy_t *policy);
+  int (*on_log_entry)(void *ctx, const pd_log_entry_t *entry);
 } pd_parse_callbacks_t;
 
 typedef struct {

@@ -167,6 +167,8 @@ static void dispatch_api_metrics(pd_account_t *acct,
   pd_series_gauge(&batch, PD_SERIES_API_UP, NULL, NULL,
                   acct->cycle_ok ? 1.0 : 0.0);
   pd_series_gauge(&batch, PD_SERIES_API_CYCLE, NULL, NULL, cycle_s);
+  pd_series_derive(&batch, PD_SERIES_API_RESYNC_CORRECTIONS,
+                   (int64_t)pd_collect_resync_corrections(acct->collect));
 }
 
 /* Collects, computes and dispatches the doc/contract.md §4 series (and

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "pd_http.h"
+#include "pd_incremental.h"
 #include "pd_log.h"
 
 #define PAGE_LIMIT 100
@@ -60,6 +61,14 @@ struct pd_collect_s {
   pd_incident_recs_t created;
   bool created_ok;
 
+  /* Incremental reads (FullSyncInterval > 0; pd_incremental.h): `open`
+   * is kept between cycles, `created_all` holds every incident created
+   * since now - TrendWindow (future ones too), `created` is the cycle's
+   * view of it. */
+  pd_incr_t incr;
+  pd_incident_recs_t created_all;
+  bool said_fallback;
+
   /* Every SlowInterval. */
   pd_teams_t teams;
   cache_t teams_cache;
@@ -94,6 +103,7 @@ pd_collect_t *pd_collect_create(const pd_account_config_t *cfg) {
   if (c == NULL)
     return NULL;
   c->cfg = cfg;
+  pd_incr_init(&c->incr, PD_INCR_OVERLAP_S);
   if (cfg->teams_num > 0) {
     c->value_ids = calloc(cfg->teams_num, sizeof(*c->value_ids));
     if (c->value_ids == NULL) {
@@ -126,6 +136,7 @@ void pd_collect_invalidate(pd_collect_t *c) {
   drop_schedules(c);
   drop_policies(c);
   drop_oncalls(c);
+  pd_incr_invalidate(&c->incr);
 }
 
 void pd_collect_destroy(pd_collect_t *c) {
@@ -140,6 +151,8 @@ void pd_collect_destroy(pd_collect_t *c) {
   pd_services_free(&c->services);
   pd_incident_recs_free(&c->open);
   pd_incident_recs_free(&c->created);
+  pd_incident_recs_free(&c->created_all);
+  pd_incr_free(&c->incr);
   free(c);
 }
 
@@ -837,6 +850,373 @@ static int collect_created_incidents(cycle_t *cy) {
   return 0;
 }
 
+/* --- incremental incidents (pd_incremental.h) ----------------------------- */
+
+/* Open incidents a re-listing aims at: one page of 100, with room (a
+ * one-page listing is one answer, which no concurrent change can shift). */
+#define PAGE_FILL 90
+
+static int on_log_entry(void *ctx, const pd_log_entry_t *entry) {
+  return pd_incr_log_add(ctx, entry);
+}
+
+/* GET /log_entries since log->low, newest first, paged only until an
+ * entry older than that shows. -1 when the read is not proven complete:
+ * a failure, not newest first, or the offset cap before the overlap. */
+static int read_log(cycle_t *cy, pd_incr_log_t *log, const char **why) {
+  *why = "GET /log_entries failed";
+  for (long long offset = 0;; offset += PAGE_LIMIT) {
+    if (cy->aborted || offset + PAGE_LIMIT > OFFSET_CAP) {
+      if (!cy->aborted)
+        *why = "more log entries than offset paging reaches";
+      return -1;
+    }
+    pd_url_t u;
+    if (pd_url_init(&u, "/log_entries") != 0 ||
+        url_add_time(&u, "since", log->low) != 0 ||
+        pd_url_add(&u, "include[]", "incidents") != 0 ||
+        pd_url_add_int(&u, "limit", PAGE_LIMIT) != 0 ||
+        pd_url_add_int(&u, "offset", offset) != 0) {
+      pd_url_free(&u);
+      return out_of_memory(cy, "GET /log_entries");
+    }
+    pd_parse_callbacks_t cb = {.ctx = log, .on_log_entry = on_log_entry};
+    pd_fetch_t f = {.what = "GET /log_entries",
+                    .path = u.buf,
+                    .kind = PD_PARSE_LOG_ENTRIES,
+                    .cb = &cb};
+    pd_parse_result_t res;
+    pd_http_response_t resp;
+    int rc = pd_rest_fetch(cy->rest, &f, &res, &resp);
+    pd_url_free(&u);
+    if (rc != 0) {
+      if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
+        cy->aborted = true;
+      return -1;
+    }
+    if (log->disordered) {
+      *why = "the log entries did not come newest first";
+      return -1;
+    }
+    if (log->reached || !res.more)
+      return 0;
+    if (res.entities == 0) {
+      *why = "a log page said more follow but was empty";
+      return -1;
+    }
+  }
+}
+
+static int cmp_id(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+/* The cache's open incidents per service, as a sorted array of service
+ * IDs (one per incident); counted with bounds below. */
+static pd_id_t *services_of_open(const pd_incident_recs_t *open) {
+  pd_id_t *ids = malloc((open->num + 1) * sizeof(*ids));
+  if (ids == NULL)
+    return NULL;
+  for (size_t i = 0; i < open->num; i++)
+    memcpy(ids[i], open->items[i].service_id, sizeof(ids[i]));
+  qsort(ids, open->num, sizeof(*ids), cmp_id);
+  return ids;
+}
+
+static size_t count_of(const pd_id_t *ids, size_t num, const char *id) {
+  size_t lo = 0, hi = num;
+  while (lo < hi) { /* the first >= id */
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(ids[mid], id) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t n = 0;
+  while (lo + n < num && strcmp(ids[lo + n], id) == 0)
+    n++;
+  return n;
+}
+
+/* One batch of services listed; exposed when it took several pages. */
+static int list_open_batch(cycle_t *cy, const pd_services_t *batch,
+                           const pd_idlist_t *ids, pd_incident_recs_t *out) {
+  incident_query_t q = {.open_only = true,
+                        .all_time = true,
+                        .services = batch,
+                        .first = 0,
+                        .num = batch->num};
+  time_t from = time(NULL);
+  size_t before = out->num;
+  long long total;
+  if (list_batch(cy, &q, out, &total) != 0)
+    return -1;
+  if (out->num - before > PAGE_LIMIT &&
+      pd_incr_expose(&cy->c->incr, ids, from, time(NULL)) != 0)
+    return out_of_memory(cy, "GET /incidents");
+  return 0;
+}
+
+/* The open incidents of `services` (service_ids[], an exact filter) into
+ * out: at most SERVICE_BATCH services a listing, packed by the cache's
+ * counts into about one page each. */
+static int list_open_of(cycle_t *cy, const pd_idlist_t *services,
+                        pd_incident_recs_t *out) {
+  pd_id_t *counts = services_of_open(&cy->c->open);
+  if (counts == NULL)
+    return out_of_memory(cy, "GET /incidents");
+  int rc = 0;
+  size_t i = 0;
+  while (i < services->num && rc == 0) {
+    pd_services_t batch = {0};
+    pd_idlist_t ids = {0};
+    size_t fill = 0;
+    while (i < services->num && batch.num < SERVICE_BATCH && rc == 0) {
+      size_t n = count_of(counts, cy->c->open.num, services->ids[i]) + 1;
+      if (batch.num > 0 && fill + n > PAGE_FILL)
+        break;
+      pd_service_t s = {0};
+      snprintf(s.id, sizeof(s.id), "%s", services->ids[i]);
+      if (pd_services_push(&batch, &s) != 0 || pd_idlist_add(&ids, s.id) != 0)
+        rc = out_of_memory(cy, "GET /incidents");
+      fill += n;
+      i++;
+    }
+    if (rc == 0)
+      rc = list_open_batch(cy, &batch, &ids, out);
+    pd_services_free(&batch);
+    pd_idlist_free(&ids);
+  }
+  free(counts);
+  return rc;
+}
+
+/* With Team: the open listing scoped by team_ids[] alone (exact: an
+ * incident's teams may be in scope while its service is not). Listed in
+ * one piece, so every service in it is exposed for the paging window. */
+static int full_open_scoped(cycle_t *cy, const pd_services_t *services) {
+  pd_collect_t *c = cy->c;
+  time_t from = time(NULL);
+  if (collect_open_incidents(cy) != 0)
+    return -1;
+  c->open_ok = false; /* published by the caller */
+  if (c->open.num <= PAGE_LIMIT)
+    return 0;
+  pd_idlist_t ids = {0};
+  int rc = 0;
+  for (size_t i = 0; i < services->num && rc == 0; i++)
+    rc = pd_incr_idset_add(&ids, services->items[i].id);
+  for (size_t i = 0; i < c->open.num && rc == 0; i++)
+    rc = pd_incr_idset_add(&ids, c->open.items[i].service_id);
+  if (rc == 0)
+    rc = pd_incr_expose(&c->incr, &ids, from, time(NULL));
+  pd_idlist_free(&ids);
+  return rc == 0 ? 0 : out_of_memory(cy, "GET /incidents");
+}
+
+/* The open incidents per batch of services (so a concurrent change
+ * exposes one batch, not all). */
+static int full_open_batched(cycle_t *cy, const pd_services_t *services) {
+  pd_collect_t *c = cy->c;
+  pd_idlist_t ids = {0};
+  int rc = 0;
+  for (size_t i = 0; i < services->num && rc == 0; i++)
+    if (pd_incr_idset_add(&ids, services->items[i].id) != 0)
+      rc = out_of_memory(cy, "GET /incidents");
+  pd_incident_recs_t open = {0};
+  if (rc == 0)
+    rc = list_open_of(cy, &ids, &open);
+  pd_idlist_free(&ids);
+  pd_incident_recs_dedupe(&open);
+  pd_incident_recs_free(&c->open);
+  c->open = open;
+  return rc;
+}
+
+/* The full read of incremental mode: the open incidents, and the created
+ * ones as in every mode. */
+static int full_read(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  pd_services_t fetched = {0};
+  const pd_services_t *services = &c->services;
+  if (!c->services_ok) {
+    if (list_services(cy, &fetched) != 0)
+      return -1;
+    services = &fetched;
+  }
+  int rc = cy->cfg->teams_num > 0 ? full_open_scoped(cy, services)
+                                  : full_open_batched(cy, services);
+  pd_services_free(&fetched);
+  if (rc == 0 && NEED_CREATED(cy->cfg)) {
+    rc = collect_created_incidents(cy);
+    pd_incident_recs_free(&c->created_all);
+    c->created_all = c->created;
+    c->created = (pd_incident_recs_t){0};
+  }
+  return rc;
+}
+
+/* The log since the cursor, and the open incidents of the services it
+ * names listed again. */
+static int incremental_step(cycle_t *cy, const char **why) {
+  pd_collect_t *c = cy->c;
+  pd_incr_log_t log;
+  pd_incr_log_begin(&log, pd_incr_low(&c->incr));
+  int rc = read_log(cy, &log, why);
+  pd_idlist_t affected = {0};
+  if (rc == 0) {
+    *why = "out of memory";
+    rc = pd_incr_take_entries(&c->incr, &log, &c->open, &c->created_all,
+                              cy->now - (time_t)cy->cfg->trend_window_s,
+                              cy->cfg->teams_num > 0 ? &c->scope : NULL,
+                              &affected);
+  }
+  pd_incr_log_free(&log);
+  pd_incident_recs_t fresh = {0};
+  if (rc == 0) {
+    *why = "GET /incidents of the changed services failed";
+    rc = list_open_of(cy, &affected, &fresh);
+  }
+  if (rc == 0) {
+    pd_incident_recs_dedupe(&fresh);
+    *why = "out of memory";
+    rc = pd_incr_merge(&c->open, &affected, &fresh, &c->created_all);
+  }
+  if (rc == 0) {
+    pd_incr_explain(&c->incr, &affected);
+    pd_incr_commit(&c->incr, cy->now);
+  }
+  pd_incident_recs_free(&fresh);
+  pd_idlist_free(&affected);
+  return rc;
+}
+
+/* The cycle's open set and created view from the caches. */
+static int publish_incidents(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  c->open_ok = true;
+  if (!NEED_CREATED(cy->cfg))
+    return 0;
+  time_t floor = cy->now - (time_t)cy->cfg->trend_window_s;
+  pd_incr_prune_created(&c->created_all, floor);
+  if (pd_incr_created_view(&c->created_all, floor, cy->now, &c->created) != 0)
+    return out_of_memory(cy, "GET /incidents");
+  c->created_ok = true;
+  return 0;
+}
+
+/* A resync: what the full read found against what the incremental
+ * cache had (pending until the log explains it, pd_incremental.h). The
+ * log's created records of incidents newer than now stay: their entries
+ * are seen, and the full read stops at now. */
+static int compare_resync(cycle_t *cy, const pd_incident_recs_t *mine_open,
+                          const pd_incident_recs_t *mine_created) {
+  pd_collect_t *c = cy->c;
+  time_t floor = cy->now - (time_t)cy->cfg->trend_window_s;
+  pd_incident_recs_t view = {0};
+  int rc = pd_incr_compare(&c->incr, mine_open, &c->open, true, cy->now);
+  if (rc == 0 && NEED_CREATED(cy->cfg))
+    rc = pd_incr_created_view(mine_created, floor, cy->now, &view);
+  if (rc == 0 && NEED_CREATED(cy->cfg))
+    rc = pd_incr_compare(&c->incr, &view, &c->created_all, false, cy->now);
+  pd_incident_recs_free(&view);
+  return rc;
+}
+
+static int keep_future_created(cycle_t *cy, const pd_incident_recs_t *mine) {
+  pd_collect_t *c = cy->c;
+  size_t before = c->created_all.num;
+  for (size_t i = 0; i < mine->num; i++) {
+    if (mine->items[i].created_at < cy->now)
+      continue;
+    pd_incident_rec_t *items =
+        realloc(c->created_all.items,
+                (c->created_all.num + 1) * sizeof(*c->created_all.items));
+    if (items == NULL)
+      return -1;
+    c->created_all.items = items;
+    c->created_all.cap = c->created_all.num + 1;
+    c->created_all.items[c->created_all.num++] = mine->items[i];
+  }
+  if (c->created_all.num != before)
+    pd_incident_recs_dedupe(&c->created_all);
+  return 0;
+}
+
+/* Is a full read due (FullSyncInterval, with half an Interval of
+ * tolerance as cache_due)? */
+static bool full_due(const cycle_t *cy) {
+  return cy->mono - cy->c->incr.full_mono >=
+         cy->cfg->full_sync_interval_s - cy->interval_s / 2;
+}
+
+/* A full read, this cycle; a resync compares it with the cache. */
+static int full_incidents(cycle_t *cy, bool resync) {
+  pd_collect_t *c = cy->c;
+  pd_incident_recs_t mine_open = c->open, mine_created = c->created_all;
+  c->open = (pd_incident_recs_t){0};
+  c->created_all = (pd_incident_recs_t){0};
+  int rc = full_read(cy);
+  if (rc == 0)
+    rc = keep_future_created(cy, &mine_created);
+  if (rc == 0 && resync && compare_resync(cy, &mine_open, &mine_created) != 0)
+    rc = out_of_memory(cy, "GET /incidents");
+  pd_incident_recs_free(&mine_open);
+  pd_incident_recs_free(&mine_created);
+  if (rc != 0) {
+    pd_incr_invalidate(&c->incr);
+    c->open.num = c->created_all.num = 0;
+    return -1;
+  }
+  c->incr.full_mono = cy->mono;
+  pd_incr_commit(&c->incr, cy->now);
+  return publish_incidents(cy);
+}
+
+/*
+ * The open and created incidents. FullSyncInterval 0: a full read every
+ * cycle. Otherwise the log since the last cycle and the changed services
+ * (pd_incremental.h), a full read when that cannot be proven complete,
+ * and every FullSyncInterval a full read compared with the cache.
+ */
+static int collect_incidents(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  if (cy->cfg->full_sync_interval_s <= 0) {
+    int rc = collect_open_incidents(cy);
+    if (NEED_CREATED(cy->cfg) && collect_created_incidents(cy) != 0)
+      rc = -1;
+    return rc;
+  }
+  pd_incr_settle(&c->incr, cy->now);
+  bool resync = false;
+  if (c->incr.valid) {
+    const char *why = "";
+    if (incremental_step(cy, &why) == 0) {
+      if (c->said_fallback)
+        PD_ACCOUNT_INFO(cy->cfg->name, "incremental reads work again.");
+      c->said_fallback = false;
+      if (!full_due(cy))
+        return publish_incidents(cy);
+      resync = true;
+    } else if (!c->said_fallback) {
+      c->said_fallback = true;
+      PD_ACCOUNT_INFO(cy->cfg->name,
+                      "incremental read not proven complete (%s): a full "
+                      "read this cycle.",
+                      why);
+    }
+  }
+  if (cy->aborted) {
+    pd_incr_invalidate(&c->incr);
+    return -1;
+  }
+  return full_incidents(cy, resync);
+}
+
+uint64_t pd_collect_resync_corrections(const pd_collect_t *c) {
+  return c->incr.corrections;
+}
+
 /* --- escalation policies -------------------------------------------------- */
 
 static int on_policy(void *ctx, const pd_policy_t *policy) {
@@ -1306,9 +1686,7 @@ int pd_collect_run(pd_collect_t *c, pd_rest_t *rest, double interval_s,
 
   if (NEED_SERVICES(cfg) && collect_services(&cy) != 0)
     status = -1;
-  if (NEED_OPEN(cfg) && collect_open_incidents(&cy) != 0)
-    status = -1;
-  if (NEED_CREATED(cfg) && collect_created_incidents(&cy) != 0)
+  if (NEED_OPEN(cfg) && collect_incidents(&cy) != 0)
     status = -1;
   /* Policies before on-calls: scoped on-calls are filtered by them. */
   if (NEED_POLICIES(cfg) &&

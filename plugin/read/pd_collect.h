@@ -36,6 +36,13 @@
  *                           + 2 Interval: every shift of that stretch, so
  *                           "on call now" stays right between refreshes
  *                                                                (oncalls)
+ * With FullSyncInterval > 0 the two GET /incidents above are made only in
+ * the first cycle and every FullSyncInterval (the open set then per batch
+ * of service_ids[], or by team_ids[] alone with Team); the other cycles
+ * read GET /log_entries since the last cycle and list again the open
+ * incidents of just the services it names (pd_incremental.h), falling back
+ * to the full read when that cannot be proven complete.
+ *
  * The windows reach past the next refresh, so a series re-computed from the
  * cache later in the SlowInterval still looks at [now, now+CoverageWindow).
  * Every list is paged with limit=100 and deduplicated by ID (on-calls by
@@ -77,6 +84,7 @@
 #ifndef PD_COLLECT_H
 #define PD_COLLECT_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "pd_config.h"
@@ -98,6 +106,10 @@ void pd_collect_destroy(pd_collect_t *c);
 /* Drops every cached collection (after a token change: another user may
  * see other things). */
 void pd_collect_invalidate(pd_collect_t *c);
+
+/* Differences the FullSyncInterval resyncs found that the log did not
+ * explain (derive-api-resync_corrections; pd_incremental.h). */
+uint64_t pd_collect_resync_corrections(const pd_collect_t *c);
 
 /*
  * Runs one cycle's requests through rest at wall-clock time `now`, for a

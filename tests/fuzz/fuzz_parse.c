@@ -33,6 +33,7 @@ typedef struct {
   pd_schedule_entries_t entries;
   pd_oncalls_t oncalls;
   pd_policies_t policies;
+  pd_log_entries_t log_entries;
   size_t users;
   size_t nobody; /* schedule entries without a user */
 } kept_t;
@@ -85,6 +86,14 @@ static int on_policy(void *ctx, const pd_policy_t *p) {
   return pd_policies_push(&((kept_t *)ctx)->policies, p);
 }
 
+static int on_log_entry(void *ctx, const pd_log_entry_t *e) {
+  require_id(e->id);
+  require_id_or_empty(e->service_id);
+  require_id_or_empty(e->incident_id);
+  require_id_or_empty(e->incident_service_id);
+  return pd_log_entries_push(&((kept_t *)ctx)->log_entries, e);
+}
+
 static void kept_free(kept_t *k) {
   pd_teams_free(&k->teams);
   pd_services_free(&k->services);
@@ -93,6 +102,7 @@ static void kept_free(kept_t *k) {
   pd_schedule_entries_free(&k->entries);
   pd_oncalls_free(&k->oncalls);
   pd_policies_free(&k->policies);
+  pd_log_entries_free(&k->log_entries);
 }
 
 /* One parse; chunk 0: the whole body in one call. */
@@ -109,6 +119,7 @@ static int parse(const uint8_t *data, size_t size, size_t chunk,
       .on_schedule_entry = on_entry,
       .on_oncall = on_oncall,
       .on_policy = on_policy,
+      .on_log_entry = on_log_entry,
   };
   pd_parser_t *p = pd_parser_create(FUZZ_KIND, &cb);
   require(p != NULL);

@@ -71,6 +71,8 @@ def main():
             ("parse_schedules", "schedules", "/schedules", lim),
             ("parse_oncalls", "oncalls", "/oncalls", lim),
             ("parse_policies", "policies", "/escalation_policies", lim),
+            ("parse_log_entries", "log_entries", "/log_entries",
+             dict(lim, **{"include[]": ["incidents"]})),
         ]
         for target, what, path, query in reads:
             status, body = raw_get(sim, path, sim.token, query)

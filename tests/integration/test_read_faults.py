@@ -26,6 +26,10 @@ from truth import FaultCheck, compare_rows
 
 # A random account with several pages of open incidents.
 SEED_MANY_OPEN = 4
+# Faults on GET /incidents need a cycle that asks it every time: between
+# full reads an incremental cycle lists only the services that changed
+# (none here). test_log_entries_failing_falls_back covers that mode.
+FULL_EVERY_CYCLE = {"FullSyncInterval": 0}
 
 
 def INCIDENT_SERIES(ident):
@@ -41,7 +45,8 @@ class FaultsReadTest(FaultCheck):
 
     def test_status_503_on_incidents(self):
         self.run_fault("status", "/incidents", status=503,
-                       log=r"GET /incidents failed: .*503")
+                       log=r"GET /incidents failed: .*503",
+                       account_options=FULL_EVERY_CYCLE)
 
     def test_status_500_on_schedules(self):
         # A cached, SlowInterval collection: dropped and fetched again.
@@ -50,7 +55,8 @@ class FaultsReadTest(FaultCheck):
 
     def test_truncated_body(self):
         self.run_fault("truncate", "/incidents",
-                       log=r"GET /incidents failed: .*")
+                       log=r"GET /incidents failed: .*",
+                       account_options=FULL_EVERY_CYCLE)
 
     def test_garbage_body(self):
         self.run_fault("garbage", "/escalation_policies",
@@ -68,7 +74,7 @@ class FaultsReadTest(FaultCheck):
         open_pages = -(-len(truth.open_inc) // 100)
         self.assertGreaterEqual(open_pages, 2, "needs 2+ pages")
         incident_ids = {i for i in truth.identifiers() if INCIDENT_SERIES(i)}
-        _, daemon = self.start_read(sim=sim)
+        _, daemon = self.start_read(sim=sim, **FULL_EVERY_CYCLE)
         self.wait_cycles(daemon, truth, 1, timeout=60)
         # The n-th incidents request of the next cycle fails: a fault that
         # changes nothing (a 0 s hang) takes the n-1 before it.
@@ -89,6 +95,34 @@ class FaultsReadTest(FaultCheck):
         self.assertTrue(res.ok, res.describe())
         up = [u for _, _, u in self.cycles(daemon, truth)]
         self.assertEqual(up.count(0), 3, up)
+
+    def test_log_entries_failing_falls_back(self):
+        """An incremental read whose GET /log_entries fails reads in full
+        that cycle: no value is wrong or missing, api-up stays 1, and the
+        log says so once each way."""
+        sim, daemon = self.start_read("demo")
+        truth = self.truth(sim)
+        self.wait_cycles(daemon, truth, 2, timeout=60)
+        sim.add_fault("status", count=-1, path="/log_entries", status=503)
+        daemon.wait_for_log(r'incremental read not proven complete '
+                            r'\(GET /log_entries failed\): a full read',
+                            severity="info")
+        during = self.wait_cycles(daemon, truth, 3, timeout=60)
+        self.assertEqual([up for _, _, up in during[-3:]], [1, 1, 1])
+        full = [r for r in self.plugin_requests(sim)
+                if r["path"] == "/incidents"]
+        self.assertGreater(len(full), 0)
+        sim.clear_faults()
+        daemon.wait_for_log(r'incremental reads work again', severity="info")
+        after = self.wait_cycles(daemon, truth, 2, timeout=60)
+        self.assertMatchesTruth(daemon, truth)
+        self.assertNoHoles(daemon, truth, after=during[0][0])
+        errors = daemon.errors()
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("GET /log_entries failed", errors[0])
+        self.assertEqual([up for _, _, up in after[-2:]], [1, 1])
+        self.assertEqual(daemon.stop(), 0)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -45,8 +45,11 @@ class ConnectionFaultsReadTest(FaultCheck):
         self.assertGreater(min(gaps), 0.8, gaps)
 
     def test_ratelimit_without_headers(self):
+        # FullSyncInterval 0: GET /incidents every cycle (incremental
+        # cycles ask it only for services that changed).
         self.run_fault("ratelimit", "/incidents", headers=False,
-                       counter="api-throttled")
+                       counter="api-throttled",
+                       account_options={"FullSyncInterval": 0})
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ requests must stay near the minimum that scenario needs:
                              asks for the shifts up to its next refresh)
 (pages of 100, the most PagerDuty gives.) That is the first cycle; the
 second, SlowInterval (300 s) not having passed, makes only the every-cycle
-listings (services, incidents), at their minimum too.
+listings (services, incidents), at their minimum too. This is the full
+read of every cycle (FullSyncInterval 0); incremental reads on `large` are
+test_read_incremental.py's.
 """
 
 import harness
@@ -61,7 +63,8 @@ class LargeReadTest(ReadTestCase):
         allowance = dict(ALLOWANCE, **{"/incidents": incident_allowance(truth)})
 
         _, daemon = self.start_read(sim=sim, SlowInterval=300,
-                                    MaxRequestsPerMinute=960)
+                                    MaxRequestsPerMinute=960,
+                                    FullSyncInterval=0)
         # The first cycle (every collection, every schedule's detail) and
         # a second one (the every-cycle listings; the rest is cached and
         # not due for SlowInterval).

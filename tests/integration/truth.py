@@ -124,6 +124,10 @@ class _Once:
         if not self.done:
             self.value, self.done = self.fn(), True
         return self.value
+# api-* series whose truth is 0 whatever the account does, unless a test
+# injects faults: derive-api-resync_corrections counts what a
+# FullSyncInterval resync had to correct in the incremental read.
+API_ZERO = ("api-resync_corrections",)
 
 
 class OracleError(Exception):
@@ -510,6 +514,23 @@ class Truth:
                     c[i["status"]] += 1
             self.per_team[team["id"]] = c
 
+    def refresh_incidents(self):
+        """Takes the simulator's incidents as they are now (a moving
+        account: churn), keeping everything else (schedules are rendered
+        once, at construction). Call it only while nothing changes."""
+        state = self.sim.state()
+        in_scope = self._in_scope
+        self.state["incidents"] = state["incidents"]
+        self.incidents = [dict(i, created=int(math.floor(
+                              float(i["created_at"]))))
+                          for i in state["incidents"]
+                          if in_scope(i.get("team_ids"))]
+        self.open_all = [i for i in state["incidents"]
+                         if i["status"] in OPEN_STATUSES]
+        self._cache = {}
+        self._precompute()
+        return state
+
     def service_status(self, service, t):
         if service.get("disabled"):
             return "disabled"
@@ -831,6 +852,10 @@ def api_id(truth, type_instance):
         raise KeyError("no api-* series %r in the table" % type_instance)
     return truth.identifier(series.match(type_instance)[0].type,
                             type_instance)
+# api-* series whose truth is 0 whatever the account does, unless a test
+# injects faults: derive-api-resync_corrections counts what a
+# FullSyncInterval resync had to correct in the incremental read.
+API_ZERO = ("api-resync_corrections",)
 
 
 def _matches(value, lo, hi, ident):
@@ -926,6 +951,19 @@ def compare_rows(truth, csv, since=None, until=None, last_only=False,
     wanted = expected if idents is None else expected & set(idents)
     res.missing = sorted(wanted - seen)
     return res
+
+
+def api_zero_problems(csv, truth):
+    """The API_ZERO series whose latest value is not 0 (or that are
+    missing): ["api-resync_corrections = 3", ...]."""
+    out = []
+    for ti in API_ZERO:
+        rows = csv.get(api_id(truth, ti), [])
+        if not rows:
+            out.append("%s missing" % ti)
+        elif rows[-1][1] != 0:
+            out.append("%s = %r" % (ti, rows[-1][1]))
+    return out
 
 
 def pagerduty_listval(daemon, account):

@@ -225,7 +225,7 @@ START_TEST(test_account_defaults) {
   ck_assert_double_eq(a->slow_interval_s, 300);
   ck_assert_double_eq(a->coverage_window_s, 604800);
   ck_assert_double_eq(a->trend_window_s, 86400);
-  ck_assert_double_eq(a->full_sync_interval, 3600);
+  ck_assert_double_eq(a->full_sync_interval_s, 3600);
   ck_assert_uint_eq(a->collect, PD_COLLECT_ALL);
   ck_assert_int_eq(a->instance_by, PD_INSTANCE_BY_NAME);
   ck_assert(!a->notifications);
@@ -491,6 +491,7 @@ START_TEST(test_account_intervals) {
     opt_n(account(root, "acme"), options[i], 0.5);
     PARSE_OK();
   }
+  /* FullSyncInterval 0: a full read every cycle. */
   reset_root();
   add_n(opt_n(account(root, "acme"), "Interval", 60), 70);
   PARSE_FAILS(ACME, "Interval", "exactly one value (got 2)");
@@ -1301,12 +1302,12 @@ START_TEST(test_account_full_sync_interval) {
   oconfig_item_t *a = account(root, "acme");
   opt_n(a, "FullSyncInterval", 0);
   PARSE_OK();
-  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval, 0);
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval_s, 0);
 
   reset_root();
   opt_n(account(root, "acme"), "fullsyncinterval", 120.5);
   PARSE_OK();
-  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval, 120.5);
+  ck_assert_double_eq(cfg.accounts[0]->full_sync_interval_s, 120.5);
 
   reset_root();
   opt_n(account(root, "acme"), "FullSyncInterval", -1);
