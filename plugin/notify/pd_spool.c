@@ -495,8 +495,10 @@ static void index_remove_at(pd_spool_t *s, size_t i) {
   }
 }
 
-/* Appends an entry whose seq is larger than all others. */
-static int index_append(pd_spool_t *s, const pd_spool_entry_t *entry) {
+/* Room for one more index entry at the end: the live part moves to the
+ * front when at least half the array is spent, else the array doubles.
+ * 0 or -1. */
+static int index_room(pd_spool_t *s) {
   if (s->end == s->cap) {
     if (s->head >= s->cap / 2 && s->head > 0) {
       memmove(s->entries, s->entries + s->head,
@@ -512,6 +514,13 @@ static int index_append(pd_spool_t *s, const pd_spool_entry_t *entry) {
       s->cap = cap;
     }
   }
+  return 0;
+}
+
+/* Appends an entry whose seq is larger than all others. */
+static int index_append(pd_spool_t *s, const pd_spool_entry_t *entry) {
+  if (index_room(s) != 0)
+    return -1;
   s->entries[s->end++] = *entry;
   return 0;
 }
@@ -1612,21 +1621,8 @@ void pd_spool_close(pd_spool_t *spool) {
  * that nothing can fail after the event is in the journal. The caller
  * holds the lock. 0 or -1. */
 static int reserve_one(pd_spool_t *s) {
-  if (s->end == s->cap) {
-    if (s->head >= s->cap / 2 && s->head > 0) {
-      memmove(s->entries, s->entries + s->head,
-              (s->end - s->head) * sizeof(*s->entries));
-      s->end -= s->head;
-      s->head = 0;
-    } else {
-      size_t cap = s->cap == 0 ? 64 : s->cap * 2;
-      pd_spool_entry_t *grown = realloc(s->entries, cap * sizeof(*grown));
-      if (grown == NULL)
-        return -1;
-      s->entries = grown;
-      s->cap = cap;
-    }
-  }
+  if (index_room(s) != 0)
+    return -1;
   if (s->jpend_num == s->jpend_cap) {
     size_t cap = s->jpend_cap == 0 ? 64 : s->jpend_cap * 2;
     jrec_t *grown = realloc(s->jpend, cap * sizeof(*grown));
