@@ -113,6 +113,15 @@ typedef struct {
   unsigned block; /* of the current section; 0 outside the three */
 } scan_t;
 
+/* A nested block (<Account>, <Notify>) is documented by its own section:
+ * entering that section mentions it as an option of the Plugin level. */
+static void mention_nested_block(scan_t *s) {
+  if (s->block == PD_BLOCK_ACCOUNT)
+    mention(s->m, PD_BLOCK_PLUGIN, "Account", strlen("Account"));
+  if (s->block == PD_BLOCK_NOTIFY)
+    mention(s->m, PD_BLOCK_PLUGIN, "Notify", strlen("Notify"));
+}
+
 static void readme_line(const char *line, size_t len, void *data) {
   scan_t *s = data;
   if (starts(line, len, "#")) {
@@ -120,11 +129,7 @@ static void readme_line(const char *line, size_t len, void *data) {
                : starts(line, len, "### `<Account ")         ? PD_BLOCK_ACCOUNT
                : starts(line, len, "### `<Notify ")          ? PD_BLOCK_NOTIFY
                                                              : 0;
-    /* A nested block is documented by its section. */
-    if (s->block == PD_BLOCK_ACCOUNT)
-      mention(s->m, PD_BLOCK_PLUGIN, "Account", strlen("Account"));
-    if (s->block == PD_BLOCK_NOTIFY)
-      mention(s->m, PD_BLOCK_PLUGIN, "Notify", strlen("Notify"));
+    mention_nested_block(s);
     return;
   }
   if (s->block == 0 || !starts(line, len, "| "))
@@ -154,10 +159,7 @@ static void pod_line(const char *line, size_t len, void *data) {
                : starts(line, len, "=head2 Account blocks") ? PD_BLOCK_ACCOUNT
                : starts(line, len, "=head2 Notify blocks")  ? PD_BLOCK_NOTIFY
                                                             : 0;
-    if (s->block == PD_BLOCK_ACCOUNT)
-      mention(s->m, PD_BLOCK_PLUGIN, "Account", strlen("Account"));
-    if (s->block == PD_BLOCK_NOTIFY)
-      mention(s->m, PD_BLOCK_PLUGIN, "Notify", strlen("Notify"));
+    mention_nested_block(s);
     return;
   }
   if (s->block == 0 || !starts(line, len, "=item B<"))
