@@ -127,7 +127,9 @@ static pd_incident_rec_t *rec_find(const pd_incident_recs_t *v,
                                    const char *id) {
   pd_incident_rec_t key;
   snprintf(key.id, sizeof(key.id), "%s", id);
-  return bsearch(&key, v->items, v->num, sizeof(*v->items), cmp_rec);
+  return v->num == 0
+             ? NULL
+             : bsearch(&key, v->items, v->num, sizeof(*v->items), cmp_rec);
 }
 
 /* --- seen entries ---------------------------------------------------------
@@ -141,8 +143,8 @@ static int cmp_seen(const void *a, const void *b) {
 static bool seen_has(const pd_incr_t *st, const char *id) {
   pd_incr_seen_t key;
   snprintf(key.id, sizeof(key.id), "%s", id);
-  return bsearch(&key, st->seen, st->seen_num, sizeof(*st->seen), cmp_seen) !=
-         NULL;
+  return st->seen_num > 0 && bsearch(&key, st->seen, st->seen_num,
+                                     sizeof(*st->seen), cmp_seen) != NULL;
 }
 
 static int seen_add(pd_incr_t *st, const pd_log_entry_t *e) {
@@ -193,7 +195,8 @@ static int note_created(const pd_log_entry_t *e, pd_incident_recs_t *created,
   snprintf(inc.service_id, sizeof(inc.service_id), "%s", service);
   if (pd_incident_recs_push(created, &inc) != 0)
     return -1;
-  qsort(created->items, created->num, sizeof(*created->items), cmp_rec);
+  if (created->num > 1)
+    qsort(created->items, created->num, sizeof(*created->items), cmp_rec);
   return 0;
 }
 
@@ -252,7 +255,8 @@ int pd_incr_take_entries(pd_incr_t *st, const pd_incr_log_t *log,
         take_entry(st, e, open, created, created_floor, scope, affected) != 0)
       return -1;
   }
-  qsort(st->seen, st->seen_num, sizeof(*st->seen), cmp_seen);
+  if (st->seen_num > 1)
+    qsort(st->seen, st->seen_num, sizeof(*st->seen), cmp_seen);
   return 0;
 }
 
@@ -282,7 +286,8 @@ int pd_incr_merge(pd_incident_recs_t *open, const pd_idlist_t *affected,
     if (c != NULL)
       memcpy(c->service_id, fresh->items[i].service_id, sizeof(c->service_id));
   }
-  qsort(out.items, out.num, sizeof(*out.items), cmp_rec);
+  if (out.num > 1)
+    qsort(out.items, out.num, sizeof(*out.items), cmp_rec);
   pd_incident_recs_free(open);
   *open = out;
   fresh->num = 0;

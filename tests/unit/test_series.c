@@ -167,8 +167,11 @@ START_TEST(test_type_instance_composes) {
   ck_assert_int_eq(pd_series_type_instance(small, sizeof(small),
                                            PD_SERIES_API_UP, NULL, NULL),
                    -1);
-  ck_assert_int_eq(
-      pd_series_type_instance(small, 7, PD_SERIES_API_UP, NULL, NULL), 0);
+  char exact[7]; /* "api-up" and its NUL, exactly */
+  ck_assert_int_eq(pd_series_type_instance(exact, sizeof(exact),
+                                           PD_SERIES_API_UP, NULL, NULL),
+                   0);
+  ck_assert_str_eq(exact, "api-up");
 }
 END_TEST
 
