@@ -165,6 +165,19 @@ static bool token_like(const char *text) {
   return strlen(text) >= 8 && letter && digit;
 }
 
+/* The secret without the punctuation around it (in place): a message that
+ * quotes another option's value closes the quote right after it, so a
+ * secret R0123..." whose R0123... is also in that value is in the log
+ * without the secret having leaked (found by this target). */
+static const char *secret_core(char *secret) {
+  char *end = secret + strlen(secret);
+  while (end > secret && !isalnum((unsigned char)end[-1]))
+    *--end = '\0';
+  while (*secret != '\0' && !isalnum((unsigned char)*secret))
+    secret++;
+  return secret;
+}
+
 /* No log line holds a secret of the tree: the first value of a Token or
  * RoutingKey, the password of a Proxy URL. Secrets that also occur
  * elsewhere in the input (an account named like its token) are not
@@ -174,7 +187,7 @@ static void check_secrets(const oconfig_item_t *root,
   if (ci->values_num > 0 && ci->values[0].type == OCONFIG_TYPE_STRING) {
     char *secret = secret_of(ci, &ci->values[0]);
     if (secret != NULL && token_like(secret) &&
-        !occurs_elsewhere(root, secret, &ci->values[0]) &&
+        !occurs_elsewhere(root, secret_core(secret), &ci->values[0]) &&
         stub_log_contains(-1, secret)) {
       fprintf(stderr, "a secret is in the log:\n%s", stub_log_dump());
       abort();
