@@ -892,6 +892,28 @@ bool pd_match_matches(const pd_match_t *m, const char *text) {
   return strcmp(m->text, text) == 0;
 }
 
+/* An upper bound of how many copies of its parts regcomp() makes for a
+ * pattern: the product of the largest count of every {m,n} in it. glibc
+ * expands counted repetition into copies, so (a{999}){999} would take
+ * gigabytes inside collectd (found by tests/fuzz/fuzz_config). */
+static double regex_copies(const char *pattern) {
+  double copies = 1;
+  for (const char *p = strchr(pattern, '{'); p != NULL;
+       p = strchr(p + 1, '{')) {
+    char *end;
+    double count = strtod(p + 1, &end);
+    if (end != p + 1 && *end == ',')
+      count = fmax(count, strtod(end + 1, &end));
+    if (*end == '}' && count > 1)
+      copies *= count;
+  }
+  return copies;
+}
+
+/* Repetition a match field may hold: far beyond what matching host or
+ * plugin names needs, far below what exhausts memory. */
+#define PD_REGEX_COPIES_MAX 1000.0
+
 /* "exact" or "/regex/" (POSIX extended). */
 static int match_parse(const char *where, const oconfig_item_t *ci,
                        pd_match_t *m) {
@@ -908,6 +930,15 @@ static int match_parse(const char *where, const oconfig_item_t *ci,
   char *pattern = strndup(text + 1, len - 2);
   if (pattern == NULL) {
     option_error(where, ci->key, "out of memory.");
+    return -1;
+  }
+  if (regex_copies(pattern) > PD_REGEX_COPIES_MAX) {
+    char shown[160];
+    free(pattern);
+    option_error(where, ci->key,
+                 "regular expression %s repeats too much ({m,n} counts "
+                 "multiply to more than 1000); write a simpler one.",
+                 printable(text, shown, sizeof(shown)));
     return -1;
   }
   int rc = regcomp(&m->regex, pattern, REG_EXTENDED | REG_NOSUB);

@@ -1018,6 +1018,13 @@ START_TEST(test_match_bad_regex) {
   reset_root();
   opt_n(notify(root, "web"), "Host", 3);
   PARSE_FAILS(WEB, "Host", "must be a string");
+  /* counted repetition that regcomp() would expand into gigabytes */
+  reset_root();
+  opt_s(notify(root, "web"), "Host", "/(a{999}){2,999}/");
+  PARSE_FAILS(WEB, "Host", "repeats too much");
+  reset_root();
+  opt_s(notify(root, "web"), "Host", "/^web[0-9]{1,3}$/");
+  PARSE_OK();
 }
 END_TEST
 
