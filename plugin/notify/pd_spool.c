@@ -103,6 +103,7 @@ struct pd_spool_s {
   /* Disk faults (see the header); each logged once per change of state. */
   bool dirs_ok;        /* directories and lock in place */
   bool write_failing;  /* writes fail: events are dropped */
+  bool convert_stuck;  /* the disk refused a journal event its file */
   uint64_t unstored;   /* events dropped since writes began to fail */
   bool overflowing;    /* MaxSpoolEvents reached: oldest dropped */
   uint64_t overflowed; /* events dropped since overflow began */
@@ -1072,6 +1073,7 @@ static void journal_lost(pd_spool_t *s) {
     }
   }
   s->jpend_num = 0;
+  s->convert_stuck = false;
   if (s->jfd >= 0)
     close(s->jfd);
   s->jfd = -1;
@@ -1277,8 +1279,10 @@ static void journal_convert(pd_spool_t *s) {
     journal_append(s, JOURNAL_DONE, batch[done - 1].seq, "", 0, NULL);
   if (done < num) {
     journal_requeue(s, batch + done, num - done, gen);
+    s->convert_stuck = gen == s->jgen;
     note_write_failure(s, "write spool file in", s->dir, err);
   } else if (done > 0) {
+    s->convert_stuck = false;
     note_write_ok(s);
   }
   s->jinflight = 0;
@@ -1671,11 +1675,15 @@ int pd_spool_enqueue(pd_spool_t *s, pd_event_t *ev, size_t *dropped) {
     return -1;
   }
   /* Directories gone (or never made): one quick attempt to make them.
-   * While the journal's events cannot be made files (disk full...), new
-   * ones are not taken either: the event would only fit into the
-   * journal's last block by chance. */
+   * While a conversion could not make a journal event its file (disk
+   * full...), new ones are not taken either: the event would only fit
+   * into the journal's last block by chance. A journal append that
+   * fails refuses nothing further: the next event tries again, and once
+   * one fits, the ones behind it are taken until a conversion says the
+   * disk still refuses files (so no event is refused for a disk that has
+   * room again but has not been converted to yet). */
   int status = s->dirs_ok ? 0 : restore_dirs(s);
-  bool refused = status == 0 && s->write_failing && s->jpend_num > 0;
+  bool refused = status == 0 && s->convert_stuck && s->jpend_num > 0;
   uint64_t seq = s->next_seq;
   off_t off = 0;
   if (refused) {

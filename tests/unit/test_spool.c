@@ -718,14 +718,56 @@ START_TEST(test_disk_full) {
   ck_assert_uint_gt(wake, pd_spool_now() + TIME_T_TO_CDTIME_T(50));
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
 
-  /* Space again: events are stored, and that is said once. */
+  /* Space again: events are stored, and that is said once. Several in a
+   * row are taken before any conversion has run (a conversion, not the
+   * first append that fits, proves the disk takes files again; until
+   * then nothing may be refused for it). */
   ck_assert_int_eq(unlink(filler), 0);
   uint64_t next = enqueue_key(spool, "back", NULL);
   ck_assert_uint_gt(next, waiting);
+  ck_assert_uint_gt(enqueue_key(spool, "back-2", NULL), next);
+  ck_assert_uint_eq(dropped_of(spool), 5);
   ck_assert_int_eq(pd_spool_sync(spool), 0); /* its file is made */
   ck_assert_msg(stub_log_contains(LOG_INFO, "5 events could not be stored"),
                 "%s", stub_log_dump());
   ck_assert_uint_eq(dropped_of(spool), 5);
+  pd_spool_close(spool);
+  unmount_tmpfs();
+}
+END_TEST
+
+/* The disk full while the journal's last page still has room: an event
+ * fits into the journal, but its file cannot be made. From that
+ * conversion on, new events are refused (they too would only fit by
+ * chance) until a conversion works again; the event in the journal is
+ * kept and made a file then. */
+START_TEST(test_disk_full_journal_has_room) {
+  if (!mount_tmpfs("256k"))
+    return;
+  pd_spool_t *spool = pd_spool_open(root, BLOCK, 0);
+  ck_assert_ptr_nonnull(spool);
+  uint64_t first = enqueue_key(spool, "first", NULL); /* journal: 1 page */
+  const char *filler = fill_disk();
+  uint64_t fits = enqueue_key(spool, "fits", NULL); /* same page */
+  ck_assert_uint_gt(fits, first);
+
+  stub_log_reset();
+  pd_spool_sync(spool); /* cannot make their files */
+  ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
+  ck_assert_int_eq(try_enqueue(spool, "refused"), -1);
+  ck_assert_uint_eq(dropped_of(spool), 1);
+  pd_spool_stats_t stats;
+  pd_spool_stats(spool, &stats);
+  ck_assert_uint_eq(stats.pending, 2);
+
+  ck_assert_int_eq(unlink(filler), 0);
+  ck_assert_int_eq(pd_spool_sync(spool), 0);
+  ck_assert_msg(stub_log_contains(LOG_INFO, "1 events could not be stored"),
+                "%s", stub_log_dump());
+  char path[512];
+  record_file(fits, path, sizeof(path));
+  ck_assert(file_exists(path));
+  ck_assert_uint_gt(enqueue_key(spool, "back", NULL), fits);
   pd_spool_close(spool);
   unmount_tmpfs();
 }
@@ -1364,6 +1406,7 @@ static Suite *spool_suite(void) {
   tcase_add_test(tc, test_spool_dir_deleted);
   tcase_add_test(tc, test_overflow_logged_per_state);
   tcase_add_test(tc, test_disk_full);
+  tcase_add_test(tc, test_disk_full_journal_has_room);
   tcase_add_test(tc, test_read_only);
   tcase_add_test(tc, test_journal_survives_kill9);
   tcase_add_test(tc, test_journal_torn_record);
