@@ -431,7 +431,7 @@ static int record_metric(void *ctx, const pd_metric_t *m) {
 
 /* The value of a NOTIFY series of the table (pd_series.def). */
 static double metric(const recorder_t *r, pd_series_id_t id) {
-  char ti[PD_TYPE_INSTANCE_MAX], name[64];
+  char ti[PD_TYPE_INSTANCE_MAX], name[2 * PD_TYPE_INSTANCE_MAX];
   ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), id, NULL, NULL), 0);
   snprintf(name, sizeof(name), "%s-%s", pd_series[id].type, ti);
   for (size_t i = 0; i < r->num; i++)
