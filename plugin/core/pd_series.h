@@ -145,6 +145,7 @@ void pd_series_gauge(pd_metric_batch_t *batch, pd_series_id_t id,
 void pd_series_derive(pd_metric_batch_t *batch, pd_series_id_t id,
                       int64_t value);
 
+/* Is the series of type "derive" (emitted with pd_series_derive())? */
 bool pd_series_is_derive(pd_series_id_t id);
 
 /* --- emitting the values of pd_series.def ---------------------------------
