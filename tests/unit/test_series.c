@@ -260,6 +260,59 @@ START_TEST(test_emit_kinds) {
 }
 END_TEST
 
+/* A pd_series_value_fn: the value of every NOTIFY series is 10 + its
+ * position among them, but the one the scope names has none
+ * (PD_ONLY_IF), as a value of pd_series.def would say. */
+static void notify_values(const void *scope, pd_series_id_t id,
+                          const size_t at[2], pd_series_value_t *out) {
+  const pd_series_id_t *absent = scope;
+  ck_assert_int_eq(pd_series[id].entity, PD_ENTITY_NOTIFY);
+  ck_assert_uint_eq(at[0], 0);
+  ck_assert_uint_eq(at[1], 0);
+  double value = 10 + (double)(id - PD_SERIES_NOTIFY_PENDING);
+  bool pd_series_absent = false;
+  out->gauge = PD_ONLY_IF(id != *absent, value);
+  out->derive = (int64_t)out->gauge;
+  out->present = !pd_series_absent;
+}
+
+START_TEST(test_emit_entity) {
+  /* every series of the entity, in the table's order, each through its
+   * kind; a value that is absent is not sent */
+  last_metric_t got = {0};
+  pd_metric_sink_t sink = {.emit = record, .ctx = &got};
+  pd_metric_batch_t batch;
+  pd_metric_batch_init(&batch, &sink, "h", "notify-x");
+  pd_series_id_t absent = PD_SERIES_NUM;
+  pd_series_emit_entity(&batch, PD_ENTITY_NOTIFY, NULL, notify_values, &absent);
+  int notify = 0;
+  pd_series_id_t last = PD_SERIES_NUM;
+  for (int id = 0; id < PD_SERIES_NUM; id++)
+    if (pd_series[id].entity == PD_ENTITY_NOTIFY) {
+      notify++;
+      last = (pd_series_id_t)id;
+    }
+  ck_assert_int_eq(got.num, notify);
+  ck_assert_int_eq(batch.errors, 0);
+  ck_assert_str_eq(got.type, pd_series[last].type);
+  ck_assert_int_eq(got.kind,
+                   pd_series_is_derive(last) ? PD_DS_DERIVE : PD_DS_GAUGE);
+  ck_assert_double_eq(got.value,
+                      10 + (double)(last - PD_SERIES_NOTIFY_PENDING));
+
+  got = (last_metric_t){0};
+  absent = last;
+  pd_series_emit_entity(&batch, PD_ENTITY_NOTIFY, NULL, notify_values, &absent);
+  ck_assert_int_eq(got.num, notify - 1);
+  ck_assert_str_ne(got.type_instance, "");
+  char ti[PD_TYPE_INSTANCE_MAX];
+  ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), last, NULL, NULL),
+                   0);
+  ck_assert_str_ne(got.type_instance, ti);
+  ck_assert_int_eq(batch.errors, 0);
+}
+END_TEST
+
 static Suite *series_suite(void) {
   Suite *s = suite_create("series");
   TCase *tc = tcase_create("table");
@@ -270,6 +323,7 @@ static Suite *series_suite(void) {
   tcase_add_test(tc, test_type_instance_composes);
   tcase_add_test(tc, test_groups);
   tcase_add_test(tc, test_emit_kinds);
+  tcase_add_test(tc, test_emit_entity);
   suite_add_tcase(s, tc);
   return s;
 }
