@@ -469,6 +469,20 @@ class Truth:
         return "%s/pagerduty-%s/%s-%s" % (self.host, self.account, type_,
                                          type_instance)
 
+    def series_id(self, series_id, instance=None, *dims):
+        """The identifier of a series of the table (series.py) for an
+        entity's instance name and dimension values:
+        series_id("SERVICE_STATUS", "web")."""
+        s = series.by_id(series_id)
+        return self.identifier(s.type, s.name(instance, *dims))
+
+    @staticmethod
+    def series_key(series_id, instance=None, *dims):
+        """(type, type_instance) of that series, as notifications carry
+        them."""
+        s = series.by_id(series_id)
+        return s.type, s.name(instance, *dims)
+
     def _precompute(self):
         """What does not depend on time: counts per service and team, the
         creation times the TrendWindow counts slide over, and which
