@@ -64,7 +64,7 @@ Names: see instance_names().
 
 Which series each entity has, their names and types, and which Collect
 keyword (doc/contract.md §3 Collect) gives each come from the table of
-series (plugin/read/pd_series.def, read through series.py); the values
+series (plugin/core/pd_series.def, read through series.py); the values
 never do. A series of the table the oracle has no value for is an
 OracleError: extend Truth.series() when doc/contract.md §4 gains one.
 
