@@ -65,7 +65,8 @@ def dim_names(s):
 
 
 def md_dims(s):
-    """ (status `triggered`/`acknowledged`, urgency `high`/`low`)"""
+    """The dimensions' values after the pattern: " (status
+    `triggered`/`acknowledged`, urgency `high`/`low`)"."""
     if not s.dims:
         return ""
     return " (%s)" % ", ".join(
@@ -74,6 +75,9 @@ def md_dims(s):
 
 
 def md_row(s, with_collect):
+    if "|" in s.meaning:
+        raise Stale("%s: a meaning cannot hold \"|\" (a Markdown table "
+                    "cell)" % s.id)
     cells = [s.type, "`%s`%s" % (s.pattern, md_dims(s)), s.meaning]
     if with_collect:
         cells.append(s.collect if s.collect == "always"
