@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pd_series_table - prints the table of read-side series
- * (plugin/read/pd_series.def) as tab-separated values, one series a line
- * after a header line, for the Python tests (tests/integration/series.py)
- * and the check of the documentation (tests/check_series_docs.py):
+ * pd_series_table - prints the table of series (plugin/core/pd_series.def)
+ * as tab-separated values, one series a line after a header line, for the
+ * Python tests (tests/integration/series.py) and the generator of the
+ * documentation's metric rows (contrib/gen-series-docs.py):
  *
  *   id       SERVICE_TRIGGERED
  *   group    SERVICE_INCIDENTS
  *   collect  the Collect keyword, or "always"
  *   needs    the collections it needs, comma-separated ("services,open")
- *   entity   account, service, team, schedule or policy
+ *   entity   account, service, team, schedule, policy or notify
  *   type     collectd's type ("count")
  *   format   the type instance, "%s" for the instance name, then for each
  *            dimension's value ("service-%s-triggered")
@@ -28,8 +28,8 @@
 
 /* How README.md and the man page write an instance name or a dimension. */
 static const char *placeholder_of_entity(pd_series_entity_t entity) {
-  static const char *const names[PD_ENTITY_NUM] = {"", "<svc>", "<team>",
-                                                   "<sched>", "<policy>"};
+  static const char *const names[PD_ENTITY_NUM] = {
+      "", "<svc>", "<team>", "<sched>", "<policy>", ""};
   return names[entity];
 }
 
@@ -49,7 +49,7 @@ static void print_needs(unsigned needs) {
 static void print_pattern(const pd_series_t *s) {
   const char *args[3];
   size_t num = 0;
-  if (s->entity != PD_ENTITY_ACCOUNT)
+  if (pd_series_entity_named(s->entity))
     args[num++] = placeholder_of_entity(s->entity);
   for (size_t d = 0; d < 2; d++)
     if (s->dims[d] != PD_DIM_NONE)

@@ -25,6 +25,7 @@
 #include "pd_identity.h"
 #include "pd_log.h"
 #include "pd_sender_actions.h"
+#include "pd_series.h"
 
 /* Error bodies and the answers read here are small. */
 #define EVENTS_MAX_RESPONSE (1024 * 1024)
@@ -685,6 +686,33 @@ void pd_sender_stats(pd_sender_t *s, pd_sender_stats_t *out) {
     out->oldest_s = CDTIME_T_TO_DOUBLE(now - st.oldest_created);
 }
 
+/* The value of a NOTIFY series of pd_series.def (a pd_series_value_fn);
+ * scope: the block's pd_sender_stats_t, "st" in the table. */
+static void series_value(const void *scope, pd_series_id_t id,
+                         const size_t at[2], pd_series_value_t *out) {
+  const pd_sender_stats_t *st = scope;
+  (void)at;
+  switch (id) {
+#define PD_SERIES_GROUP(group, collect, needs)
+#define PD_SERIES(id, group, entity, type, format, dim1, dim2, value, meaning) \
+  VALUE_OF_##entity(id, value)
+#define VALUE_OF_NOTIFY(id, value)                                             \
+  case PD_SERIES_##id:                                                         \
+    PD_SERIES_STORE(out, id, value);                                           \
+    break;
+#define VALUE_OF_ACCOUNT(id, value) /* the read side's */
+#define VALUE_OF_SERVICE(id, value)
+#define VALUE_OF_TEAM(id, value)
+#define VALUE_OF_SCHEDULE(id, value)
+#define VALUE_OF_POLICY(id, value)
+#include "pd_series.def"
+#undef PD_SERIES_GROUP
+#undef PD_SERIES
+  default:
+    break;
+  }
+}
+
 void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
                                 const char *host) {
   pd_sender_stats_t st;
@@ -697,10 +725,5 @@ void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
       *p = '_';
   pd_metric_batch_t batch;
   pd_metric_batch_init(&batch, sink, host, instance);
-  pd_metric_gauge(&batch, "queue_length", (double)st.pending, "pending");
-  pd_metric_gauge(&batch, "duration", st.oldest_s, "oldest");
-  pd_metric_derive(&batch, (int64_t)st.sent, "sent");
-  pd_metric_derive(&batch, (int64_t)st.retried, "retried");
-  pd_metric_derive(&batch, (int64_t)st.failed, "failed");
-  pd_metric_derive(&batch, (int64_t)st.dropped, "dropped");
+  pd_series_emit_entity(&batch, PD_ENTITY_NOTIFY, NULL, series_value, &st);
 }

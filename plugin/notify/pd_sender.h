@@ -132,10 +132,9 @@ typedef struct {
 void pd_sender_stats(pd_sender_t *s, pd_sender_stats_t *out);
 
 /*
- * The per-Notify metrics of doc/contract.md §4, as
- * <host>/pagerduty-notify-<name>/: queue_length-pending, duration-oldest,
- * derive-sent, derive-retried, derive-failed, derive-dropped. host "" =
- * collectd's Hostname.
+ * The per-Notify metrics of doc/contract.md §4 (the NOTIFY series of
+ * pd_series.def, valued from pd_sender_stats()), as
+ * <host>/pagerduty-notify-<name>/. host "" = collectd's Hostname.
  */
 void pd_sender_dispatch_metrics(pd_sender_t *s, const pd_metric_sink_t *sink,
                                 const char *host);

@@ -12,7 +12,6 @@
 #include "pd_identity.h"
 #include "pd_log.h"
 #include "pd_readmetrics.h"
-#include "pd_series.h"
 #include "pd_token.h"
 
 /* Share of the read interval one cycle may spend, waits included, so a
@@ -154,21 +153,16 @@ static void dispatch_api_metrics(pd_account_t *acct,
     acct->last_latency_s =
         (now.latency_sum_s - then->latency_sum_s) / (double)cycle_requests;
 
+  pd_api_reading_t api = {
+      .http = now,
+      .latency_s = acct->last_latency_s,
+      .up = acct->cycle_ok,
+      .cycle_s = cycle_s,
+      .resync_corrections = pd_collect_resync_corrections(acct->collect),
+  };
   pd_metric_batch_t batch;
   pd_metric_batch_init(&batch, sink, acct->cfg->host, acct->cfg->name);
-  pd_series_derive(&batch, PD_SERIES_API_REQUESTS, (int64_t)now.requests);
-  pd_series_derive(&batch, PD_SERIES_API_ERRORS, (int64_t)now.errors);
-  pd_series_derive(&batch, PD_SERIES_API_THROTTLED, (int64_t)now.throttled);
-  pd_series_gauge(&batch, PD_SERIES_API_LATENCY, NULL, NULL,
-                  acct->last_latency_s);
-  if (now.ratelimit_remaining >= 0)
-    pd_series_gauge(&batch, PD_SERIES_API_RATELIMIT_REMAINING, NULL, NULL,
-                    (double)now.ratelimit_remaining);
-  pd_series_gauge(&batch, PD_SERIES_API_UP, NULL, NULL,
-                  acct->cycle_ok ? 1.0 : 0.0);
-  pd_series_gauge(&batch, PD_SERIES_API_CYCLE, NULL, NULL, cycle_s);
-  pd_series_derive(&batch, PD_SERIES_API_RESYNC_CORRECTIONS,
-                   (int64_t)pd_collect_resync_corrections(acct->collect));
+  pd_api_reading_emit(&api, &batch);
 }
 
 /* Collects, computes and dispatches the doc/contract.md §4 series (and

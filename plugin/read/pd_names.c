@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_series.h"
+
+_Static_assert(PD_INSTANCE_NAME_MAX == PD_SERIES_INSTANCE_MAX,
+               "the table of series checks names against this bound");
+
 static bool in_name_class(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }

@@ -43,7 +43,8 @@
 /* A type instance is an instance name inside a series' fixed text
  * (pd_series.def), e.g. "service-<svc>-triggered"; pd_series.c checks at
  * compile time that every series fits collectd's DATA_MAX_NAME_LEN with
- * an instance name of PD_INSTANCE_NAME_MAX bytes. */
+ * an instance name of PD_SERIES_INSTANCE_MAX bytes, which pd_names.c checks
+ * is PD_INSTANCE_NAME_MAX. */
 
 /*
  * Sanitises name[0..len) by the doc/contract.md §4 rule into out (at least

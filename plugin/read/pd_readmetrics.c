@@ -620,8 +620,10 @@ static void decide_groups(const pd_snapshot_t *snap, bool has[PD_GROUP_NUM]) {
                   (snap->policies != NULL ? PD_NEED_POLICIES : 0);
   for (int g = 0; g < PD_GROUP_NUM; g++)
     has[g] = pd_series_group_on((pd_series_group_t)g, snap->collect, have);
-  /* The api-* series are pd_account.c's, not the snapshot's. */
+  /* The api-* series are pd_account.c's, not the snapshot's; the Notify
+   * blocks' are theirs. */
   has[PD_GROUP_API] = false;
+  has[PD_GROUP_NOTIFY] = false;
 }
 
 int pd_readings_compute(const pd_snapshot_t *snap, pd_readings_t *out) {
@@ -652,109 +654,79 @@ fail:
 
 /* --- emitting ------------------------------------------------------------- */
 
-/*
- * The value of series `id` for entity i of its kind (at: the indexes into
- * its dimensions); false when there is none to send: a service of unknown
- * status has no status gauge, and the api-* series are pd_account.c's. A
- * series of pd_series.def missing here is never sent, which test_readmetrics
- * catches (every series of the table, for every entity).
- */
-static bool series_value(const pd_readings_t *r, pd_series_id_t id, size_t i,
-                         const size_t at[2], double *v) {
-  switch (id) {
-  case PD_SERIES_INCIDENTS:
-    *v = (double)r->incidents[at[0]][at[1]];
-    return true;
-  case PD_SERIES_INCIDENTS_OLDEST:
-    *v = r->oldest_s[at[0]];
-    return true;
-  case PD_SERIES_SERVICES:
-    *v = (double)r->services_by_status[at[0]];
-    return true;
-  case PD_SERIES_SERVICE_STATUS:
-    *v = (double)r->services[i].service->status;
-    return r->services[i].service->status < PD_SERVICE_STATUS_NUM;
-  case PD_SERIES_SERVICE_TRIGGERED:
-    *v = (double)r->services[i].triggered;
-    return true;
-  case PD_SERIES_SERVICE_ACKNOWLEDGED:
-    *v = (double)r->services[i].acknowledged;
-    return true;
-  case PD_SERIES_SERVICE_HIGH_URGENCY:
-    *v = (double)r->services[i].high_urgency;
-    return true;
-  case PD_SERIES_SERVICE_CREATED:
-    *v = (double)r->services[i].created;
-    return true;
-  case PD_SERIES_TEAM_TRIGGERED:
-    *v = (double)r->teams[i].triggered;
-    return true;
-  case PD_SERIES_TEAM_ACKNOWLEDGED:
-    *v = (double)r->teams[i].acknowledged;
-    return true;
-  case PD_SERIES_SCHEDULE_ONCALL:
-    *v = (double)r->schedules[i].oncall;
-    return true;
-  case PD_SERIES_SCHEDULE_COVERAGE:
-    *v = r->schedules[i].coverage.coverage_pct;
-    return true;
-  case PD_SERIES_SCHEDULE_GAP:
-    *v = r->schedules[i].coverage.gap_s;
-    return true;
-  case PD_SERIES_SCHEDULE_NEXT_GAP:
-    *v = r->schedules[i].coverage.next_gap_s;
-    return true;
-  case PD_SERIES_SCHEDULE_NEXT_HANDOFF:
-    *v = r->schedules[i].coverage.next_handoff_s;
-    return true;
-  case PD_SERIES_POLICY_RULES:
-    *v = (double)r->policies[i].policy->rules_num;
-    return true;
-  case PD_SERIES_POLICY_LOOPS:
-    *v = (double)r->policies[i].policy->num_loops;
-    return true;
-  case PD_SERIES_POLICY_ONCALL:
-    *v = (double)r->policies[i].oncall_level1;
-    return true;
-  case PD_SERIES_POLICY_UNCOVERED_LEVELS:
-    *v = (double)r->policies[i].uncovered_levels;
-    return true;
-  default:
-    return false;
-  }
-}
+/* What the values of pd_series.def are read from: the readings and the
+ * index of one entity of the kind being emitted (svc, team, sched and pol
+ * are its reading), or the api counters (api, for group API). */
+typedef struct {
+  const pd_readings_t *r; /* NULL for the api-* series */
+  const pd_api_reading_t *api;
+  size_t i;
+} value_scope_t;
 
-/* Every series of one entity (i of its kind, or the account) that the
- * readings hold, in the table's order, over all its dimensions. */
-static void emit_entity(const pd_readings_t *r, pd_metric_batch_t *b,
-                        pd_series_entity_t entity, size_t i,
-                        const char *instance) {
-  for (int id = 0; id < PD_SERIES_NUM; id++) {
-    const pd_series_t *s = &pd_series[id];
-    if (s->entity != entity || !r->has[s->group])
-      continue;
-    size_t size0 = pd_series_dim_size(s->dims[0]);
-    size_t size1 = pd_series_dim_size(s->dims[1]);
-    for (size_t a = 0; a < size0; a++)
-      for (size_t c = 0; c < size1; c++) {
-        size_t at[2] = {a, c};
-        double v;
-        if (series_value(r, (pd_series_id_t)id, i, at, &v))
-          pd_series_gauge(b, (pd_series_id_t)id, instance, at, v);
-      }
+/* The cases of series_value(), one per row of pd_series.def, each in the
+ * scope its entity's values are written for (pd_series.def, "value"). */
+#define VALUE_CASE(id, value, scope)                                           \
+  case PD_SERIES_##id: {                                                       \
+    scope;                                                                     \
+    PD_SERIES_STORE(out, id, value);                                           \
+    break;                                                                     \
+  }
+#define VALUE_OF_ACCOUNT(id, value)                                            \
+  VALUE_CASE(id, value, const pd_readings_t *r = c->r;                         \
+             const pd_api_reading_t *api = c->api; (void)r; (void)api)
+#define VALUE_OF_SERVICE(id, value)                                            \
+  VALUE_CASE(id, value, const pd_service_reading_t *svc = &c->r->services[c->i])
+#define VALUE_OF_TEAM(id, value)                                               \
+  VALUE_CASE(id, value, const pd_team_reading_t *team = &c->r->teams[c->i])
+#define VALUE_OF_SCHEDULE(id, value)                                           \
+  VALUE_CASE(id, value,                                                        \
+             const pd_schedule_reading_t *sched = &c->r->schedules[c->i])
+#define VALUE_OF_POLICY(id, value)                                             \
+  VALUE_CASE(id, value, const pd_policy_reading_t *pol = &c->r->policies[c->i])
+#define VALUE_OF_NOTIFY(id, value) /* pd_sender.c's */
+
+/* The value of series `id` at the dimension indexes `at` (a
+ * pd_series_value_fn): none when the readings lack its group, or for the
+ * api counters when it is not an api-* series. */
+static void series_value(const void *scope, pd_series_id_t id,
+                         const size_t at[2], pd_series_value_t *out) {
+  const value_scope_t *c = scope;
+  pd_series_group_t group = pd_series[id].group;
+  if (c->r != NULL ? !c->r->has[group] : group != PD_GROUP_API)
+    return;
+  switch (id) {
+#define PD_SERIES_GROUP(group, collect, needs)
+#define PD_SERIES(id, group, entity, type, format, dim1, dim2, value, meaning) \
+  VALUE_OF_##entity(id, value)
+#include "pd_series.def"
+#undef PD_SERIES_GROUP
+#undef PD_SERIES
+  default:
+    break;
   }
 }
 
 void pd_readings_emit(const pd_readings_t *r, pd_metric_batch_t *batch) {
-  emit_entity(r, batch, PD_ENTITY_ACCOUNT, 0, NULL);
-  for (size_t i = 0; i < r->services_num; i++)
-    emit_entity(r, batch, PD_ENTITY_SERVICE, i, r->services[i].instance);
-  for (size_t i = 0; i < r->teams_num; i++)
-    emit_entity(r, batch, PD_ENTITY_TEAM, i, r->teams[i].instance);
-  for (size_t i = 0; i < r->schedules_num; i++)
-    emit_entity(r, batch, PD_ENTITY_SCHEDULE, i, r->schedules[i].instance);
-  for (size_t i = 0; i < r->policies_num; i++)
-    emit_entity(r, batch, PD_ENTITY_POLICY, i, r->policies[i].instance);
+  value_scope_t c = {.r = r};
+  pd_series_emit_entity(batch, PD_ENTITY_ACCOUNT, NULL, series_value, &c);
+  for (c.i = 0; c.i < r->services_num; c.i++)
+    pd_series_emit_entity(batch, PD_ENTITY_SERVICE, r->services[c.i].instance,
+                          series_value, &c);
+  for (c.i = 0; c.i < r->teams_num; c.i++)
+    pd_series_emit_entity(batch, PD_ENTITY_TEAM, r->teams[c.i].instance,
+                          series_value, &c);
+  for (c.i = 0; c.i < r->schedules_num; c.i++)
+    pd_series_emit_entity(batch, PD_ENTITY_SCHEDULE, r->schedules[c.i].instance,
+                          series_value, &c);
+  for (c.i = 0; c.i < r->policies_num; c.i++)
+    pd_series_emit_entity(batch, PD_ENTITY_POLICY, r->policies[c.i].instance,
+                          series_value, &c);
+}
+
+void pd_api_reading_emit(const pd_api_reading_t *api,
+                         pd_metric_batch_t *batch) {
+  value_scope_t c = {.api = api};
+  pd_series_emit_entity(batch, PD_ENTITY_ACCOUNT, NULL, series_value, &c);
 }
 
 void pd_readings_free(pd_readings_t *r) {

@@ -11,8 +11,9 @@
  * Which series exist, the Collect keyword behind each and what each one
  * needs from the snapshot are in one table, pd_series.def: a collection
  * that is NULL - not collected, not needed, or failed this cycle - silences
- * exactly the series whose group needs it, never others. The values are
- * computed here; pd_readings_emit() names them through that table.
+ * exactly the series whose group needs it, never others. The readings are
+ * computed here; the table says which field of them each series is, and
+ * pd_readings_emit() names and emits them through it.
  *
  * Definitions (doc/contract.md §4, and the choices where it is silent):
  *  - "On call now" is an on-call entry with start <= now < end (a null
@@ -49,9 +50,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "pd_config.h"
+#include "pd_http.h"
 #include "pd_metrics.h"
 #include "pd_model.h"
 #include "pd_names.h"
@@ -208,12 +211,25 @@ typedef struct {
   size_t policies_num;
 } pd_readings_t;
 
+/* The api-* self-metrics of one cycle (group API of pd_series.def), from
+ * the account's HTTP counters. */
+typedef struct {
+  pd_http_stats_t http; /* the counters now, since the account started */
+  double latency_s;     /* mean latency of the last cycle with requests */
+  bool up;              /* the last cycle fully succeeded */
+  double cycle_s;       /* wall time of the last cycle */
+  uint64_t resync_corrections;
+} pd_api_reading_t;
+
 /* Computes everything the snapshot allows. Returns 0, or -1 when memory
  * runs out or instance names cannot be assigned (out is then empty). */
 int pd_readings_compute(const pd_snapshot_t *snap, pd_readings_t *out);
 
 /* Emits every series the readings hold. */
 void pd_readings_emit(const pd_readings_t *r, pd_metric_batch_t *batch);
+
+/* Emits the api-* series (a ratelimit_remaining of -1, never seen: none). */
+void pd_api_reading_emit(const pd_api_reading_t *api, pd_metric_batch_t *batch);
 
 void pd_readings_free(pd_readings_t *r);
 

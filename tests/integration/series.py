@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """
-series.py - the table of read-side series (plugin/read/pd_series.def,
-doc/contract.md §4) for the Python tests, as the built program
+series.py - the table of series (plugin/core/pd_series.def, doc/contract.md
+§4: the read side's and each Notify block's) for the Python tests, as the built program
 tests/pd_series_table prints it. Tests take series names and types from
 here, never from lists of their own; the oracle (truth.py) still computes
 every value itself.
@@ -27,7 +27,10 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("PD_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 
-ENTITIES = ("account", "service", "team", "schedule", "policy")
+ENTITIES = ("account", "service", "team", "schedule", "policy", "notify")
+# Entities whose series have no instance name in the type instance: one
+# account or Notify block per plugin instance.
+UNNAMED = ("account", "notify")
 
 
 class Series(collections.namedtuple(
@@ -40,8 +43,8 @@ class Series(collections.namedtuple(
 
     def name(self, instance=None, *dims):
         """The type instance for an entity's instance name (None for an
-        account series) and one value per dimension."""
-        args = ([] if self.entity == "account" else [instance]) + list(dims)
+        account or notify series) and one value per dimension."""
+        args = ([] if self.entity in UNNAMED else [instance]) + list(dims)
         if len(args) != self.format.count("%s") or None in args:
             raise ValueError("%s takes %d values, not %r"
                              % (self.id, self.format.count("%s"), args))
@@ -54,7 +57,7 @@ class Series(collections.namedtuple(
 
     def regex(self):
         parts = self.format.split("%s")
-        groups = ([] if self.entity == "account" else ["([a-z0-9_]+)"]) + \
+        groups = ([] if self.entity in UNNAMED else ["([a-z0-9_]+)"]) + \
             ["(%s)" % "|".join(map(re.escape, d)) for d in self.dims]
         out = re.escape(parts[0])
         for group, literal in zip(groups, parts[1:]):
@@ -122,7 +125,7 @@ def match(type_instance, type_=None):
         m = regex.match(type_instance)
         if m and (type_ is None or type_ == s.type):
             groups = m.groups()
-            if s.entity == "account":
+            if s.entity in UNNAMED:
                 return s, None, groups
             return s, groups[0], groups[1:]
     return None

@@ -85,22 +85,19 @@ class DemoViewTest(ReadTestCase):
 
         services = rows_of(lines, "Services (")
         for sid, name in truth.names["service"].items():
-            status = now[truth.identifier("gauge",
-                                          "service-%s-status" % name)][0]
-            trig = now[truth.identifier("count",
-                                        "service-%s-triggered" % name)][0]
+            status = now[truth.series_id("SERVICE_STATUS", name)][0]
+            trig = now[truth.series_id("SERVICE_TRIGGERED", name)][0]
             self.assertEqual(services[name][1:3],
                              [demo_view.STATUS[status], "%d" % trig], text)
         schedules = rows_of(lines, "Schedules (")
         for name in truth.names["schedule"].values():
-            oncall = now[truth.identifier("count",
-                                          "schedule-%s-oncall" % name)][0]
+            oncall = now[truth.series_id("SCHEDULE_ONCALL", name)][0]
             self.assertEqual(schedules[name][1],
                              "NOBODY" if oncall == 0 else "%d" % oncall)
         policies = rows_of(lines, "Escalation policies (")
         for name in truth.names["policy"].values():
-            uncovered = now[truth.identifier(
-                "count", "policy-%s-uncovered_levels" % name)][0]
+            uncovered = now[truth.series_id("POLICY_UNCOVERED_LEVELS",
+                                            name)][0]
             self.assertEqual(policies[name][-1], "%d" % uncovered, text)
         self.assertTrue(truth.names["schedule"])
         self.assertTrue(truth.names["policy"])
@@ -135,7 +132,7 @@ class DemoViewTest(ReadTestCase):
         daemon.sock.putnotif("disk full", severity="failure", host="web01",
                                plugin="df", type="percent_bytes")
         svc = demo_view_name(self.service_name, truth)
-        trig = now[truth.identifier("count", "service-%s-triggered" % svc)][0]
+        trig = now[truth.series_id("SERVICE_TRIGGERED", svc)][0]
         counted = "triggered %d -> %d" % (trig, trig + 1)
         seen = []
 

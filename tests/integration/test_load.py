@@ -21,18 +21,13 @@ import secrets
 import time
 
 import harness
+import series
 from harness import (DaemonTestCase, block, plugin_block, PAGERDUTY_ACCEPT,
                      wait_until)
 
-API_METRICS = [
-    ("derive", "api-requests"),
-    ("derive", "api-errors"),
-    ("derive", "api-throttled"),
-    ("response_time", "api-latency"),
-    ("gauge", "api-ratelimit_remaining"),
-    ("gauge", "api-up"),
-    ("duration", "api-cycle"),
-]
+# The api-* series of doc/contract.md §4, (type, type instance), from the
+# table of series.
+API_METRICS = [(s.type, s.name()) for s in series.TABLE if s.group == "API"]
 
 AUTH_FAILED = ("authentication failed; check the User API token is correct "
                "and not revoked, and that it is a User Token, not a REST API "

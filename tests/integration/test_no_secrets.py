@@ -148,7 +148,7 @@ class NoSecretsTest(NotifyTestCase):
         self.wait_incidents(
             KEY, 1, check=lambda i: i["status"] == "resolved"
             and i.get("service_id") == self.service)
-        self.wait_counter(daemon, "ev", "failed", lambda v: v >= 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_FAILED", lambda v: v >= 1)
         rest_writes = [r for r in self.notify_requests()
                        if r["method"] in ("POST", "PUT")
                        and r["path"].startswith("/incidents")]

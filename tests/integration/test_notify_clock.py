@@ -81,7 +81,7 @@ class ClockStepTest(NotifyTestCase):
     def wait_daemon_sees(self, daemon, after):
         """Waits until collectd wrote a value stamped after `after` (epoch
         seconds): its wall clock has stepped there."""
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
         wait_until(lambda: any(r["epoch"] > after
                                for r in daemon.csv_rows(pending)), 20,
                    message="a value stamped after %d" % after)
@@ -127,7 +127,7 @@ class ClockStepTest(NotifyTestCase):
                             MaxEventAge=HOUR)
         proxy.down()
         self.problem(daemon, "waiting")
-        oldest = self.notify_id(daemon, "ev", "duration", "oldest")
+        oldest = self.notify_id(daemon, "ev", "NOTIFY_OLDEST")
         daemon.wait_for_csv(oldest, lambda v: v is not None and v >= 1)
         stepped_at = time.time() + 2 * HOUR
         self.step(2 * HOUR)

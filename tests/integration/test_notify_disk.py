@@ -116,7 +116,7 @@ class DiskFaultTest(NotifyTestCase):
                           message="trigger %s delivered" % key)
 
     def dropped(self, daemon, predicate):
-        return self.wait_counter(daemon, "ev", "dropped", predicate)
+        return self.wait_counter(daemon, "ev", "NOTIFY_DROPPED", predicate)
 
     def spool_errors(self, daemon):
         return [m for m in daemon.errors() if "derive-dropped" in m]
@@ -131,7 +131,7 @@ class DiskFaultTest(NotifyTestCase):
                                    options={"SpoolDir": spool})
         self.problems(daemon, ["before"])
         self.wait_delivered("before")
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 0)
         # The block's journal emptied (a sync after the delivery): an event
         # cannot find room in its last block, behind the test's back.
@@ -165,7 +165,7 @@ class DiskFaultTest(NotifyTestCase):
                             r"stored", severity="info")
         self.assertEqual(len(self.spool_errors(daemon)), 1)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "dropped")), 5)
+            daemon, "ev", "NOTIFY_DROPPED")), 5)
 
     # -- read-only -------------------------------------------------------------
     def test_read_only_then_writable(self):
@@ -244,7 +244,7 @@ class DiskFaultTest(NotifyTestCase):
                                    options={"SpoolDir": spool})
         proxy.down()
         self.problems(daemon, ["good"])
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 1)
         daemon.stop()
 

@@ -92,7 +92,7 @@ class DurabilityTest(NotifyTestCase):
         self.notify(daemon, range(80))
         self.notify(daemon, range(10))              # repeats: nothing
         self.notify(daemon, range(10), "okay")      # resolve k00..k09
-        pending = self.notify_id(daemon, name, "queue_length", "pending")
+        pending = self.notify_id(daemon, name, "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 90)
         self.assertEqual(daemon.kill(signal.SIGKILL), -signal.SIGKILL)
 
@@ -103,8 +103,8 @@ class DurabilityTest(NotifyTestCase):
         self.notify(daemon, range(10, 60), "okay")  # resolve k10..k59
         self.assertEqual(daemon.wait_for_value(pending, lambda v: v == 160),
                          160)
-        daemon.wait_for_value(self.notify_id(daemon, name, "duration",
-                                             "oldest"), lambda v: v >= 1)
+        daemon.wait_for_value(self.notify_id(daemon, name, "NOTIFY_OLDEST"),
+                              lambda v: v >= 1)
         self.assertSpoolSafe(daemon, spool, [self.routing_key,
                                              self.sim.token])
         self.assertEqual(self.notify_requests(), [])
@@ -117,9 +117,9 @@ class DurabilityTest(NotifyTestCase):
         self.assertEqual({k: by_key.get(k) for k in KEYS},
                          {k: ["resolved" if i < 60 else "triggered"]
                           for i, k in enumerate(KEYS)})
-        self.wait_counter(daemon, name, "sent", lambda v: v == 160)
+        self.wait_counter(daemon, name, "NOTIFY_SENT", lambda v: v == 160)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, name, "derive", "failed")), 0)
+            daemon, name, "NOTIFY_FAILED")), 0)
         self.assertSecretNowhere(daemon, self.routing_key)
         return daemon
 
@@ -169,7 +169,7 @@ class DurabilityTest(NotifyTestCase):
 
         proxy.up()
         daemon.start()
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 0, timeout=90)
         sent = [r for r in self.sim.requests() if r["status"] == 202]
         self.assertEqual(sorted(body(r)["dedup_key"] for r in sent
@@ -177,7 +177,7 @@ class DurabilityTest(NotifyTestCase):
                          KEYS[:40])
         self.assertEqual(len(sent), 40)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "failed")), 0)
+            daemon, "ev", "NOTIFY_FAILED")), 0)
         self.assertEqual(daemon.errors(), [])
 
     # -- a crash in the middle of deliveries ----------------------------------
@@ -216,7 +216,7 @@ class DurabilityTest(NotifyTestCase):
                     for i, k in enumerate(KEYS[:60])}
         wait_until(lambda: settled() == expected, 60, interval=0.5,
                    message="60 incidents, 30 resolved")
-        pending = self.notify_id(daemon, name, "queue_length", "pending")
+        pending = self.notify_id(daemon, name, "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 0)
         self.assertEqual(settled(), expected)
         self.assertLess(delivered_before, 60, "killed too late to tell")
@@ -254,7 +254,7 @@ class DurabilityTest(NotifyTestCase):
         posts = [r["status"] for r in self.sim.requests()
                  if r["method"] == "POST" and r["path"] == "/incidents"]
         self.assertEqual(posts, [201, 400])
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual(len(self.incidents(KEYS[0])), 1)
         # The restarted collectd knows the alert is open: OKAY resolves it.
         self.notify(daemon, [0], "okay")
@@ -270,7 +270,7 @@ class DurabilityTest(NotifyTestCase):
                                    count=2)
         results = [r.get("event_result") for r in self.sim.requests()]
         self.assertEqual(results, ["created", "merged"])
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 1)
         self.notify(daemon, [0], "okay")
         self.wait_incidents(KEYS[0], 1, status="resolved")
         self.assertEqual(len(self.incidents(KEYS[0])), 1)
@@ -281,7 +281,7 @@ class DurabilityTest(NotifyTestCase):
                                    self.rest_notify(Host="web01"))
         self.notify(daemon, [0])
         inc = self.wait_incidents(KEYS[0], 1)[0]
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 1)
         notes_path = "/incidents/%s/notes" % inc["id"]
 
         # A note whose POST got through while collectd died: the resend
@@ -294,7 +294,7 @@ class DurabilityTest(NotifyTestCase):
         self.crash_mid_request(daemon, "POST", notes_path, note)
         self.sim.wait_for_requests(lambda r: r["method"] == "GET"
                                    and r["path"] == notes_path)
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual([n["content"] for n in self.incidents(KEYS[0])[0][
             "notes"]], ["checked the disk"])
         self.assertEqual(len([r for r in self.sim.requests()
@@ -309,7 +309,7 @@ class DurabilityTest(NotifyTestCase):
         self.sim.wait_for_requests(
             lambda r: r["method"] == "GET" and r["seq"] > put["seq"]
             and r["path"] == "/incidents/" + inc["id"])
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 1)
         daemon.wait_for_log("incident %s is already resolved" % inc["id"],
                             severity="info")
         puts = [r["status"] for r in self.sim.requests()
@@ -329,7 +329,7 @@ class DurabilityTest(NotifyTestCase):
         self.wait_incidents(IDENT, 1)
         # Delivered (not only received: a stop while the answer is on its
         # way leaves the event queued, and it is sent again, merged).
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual(daemon.stop(), 0)
         daemon.start()
         # The threshold plugin forgot the value: its first OKAY is a

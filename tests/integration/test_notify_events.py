@@ -122,9 +122,9 @@ class EventsNotifyTest(NotifyTestCase):
         self.assertEqual([body(r).get("dedup_key")
                           for r in self.sim.requests()],
                          ["web01/sentinel/gauge"])
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "failed")), 0)
+            daemon, "ev", "NOTIFY_FAILED")), 0)
         self.assertEqual(daemon.errors(), [])
         self.assertEqual(daemon.warnings(), [])
 

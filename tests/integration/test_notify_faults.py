@@ -25,6 +25,7 @@ import stat
 import time
 
 import harness
+import series
 from harness import NotifyTestCase, wait_until
 
 
@@ -102,11 +103,11 @@ class FaultsTest(NotifyTestCase):
         self.assertEqual([r["status"] for r in events[:7]], [429] * 7)
         self.assertEqual(sorted(r["event_result"] for r in events[7:]),
                          ["created"] * 12 + ["resolved"] * 6)
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 18)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 18)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "retried")), 7)
+            daemon, "ev", "NOTIFY_RETRIED")), 7)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "failed")), 0)
+            daemon, "ev", "NOTIFY_FAILED")), 0)
         self.assertEqual(daemon.errors(), [])
 
     def test_429_storm_rest_loses_nothing(self):
@@ -125,9 +126,9 @@ class FaultsTest(NotifyTestCase):
         posts = [r["status"] for r in self.sim.requests()
                  if is_post_incident(r)]
         self.assertEqual(posts, [429] * 5 + [201] * 8)
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 12)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 12)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "rest", "derive", "retried")), 5)
+            daemon, "rest", "NOTIFY_RETRIED")), 5)
 
     # -- 5xx, resets, bad bodies, lost answers --------------------------------
     def test_5xx_bursts_events_lose_nothing(self):
@@ -154,15 +155,15 @@ class FaultsTest(NotifyTestCase):
         results = [r["event_result"] for r in self.sim.requests()
                    if is_event()(r) and r.get("event_result")]
         self.assertNotIn("dropped", " ".join(results))
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 15)
-        retried = daemon.csv_last(self.notify_id(daemon, "ev", "derive",
-                                                 "retried"))
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 15)
+        retried = daemon.csv_last(self.notify_id(daemon, "ev",
+                                                 "NOTIFY_RETRIED"))
         # Every fault but the reset failed an attempt; libcurl may resend a
         # request whose reused connection was reset before any answer
         # (then the plugin never saw that one).
         self.assertIn(retried, (5, 6))
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "failed")), 0)
+            daemon, "ev", "NOTIFY_FAILED")), 0)
         # One WARNING when delivery started failing, one INFO when it
         # recovered, per burst at most; no ERROR.
         self.assertEqual(daemon.errors(), [])
@@ -192,9 +193,9 @@ class FaultsTest(NotifyTestCase):
         self.wait_all(keys[:4], "resolved")
         self.assertOneIncidentEach(keys[:4], "resolved")
         self.assertOneIncidentEach(keys[4:], "triggered")
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 12)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 12)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "rest", "derive", "failed")), 0)
+            daemon, "rest", "NOTIFY_FAILED")), 0)
         self.assertEqual(os.listdir(os.path.join(self.spool_dir(daemon),
                                                  "failed")), [])
 
@@ -231,8 +232,8 @@ class FaultsTest(NotifyTestCase):
         # The next event is delivered as usual.
         self.problems(daemon, ["accepted"])
         self.wait_all(["accepted"])
-        self.wait_counter(daemon, "ev", "failed", lambda v: v == 1)
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_FAILED", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual(len(daemon.errors()), 1, daemon.errors())
         self.assertEqual(self.incidents("refused"), [])
         self.assertSecretNowhere(daemon, self.routing_key)
@@ -254,7 +255,7 @@ class FaultsTest(NotifyTestCase):
                             severity="error")
         self.problems(daemon, ["accepted"])
         self.wait_all(["accepted"])
-        self.wait_counter(daemon, "billing", "failed", lambda v: v == 1)
+        self.wait_counter(daemon, "billing", "NOTIFY_FAILED", lambda v: v == 1)
         self.assertEqual(self.incidents("refused"), [])
         self.assertEqual(len([e for e in daemon.errors()
                               if 'notify "billing"' in e]), 1,
@@ -276,7 +277,7 @@ class FaultsTest(NotifyTestCase):
         self.resolve(daemon, ["before"])
         self.sim.wait_for_requests(
             lambda r: is_post_incident(r) and r["auth"] == "revoked")
-        pending = self.notify_id(daemon, "rest", "queue_length", "pending")
+        pending = self.notify_id(daemon, "rest", "NOTIFY_PENDING")
         daemon.wait_for_value(pending, lambda v: v == 4)
         daemon.wait_for_log(r'authentication failed; check the User API '
                             r'token', severity="error")
@@ -298,7 +299,7 @@ class FaultsTest(NotifyTestCase):
         auth_errors = [e for e in daemon.errors()
                        if "authentication failed" in e]
         self.assertEqual(len(auth_errors), 1, daemon.errors())
-        self.assertEqual(self.wait_counter(daemon, "rest", "failed",
+        self.assertEqual(self.wait_counter(daemon, "rest", "NOTIFY_FAILED",
                                            lambda v: v == 0), 0)
         for token in (self.sim.token, new_token):
             self.assertSecretNowhere(daemon, token,
@@ -323,8 +324,8 @@ class FaultsTest(NotifyTestCase):
         # when the last PUTNOTIF returned).
         wait_until(lambda: self.sim.control("GET", "/faults")["faults"][0]
                    ["hits"] >= 1, 20, message="a request to the hang")
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
-        oldest = self.notify_id(daemon, "ev", "duration", "oldest")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
+        oldest = self.notify_id(daemon, "ev", "NOTIFY_OLDEST")
         daemon.wait_for_value(pending, lambda v: v == 20)
         daemon.wait_for_value(oldest, lambda v: v >= 1)
         self.sim.clear_faults()
@@ -336,9 +337,8 @@ class FaultsTest(NotifyTestCase):
     # -- the per-Notify metrics -----------------------------------------------
     def test_per_notify_metrics(self):
         daemon = self.start_notify(self.events_notify())
-        names = ["queue_length-pending", "duration-oldest", "derive-sent",
-                 "derive-retried", "derive-failed", "derive-dropped"]
-        idents = ["pd-test/pagerduty-notify-ev/" + n for n in names]
+        idents = [self.notify_id(daemon, "ev", s.id)
+                  for s in series.of("notify")]
         wait_until(lambda: set(idents) <= set(daemon.listval()), 20,
                    message="the per-Notify metrics")
         for ident in idents:
@@ -348,27 +348,27 @@ class FaultsTest(NotifyTestCase):
         for status in (503, 503, 400):
             self.sim.add_fault("status", status=status, path="/v2/enqueue")
         self.problems(daemon, ["m-1", "m-2", "m-3"])
-        self.wait_counter(daemon, "ev", "failed", lambda v: v == 1)
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 2)
+        self.wait_counter(daemon, "ev", "NOTIFY_FAILED", lambda v: v == 1)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 2)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "retried")), 2)
+            daemon, "ev", "NOTIFY_RETRIED")), 2)
         # Now PagerDuty hangs: events wait, and the oldest ages.
         self.sim.add_fault("hang", count=-1, path="/v2/enqueue")
         self.problems(daemon, ["m-4", "m-5", "m-6"])
-        pending = self.notify_id(daemon, "ev", "queue_length", "pending")
-        oldest = self.notify_id(daemon, "ev", "duration", "oldest")
+        pending = self.notify_id(daemon, "ev", "NOTIFY_PENDING")
+        oldest = self.notify_id(daemon, "ev", "NOTIFY_OLDEST")
         self.assertEqual(daemon.wait_for_value(pending, lambda v: v == 3), 3)
         age = daemon.wait_for_value(oldest, lambda v: v >= 2)
         self.assertLess(age, 60)
         self.sim.clear_faults()
         daemon.wait_for_value(pending, lambda v: v == 0)
         self.assertEqual(daemon.wait_for_value(oldest, lambda v: v == 0), 0)
-        self.wait_counter(daemon, "ev", "sent", lambda v: v == 5)
+        self.wait_counter(daemon, "ev", "NOTIFY_SENT", lambda v: v == 5)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "ev", "derive", "failed")), 1)
+            daemon, "ev", "NOTIFY_FAILED")), 1)
         # GETVAL answers the rate of a derive: sent no longer moves.
         wait_until(lambda: daemon.value(self.notify_id(
-            daemon, "ev", "derive", "sent")) == 0, 20,
+            daemon, "ev", "NOTIFY_SENT")) == 0, 20,
             message="derive-sent rate back to 0")
 
 

@@ -113,7 +113,7 @@ class ReconcileTest(NotifyTestCase):
         self.assertEqual(sorted(i["status"] for i in incs),
                          ["resolved", "triggered"])
         wait_until(lambda: daemon.value(self.notify_id(
-            daemon, "rest", "queue_length", "pending")) == 0, 20,
+            daemon, "rest", "NOTIFY_PENDING")) == 0, 20,
             message="nothing pending")
         self.assertEqual(daemon.errors(), [])
 

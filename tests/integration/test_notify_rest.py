@@ -115,7 +115,7 @@ class RestNotifyTest(NotifyTestCase):
         self.assertEqual([(r["method"], r["path"])
                           for r in self.notify_requests()],
                          [("POST", "/incidents")])
-        self.wait_counter(daemon, "rest", "sent", lambda v: v == 1)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v == 1)
         self.assertEqual(daemon.errors(), [])
         self.assertEqual(daemon.warnings(), [])
 

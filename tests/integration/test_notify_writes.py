@@ -68,7 +68,7 @@ class WritesTest(NotifyTestCase):
     def wait_sent(self, daemon, count):
         """Waits until the REST block counts `count` events delivered or
         found needing nothing: the sender is done with them."""
-        self.wait_counter(daemon, "rest", "sent", lambda v: v >= count)
+        self.wait_counter(daemon, "rest", "NOTIFY_SENT", lambda v: v >= count)
 
     def open_incident(self, daemon):
         daemon.sock.putnotif("Manual problem", **FIELDS)
@@ -150,7 +150,7 @@ class WritesTest(NotifyTestCase):
         self.assertEqual(got["status"], "resolved")
         self.assertEqual(len(self.incidents(KEY)), 1)
         self.assertEqual(daemon.csv_last(self.notify_id(
-            daemon, "rest", "derive", "failed")), 0)
+            daemon, "rest", "NOTIFY_FAILED")), 0)
         self.assertEqual(os.listdir(os.path.join(daemon.path("pagerduty"),
                                                  "failed")), [])
         self.assertEqual(daemon.errors(), [])

@@ -35,19 +35,18 @@ def expected_problems(truth, t):
     series = truth.series(t)
     for s in truth.services:
         name = truth.names["service"][s["id"]]
-        status = series[truth.identifier("gauge",
-                                         "service-%s-status" % name)][0]
+        status = series[truth.series_id("SERVICE_STATUS", name)][0]
         if status == SERVICE_STATUS_CRITICAL:
-            out[("gauge", "service-%s-status" % name)] = ("FAILURE", s)
+            out[truth.series_key("SERVICE_STATUS", name)] = ("FAILURE", s)
     for s in truth.schedules:
         name = truth.names["schedule"][s["id"]]
         if truth.finals[s["id"]].first_gap(t, truth.coverage_window):
-            out[("duration", "schedule-%s-gap" % name)] = ("WARNING", s)
+            out[truth.series_key("SCHEDULE_GAP", name)] = ("WARNING", s)
     for p in truth.policies:
         name = truth.names["policy"][p["id"]]
         level1 = truth._level_users(p["rules"][0], t) if p["rules"] else ()
         if not level1:
-            out[("count", "policy-%s-oncall" % name)] = ("FAILURE", p)
+            out[truth.series_key("POLICY_ONCALL", name)] = ("FAILURE", p)
     return out
 
 
@@ -87,7 +86,7 @@ class AlertsReadTest(ReadTestCase):
         # from now (starting when the plugin looked).
         for name, exact_start in (("payments_primary", True),
                                   ("web_secondary", False)):
-            key = ("duration", "schedule-%s-gap" % name)
+            key = truth.series_key("SCHEDULE_GAP", name)
             _, entity = stable[key]
             message = seen[key][0][2]
             gap = truth.finals[entity["id"]].first_gap(t0,

@@ -38,6 +38,7 @@ test_read_incremental.py's.
 """
 
 import harness
+import series
 from truth import (ALLOWANCE, ReadTestCase, cycles, incident_allowance,
                    minimum_requests, oncall_entries_now, request_kind)
 
@@ -76,10 +77,9 @@ class LargeReadTest(ReadTestCase):
             self.assertMatchesTruth(daemon, truth)
             self.assertListvalIsTruth(daemon, truth)
             self.assertNoHoles(daemon, truth)
-            total = sum(daemon.csv_last(truth.identifier(
-                "count", "incidents-%s-%s" % (s, u)))
-                for s in ("triggered", "acknowledged")
-                for u in ("high", "low"))
+            total = sum(daemon.csv_last(truth.series_id("INCIDENTS", None,
+                                                        *dims))
+                        for dims, _ in series.by_id("INCIDENTS").expand())
             self.assertEqual(total, open_n)
 
         with self.subTest("requests per cycle"):

@@ -55,8 +55,8 @@ class RandomReadTest(ReadTestCase):
         lonely = [s for s in truth.schedules if s["id"] not in targeted
                   and truth.finals[s["id"]].users_at(truth.built_at)]
         self.assertNotEqual(lonely, [], "seed 2 has such a schedule")
-        idents = {truth.identifier("count", "schedule-%s-oncall"
-                                   % truth.names["schedule"][s["id"]])
+        idents = {truth.series_id("SCHEDULE_ONCALL",
+                                  truth.names["schedule"][s["id"]])
                   for s in lonely}
         self.wait_cycles(daemon, truth, 2, timeout=60)
         csv = self.csv(daemon)

@@ -38,6 +38,7 @@ import time
 import unittest
 
 import harness
+import series
 import stores
 from truth import Truth, api_id, compare_rows, cycles, read_csv_tree
 
@@ -155,12 +156,13 @@ class StoresTest(unittest.TestCase):
         retried = sum(1 for r in events if r["status"] >= 500)
         self.assertEqual((sent, retried), (1, 1), events)
         prefix = "%s/pagerduty-notify-%s/" % (HOST, NOTIFY)
-        return {prefix + "derive-sent": sent,
-                prefix + "derive-retried": retried,
-                prefix + "derive-failed": 0,
-                prefix + "derive-dropped": 0,
-                prefix + "queue_length-pending": 0,
-                prefix + "duration-oldest": 0}
+        values = {"NOTIFY_SENT": sent, "NOTIFY_RETRIED": retried,
+                  "NOTIFY_FAILED": 0, "NOTIFY_DROPPED": 0,
+                  "NOTIFY_PENDING": 0, "NOTIFY_OLDEST": 0}
+        # Names and types from the table of series; a series it gains
+        # needs its value here (KeyError).
+        return {prefix + "%s-%s" % (s.type, s.name()): values[s.id]
+                for s in series.of("notify")}
 
     def wait_store(self, name, read, expected_notify):
         """Waits until the store has every truth series, every api-*

@@ -64,7 +64,7 @@ Names: see instance_names().
 
 Which series each entity has, their names and types, and which Collect
 keyword (doc/contract.md §3 Collect) gives each come from the table of
-series (plugin/read/pd_series.def, read through series.py); the values
+series (plugin/core/pd_series.def, read through series.py); the values
 never do. A series of the table the oracle has no value for is an
 OracleError: extend Truth.series() when doc/contract.md §4 gains one.
 
@@ -468,6 +468,20 @@ class Truth:
     def identifier(self, type_, type_instance):
         return "%s/pagerduty-%s/%s-%s" % (self.host, self.account, type_,
                                          type_instance)
+
+    def series_id(self, series_id, instance=None, *dims):
+        """The identifier of a series of the table (series.py) for an
+        entity's instance name and dimension values:
+        series_id("SERVICE_STATUS", "web")."""
+        s = series.by_id(series_id)
+        return self.identifier(s.type, s.name(instance, *dims))
+
+    @staticmethod
+    def series_key(series_id, instance=None, *dims):
+        """(type, type_instance) of that series, as notifications carry
+        them."""
+        s = series.by_id(series_id)
+        return s.type, s.name(instance, *dims)
 
     def _precompute(self):
         """What does not depend on time: counts per service and team, the

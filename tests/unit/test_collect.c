@@ -34,94 +34,25 @@ static pdsim_t sim;
 
 /* --- recording sinks ------------------------------------------------------ */
 
-typedef struct {
-  char type[64], type_instance[128];
-  pd_ds_kind_t kind;
-  double value;
-} rec_metric_t;
-
-typedef struct {
-  rec_metric_t *items;
-  size_t num, cap;
-  bool sorted;
-} recorder_t;
-
-static int record_metric(void *ctx, const pd_metric_t *m) {
-  recorder_t *r = ctx;
-  if (r->num == r->cap) {
-    r->cap = r->cap ? r->cap * 2 : 256;
-    r->items = realloc(r->items, r->cap * sizeof(*r->items));
-    ck_assert_ptr_nonnull(r->items);
-  }
-  rec_metric_t *x = &r->items[r->num++];
-  ck_assert_str_eq(m->plugin_instance, "acme");
-  ck_assert_str_eq(m->host, "pdhost");
-  snprintf(x->type, sizeof(x->type), "%s", m->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s", m->type_instance);
-  x->kind = m->kind;
-  x->value = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
-  r->sorted = false;
-  return 0;
+/* Metrics: series_fixture.h's recorder, expecting host "pdhost" and plugin
+ * instance "acme" (start_account). */
+static const series_metric_t *find_metric(series_recorder_t *r,
+                                          const char *ti) {
+  const series_metric_t *m = series_recorder_find(r, ti);
+  ck_assert_msg(r->problem[0] == '\0', "%s", r->problem);
+  return m;
 }
 
-static int cmp_metric(const void *a, const void *b) {
-  return strcmp(((const rec_metric_t *)a)->type_instance,
-                ((const rec_metric_t *)b)->type_instance);
-}
-
-static const rec_metric_t *find_metric(recorder_t *r, const char *ti) {
-  if (!r->sorted) {
-    if (r->num > 1)
-      qsort(r->items, r->num, sizeof(*r->items), cmp_metric);
-    for (size_t i = 1; i < r->num; i++)
-      ck_assert_msg(
-          strcmp(r->items[i - 1].type_instance, r->items[i].type_instance) != 0,
-          "%s dispatched twice", r->items[i].type_instance);
-    r->sorted = true;
-  }
-  rec_metric_t key;
-  snprintf(key.type_instance, sizeof(key.type_instance), "%s", ti);
-  return r->num ? bsearch(&key, r->items, r->num, sizeof(*r->items), cmp_metric)
-                : NULL;
-}
-
-static bool has_series(recorder_t *r, const char *ti) {
+static bool has_series(series_recorder_t *r, const char *ti) {
   return find_metric(r, ti) != NULL;
 }
 
-static double value_of(recorder_t *r, const char *type, const char *ti) {
-  const rec_metric_t *m = find_metric(r, ti);
+static double value_of(series_recorder_t *r, const char *type, const char *ti) {
+  const series_metric_t *m = find_metric(r, ti);
   ck_assert_msg(m != NULL, "series %s missing", ti);
   ck_assert_msg(strcmp(m->type, type) == 0, "%s has type %s, not %s", ti,
                 m->type, type);
   return m->value;
-}
-
-/* How many recorded values are of this series, group or entity's series
- * (the table, pd_series.def, tells them by name). */
-static size_t count_series(const recorder_t *r, pd_series_id_t id) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++)
-    n += series_of(r->items[i].type_instance, NULL) == id;
-  return n;
-}
-
-static size_t count_group(const recorder_t *r, pd_series_group_t group) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++) {
-    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
-    n += id != PD_SERIES_NUM && pd_series[id].group == group;
-  }
-  return n;
-}
-
-static size_t count_entity(const recorder_t *r, pd_series_entity_t entity) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++) {
-    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
-    n += id != PD_SERIES_NUM && pd_series[id].entity == entity;
-  }
-  return n;
 }
 
 typedef struct {
@@ -164,7 +95,7 @@ typedef struct {
   char token[256];
   char *teams[4];
   pd_account_t *acct;
-  recorder_t rec;
+  series_recorder_t rec;
   notif_recorder_t notifs;
   pd_metric_sink_t sink;
   pd_notification_sink_t nsink;
@@ -203,24 +134,25 @@ static void add_team_option(const char *team) {
 static void start_account(void) {
   fx.acct = pd_account_create(&fx.cfg);
   ck_assert_msg(fx.acct != NULL, "%s", stub_log_dump());
-  fx.sink = (pd_metric_sink_t){.emit = record_metric, .ctx = &fx.rec};
+  fx.rec.host = "pdhost";
+  fx.rec.plugin_instance = "acme";
+  fx.sink = (pd_metric_sink_t){.emit = series_record, .ctx = &fx.rec};
   fx.nsink = (pd_notification_sink_t){.emit = record_notif, .ctx = &fx.notifs};
   pd_account_set_notification_sink(fx.acct, &fx.nsink);
   pd_account_set_interval(fx.acct, fx.cfg.interval_s);
 }
 
 static void cycle(void) {
-  free(fx.rec.items);
-  fx.rec = (recorder_t){0};
+  series_recorder_free(&fx.rec);
   fx.notifs.num = 0;
   ck_assert_int_eq(pd_account_read(fx.acct, &fx.sink), 0);
+  ck_assert_msg(fx.rec.problem[0] == '\0', "%s", fx.rec.problem);
 }
 
 static void stop_account(void) {
   pd_account_destroy(fx.acct);
   fx.acct = NULL;
-  free(fx.rec.items);
-  fx.rec = (recorder_t){0};
+  series_recorder_free(&fx.rec);
 }
 
 static double api_up(void) { return value_of(&fx.rec, "gauge", "api-up"); }
@@ -738,7 +670,7 @@ START_TEST(test_demo_named_series) {
   start_account();
   cycle();
   ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
-  recorder_t *r = &fx.rec;
+  series_recorder_t *r = &fx.rec;
   /* Kubernetes Platform's incident is 40 days old: only date_range=all
    * finds it */
   ck_assert_double_eq(value_of(r, "count",
@@ -814,21 +746,21 @@ START_TEST(test_demo_named_series) {
                                "uncovered_levels"),
                       0);
   /* every entity has all of its series */
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SERVICE),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_SERVICE),
                     10 * series_per(PD_ENTITY_SERVICE));
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_TEAM),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_TEAM),
                     3 * series_per(PD_ENTITY_TEAM));
   /* 5 layer-based and 2 shift-based schedules; 6 policies */
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SCHEDULE),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_SCHEDULE),
                     7 * series_per(PD_ENTITY_SCHEDULE));
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_POLICY),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_POLICY),
                     6 * series_per(PD_ENTITY_POLICY));
   /* shift-based: two people on call at once */
   ck_assert_double_eq(value_of(r, "count", "schedule-checkout_shifts-oncall"),
                       2);
-  ck_assert_uint_eq(count_group(r, PD_GROUP_INCIDENTS),
+  ck_assert_uint_eq(series_count_group(r, PD_GROUP_INCIDENTS),
                     series_in_group(PD_GROUP_INCIDENTS));
-  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICES),
+  ck_assert_uint_eq(series_count(r, PD_SERIES_SERVICES),
                     series_values(PD_SERIES_SERVICES));
   stop_account();
 }
@@ -1205,11 +1137,11 @@ START_TEST(test_one_service_past_10000_any_server) {
   ck_assert_int_eq(pdsim_call(&sim, "POST", path, body, NULL), 200);
   stub_log_reset();
   incident_cycle("Payments", 0, &t0, &t1);
-  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
-                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+  ck_assert_uint_eq(series_count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        series_count(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
                     0);
-  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
+  ck_assert_uint_gt(series_count(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert_msg(stub_log_contains(LOG_ERR, "cannot be proven complete") &&
                     stub_log_contains(LOG_ERR, "add up to"),
@@ -1237,11 +1169,11 @@ START_TEST(test_trend_unprovable) {
                            .status = "resolved"});
   time_t t0, t1;
   incident_cycle(NULL, 0, &t0, &t1);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
-  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
-                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
+  ck_assert_uint_gt(series_count(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        series_count(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
                     0);
-  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS),
+  ck_assert_uint_eq(series_count_group(&fx.rec, PD_GROUP_INCIDENTS),
                     series_in_group(PD_GROUP_INCIDENTS));
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert_msg(stub_log_contains(LOG_ERR, "resolved high-urgency incidents "
@@ -1311,15 +1243,15 @@ START_TEST(test_team_scope) {
   yajl_tree_free(log);
   yajl_tree_free(st);
 
-  recorder_t *r = &fx.rec;
+  series_recorder_t *r = &fx.rec;
   /* Payments: 3 services, Web: 3 */
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_SERVICE),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_SERVICE),
                     6 * series_per(PD_ENTITY_SERVICE));
   ck_assert(has_series(r, "service-checkout_api-status"));
   ck_assert(has_series(r, "service-auth_service-status"));
   ck_assert(!has_series(r, "service-kubernetes_platform-status"));
   ck_assert(!has_series(r, "service-internal_tools-status"));
-  ck_assert_uint_eq(count_entity(r, PD_ENTITY_TEAM),
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_TEAM),
                     2 * series_per(PD_ENTITY_TEAM));
   ck_assert(!has_series(r, "team-platform-triggered"));
   /* Kubernetes Platform's old incident is outside the scope */
@@ -1364,8 +1296,8 @@ START_TEST(test_team_unknown) {
   cycle();
   ck_assert_double_eq(api_up(), 0);
   ck_assert(stub_log_contains(LOG_ERR, "\"payments\""));
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICES), 0);
   yajl_val log = requests();
   ck_assert_uint_eq(request_list(log)->u.array.len, 2); /* users/me, teams */
   yajl_tree_free(log);
@@ -1421,7 +1353,7 @@ START_TEST(test_no_teams_ability) {
   cycle();
   /* no team series, but nothing else lost and the cycle is fine */
   ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_TEAM), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_TEAM), 0);
   ck_assert(has_series(&fx.rec, "service-web_frontend-status"));
   ck_assert_uint_eq(stub_log_count(LOG_WARNING), 1);
   ck_assert(stub_log_contains(LOG_WARNING, "teams ability"));
@@ -1439,8 +1371,8 @@ START_TEST(test_no_teams_ability) {
   cycle();
   cycle();
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "GET /teams"));
   yajl_val log = requests();
@@ -1505,15 +1437,15 @@ START_TEST(test_failure_part_way_dispatches_nothing) {
   ck_assert_int_gt(faulted_offset, 0);
 
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
-  ck_assert_uint_gt(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
-                        count_series(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
+  ck_assert_uint_eq(series_count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
+  ck_assert_uint_gt(series_count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICE_TRIGGERED) +
+                        series_count(&fx.rec, PD_SERIES_TEAM_TRIGGERED),
                     0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICE_HIGH_URGENCY), 0);
-  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICE_HIGH_URGENCY), 0);
+  ck_assert_uint_gt(series_count(&fx.rec, PD_SERIES_SERVICE_CREATED), 0);
   /* services themselves are fine, and created came after the failure */
-  ck_assert_uint_gt(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_gt(series_count(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "GET /incidents"));
 
@@ -1554,7 +1486,7 @@ START_TEST(test_failures_of_each_kind) {
     fault(faults[i]);
     cycle();
     ck_assert_double_eq(api_up(), 0);
-    ck_assert_uint_eq(count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
+    ck_assert_uint_eq(series_count_group(&fx.rec, PD_GROUP_INCIDENTS), 0);
     ck_assert(!has_series(&fx.rec, "team-web-triggered"));
     ck_assert(!has_series(&fx.rec, "service-web_frontend-triggered"));
     /* other collections went on */
@@ -1579,7 +1511,7 @@ START_TEST(test_slow_failure_retried_next_cycle) {
   fault("{\"kind\":\"status\",\"status\":500,\"path\":\"/schedules\"}");
   cycle();
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SCHEDULE), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_SCHEDULE), 0);
   ck_assert(has_series(&fx.rec, "policy-web_escalation-oncall"));
   clear_requests();
   cycle();
@@ -1610,8 +1542,8 @@ START_TEST(test_timeout_stops_the_cycle) {
   ck_assert_uint_eq(count_path(log, "/schedules"), 0);
   yajl_tree_free(log);
   ck_assert(value_of(&fx.rec, "duration", "api-cycle") < 30); /* loose */
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICES), 0);
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   pdsim_clear_faults(&sim);
 
@@ -1696,8 +1628,8 @@ START_TEST(test_401_logged_once_retried_slowly) {
   ck_assert_uint_eq(stub_log_count(LOG_ERR), 1);
   ck_assert(stub_log_contains(LOG_ERR, "authentication failed; check the "
                                        "User API token"));
-  ck_assert_uint_eq(count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&fx.rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count_entity(&fx.rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&fx.rec, PD_SERIES_SERVICES), 0);
   cycle();
   cycle();
   ck_assert_double_eq(api_up(), 0);

@@ -246,7 +246,7 @@ START_TEST(test_assign_long_names_fit) {
             pd_series_type_instance(ti, sizeof(ti), id, e[0].instance, at) == 0,
             "%s does not fit", s->name);
         ck_assert_uint_lt(strlen(ti), DATA_MAX_NAME_LEN);
-        if (s->entity != PD_ENTITY_ACCOUNT)
+        if (pd_series_entity_named(s->entity))
           ck_assert_ptr_nonnull(strstr(ti, e[0].instance));
       }
   }

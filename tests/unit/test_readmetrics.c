@@ -24,92 +24,27 @@
 #define DAY 86400L
 #define WEEK (7 * DAY)
 
-/* --- a recording metric sink ---------------------------------------------- */
+/* --- a recording metric sink (series_fixture.h) --------------------------- */
 
-typedef struct {
-  char host[64], plugin_instance[64], type[64], type_instance[128];
-  pd_ds_kind_t kind;
-  double value;
-} rec_metric_t;
-
-typedef struct {
-  rec_metric_t *items;
-  size_t num, cap;
-} recorder_t;
-
-static int record_metric(void *ctx, const pd_metric_t *m) {
-  recorder_t *r = ctx;
-  if (r->num == r->cap) {
-    r->cap = r->cap ? r->cap * 2 : 64;
-    r->items = realloc(r->items, r->cap * sizeof(*r->items));
-    ck_assert_ptr_nonnull(r->items);
-  }
-  rec_metric_t *x = &r->items[r->num++];
-  snprintf(x->host, sizeof(x->host), "%s", m->host);
-  snprintf(x->plugin_instance, sizeof(x->plugin_instance), "%s",
-           m->plugin_instance);
-  snprintf(x->type, sizeof(x->type), "%s", m->type);
-  snprintf(x->type_instance, sizeof(x->type_instance), "%s", m->type_instance);
-  x->kind = m->kind;
-  x->value = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
-  return 0;
-}
-
-static void recorder_free(recorder_t *r) {
-  free(r->items);
-  *r = (recorder_t){0};
-}
-
-static const rec_metric_t *find_metric(const recorder_t *r,
-                                       const char *type_instance) {
-  const rec_metric_t *hit = NULL;
-  for (size_t i = 0; i < r->num; i++)
-    if (strcmp(r->items[i].type_instance, type_instance) == 0) {
-      ck_assert_msg(hit == NULL, "%s emitted twice", type_instance);
-      hit = &r->items[i];
-    }
-  return hit;
+static const series_metric_t *find_metric(series_recorder_t *r,
+                                          const char *type_instance) {
+  const series_metric_t *m = series_recorder_find(r, type_instance);
+  ck_assert_msg(r->problem[0] == '\0', "%s", r->problem);
+  return m;
 }
 
 /* The value of a series that must be there, with that type. */
-static double value_of(const recorder_t *r, const char *type,
+static double value_of(series_recorder_t *r, const char *type,
                        const char *type_instance) {
-  const rec_metric_t *m = find_metric(r, type_instance);
+  const series_metric_t *m = find_metric(r, type_instance);
   ck_assert_msg(m != NULL, "series %s missing", type_instance);
   ck_assert_str_eq(m->type, type);
   ck_assert_int_eq(m->kind, PD_DS_GAUGE);
   return m->value;
 }
 
-static bool has_series(const recorder_t *r, const char *type_instance) {
+static bool has_series(series_recorder_t *r, const char *type_instance) {
   return find_metric(r, type_instance) != NULL;
-}
-
-/* How many recorded values are of this series, group or entity's series
- * (the table, pd_series.def, tells them by name). */
-static size_t count_series(const recorder_t *r, pd_series_id_t id) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++)
-    n += series_of(r->items[i].type_instance, NULL) == id;
-  return n;
-}
-
-static size_t count_group(const recorder_t *r, pd_series_group_t group) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++) {
-    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
-    n += id != PD_SERIES_NUM && pd_series[id].group == group;
-  }
-  return n;
-}
-
-static size_t count_entity(const recorder_t *r, pd_series_entity_t entity) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->num; i++) {
-    pd_series_id_t id = series_of(r->items[i].type_instance, NULL);
-    n += id != PD_SERIES_NUM && pd_series[id].entity == entity;
-  }
-  return n;
 }
 
 #define ck_assert_value(r, type, ti, expected)                                 \
@@ -240,16 +175,17 @@ static pd_snapshot_t full_snapshot(const world_t *w) {
 }
 
 /* Computes and emits into a fresh recorder. */
-static void run(const pd_snapshot_t *snap, recorder_t *rec) {
-  *rec = (recorder_t){0};
+static void run(const pd_snapshot_t *snap, series_recorder_t *rec) {
+  *rec = (series_recorder_t){0};
   pd_readings_t r;
   ck_assert_int_eq(pd_readings_compute(snap, &r), 0);
-  pd_metric_sink_t sink = {.emit = record_metric, .ctx = rec};
+  pd_metric_sink_t sink = {.emit = series_record, .ctx = rec};
   pd_metric_batch_t batch;
   pd_metric_batch_init(&batch, &sink, "pdhost", "acme");
   pd_readings_emit(&r, &batch);
   ck_assert_int_eq(batch.errors, 0);
   pd_readings_free(&r);
+  ck_assert_msg(rec->problem[0] == '\0', "%s", rec->problem);
   for (size_t i = 0; i < rec->num; i++) {
     ck_assert_str_eq(rec->items[i].host, "pdhost");
     ck_assert_str_eq(rec->items[i].plugin_instance, "acme");
@@ -275,7 +211,7 @@ START_TEST(test_incident_counts_and_oldest) {
   add_incident(&w.open, "Q6", "PSVC1", PD_INCIDENT_RESOLVED, PD_URGENCY_HIGH,
                NOW - 50 * DAY);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "count", "incidents-triggered-high", 2);
   ck_assert_value(&rec, "count", "incidents-triggered-low", 1);
@@ -283,9 +219,9 @@ START_TEST(test_incident_counts_and_oldest) {
   ck_assert_value(&rec, "count", "incidents-acknowledged-low", 2);
   ck_assert_value(&rec, "duration", "incidents-oldest_triggered", 40 * DAY);
   ck_assert_value(&rec, "duration", "incidents-oldest_acknowledged", 300);
-  ck_assert_uint_eq(count_group(&rec, PD_GROUP_INCIDENTS),
+  ck_assert_uint_eq(series_count_group(&rec, PD_GROUP_INCIDENTS),
                     series_in_group(PD_GROUP_INCIDENTS));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -293,7 +229,7 @@ END_TEST
 START_TEST(test_incidents_none_are_zeros) {
   world_t w = {0};
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "count", "incidents-triggered-high", 0);
   ck_assert_value(&rec, "count", "incidents-triggered-low", 0);
@@ -307,7 +243,7 @@ START_TEST(test_incidents_none_are_zeros) {
   ck_assert_value(&rec, "count", "services-critical", 0);
   ck_assert_value(&rec, "count", "services-maintenance", 0);
   ck_assert_value(&rec, "count", "services-disabled", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -356,7 +292,7 @@ START_TEST(test_services_every_series) {
   add_incident(&w.created, "Q8", "PD", PD_INCIDENT_RESOLVED, PD_URGENCY_LOW,
                NOW - 2000);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
 
   ck_assert_value(&rec, "count", "services-active", 1);
@@ -389,10 +325,10 @@ START_TEST(test_services_every_series) {
   ck_assert_value(&rec, "count", "service-quiet-created", 0);
   /* 5 services x 5 series + the odd one's 4 */
   /* every series of all six, but Odd's status */
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_SERVICE),
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_SERVICE),
                     6 * series_per(PD_ENTITY_SERVICE) - 1);
   ck_assert_value(&rec, "count", "incidents-triggered-high", 2);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -407,23 +343,23 @@ START_TEST(test_missing_collections_silence_their_series) {
   /* created failed: no service-*-created, the rest stays */
   pd_snapshot_t snap = full_snapshot(&w);
   snap.created = NULL;
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert(!has_series(&rec, "service-web-created"));
   ck_assert_value(&rec, "count", "service-web-triggered", 0);
   ck_assert_value(&rec, "count", "team-ops-triggered", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* open incidents failed: no incident counts anywhere */
   snap = full_snapshot(&w);
   snap.open_incidents = NULL;
   run(&snap, &rec);
-  ck_assert_uint_eq(count_group(&rec, PD_GROUP_INCIDENTS), 0);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_TEAM), 0);
+  ck_assert_uint_eq(series_count_group(&rec, PD_GROUP_INCIDENTS), 0);
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_TEAM), 0);
   ck_assert(!has_series(&rec, "service-web-triggered"));
   ck_assert_value(&rec, "gauge", "service-web-status", 0);
   ck_assert_value(&rec, "count", "service-web-created", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* on-calls failed: no policy oncall series; schedules (their oncall
    * comes from their final schedule), coverage and rules stay */
@@ -435,34 +371,34 @@ START_TEST(test_missing_collections_silence_their_series) {
   ck_assert(!has_series(&rec, "policy-main-uncovered_levels"));
   ck_assert_value(&rec, "percent", "schedule-primary-coverage", 100);
   ck_assert_value(&rec, "count", "policy-main-rules", 2);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* a schedule whose final schedule was never read: no series at all,
    * never "nobody on call" */
   snap = full_snapshot(&w);
   w.schedules.items[0].offered = false;
   run(&snap, &rec);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_SCHEDULE), 0);
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_SCHEDULE), 0);
   ck_assert_value(&rec, "count", "policy-main-rules", 2);
   w.schedules.items[0].offered = true;
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* schedules failed (listing): no schedule series */
   snap = full_snapshot(&w);
   snap.schedules = NULL;
   run(&snap, &rec);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_SCHEDULE), 0);
-  recorder_free(&rec);
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_SCHEDULE), 0);
+  series_recorder_free(&rec);
 
   /* services failed: no service or team series */
   snap = full_snapshot(&w);
   snap.services = NULL;
   run(&snap, &rec);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_SERVICE), 0);
-  ck_assert_uint_eq(count_series(&rec, PD_SERIES_SERVICES), 0);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_TEAM), 0);
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_SERVICE), 0);
+  ck_assert_uint_eq(series_count(&rec, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_TEAM), 0);
   ck_assert_value(&rec, "count", "incidents-triggered-high", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -475,20 +411,20 @@ START_TEST(test_collect_selects_series) {
   add_schedule(&w, "PS1", "Primary", "PU1", -HOUR, 2 * WEEK, NULL);
   add_oncall(&w, "PP1", 1, "PS1", "PU1", -HOUR, 2 * WEEK, false);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
 
   snap.collect = PD_COLLECT_INCIDENTS;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_INCIDENTS));
-  ck_assert_uint_eq(count_group(&rec, PD_GROUP_INCIDENTS),
+  ck_assert_uint_eq(series_count_group(&rec, PD_GROUP_INCIDENTS),
                     series_in_group(PD_GROUP_INCIDENTS));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_TEAMS;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_TEAMS));
   ck_assert_value(&rec, "count", "team-ops-acknowledged", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_ONCALLS;
   run(&snap, &rec);
@@ -496,29 +432,29 @@ START_TEST(test_collect_selects_series) {
   ck_assert_value(&rec, "count", "schedule-primary-oncall", 1);
   ck_assert_value(&rec, "count", "policy-main-oncall", 1);
   ck_assert_value(&rec, "count", "policy-main-uncovered_levels", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_SCHEDULES;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_SCHEDULES));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_POLICIES;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_POLICIES));
   ck_assert_value(&rec, "count", "policy-main-rules", 1);
   ck_assert_value(&rec, "count", "policy-main-loops", 0);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_SERVICES;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_SERVICES));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.collect = PD_COLLECT_ALL;
   run(&snap, &rec);
   ck_assert_uint_eq(rec.num, series_of_collect(PD_COLLECT_ALL));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -537,7 +473,7 @@ START_TEST(test_every_series_of_the_table) {
   add_incident(&w.open, "Q1", "PA", PD_INCIDENT_ACKNOWLEDGED, PD_URGENCY_HIGH,
                NOW - 10);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   const char *instances[PD_ENTITY_NUM][2] = {
       [PD_ENTITY_ACCOUNT] = {""},    [PD_ENTITY_SERVICE] = {"web", "db"},
@@ -557,14 +493,14 @@ START_TEST(test_every_series_of_the_table) {
           ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), id,
                                                    instances[x->entity][e], at),
                            0);
-          const rec_metric_t *m = find_metric(&rec, ti);
+          const series_metric_t *m = find_metric(&rec, ti);
           ck_assert_msg(m != NULL, "%s (%s) not emitted", ti, x->name);
           ck_assert_str_eq(m->type, x->type);
           expected++;
         }
   }
   ck_assert_uint_eq(rec.num, expected);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -592,7 +528,7 @@ START_TEST(test_team_counts) {
   add_incident(&w.open, "Q5", "PD", PD_INCIDENT_TRIGGERED, PD_URGENCY_LOW,
                NOW - 1);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   /* a service in two teams counts for both */
   ck_assert_value(&rec, "count", "team-platform-triggered", 1);
@@ -601,9 +537,9 @@ START_TEST(test_team_counts) {
   ck_assert_value(&rec, "count", "team-web-acknowledged", 2);
   ck_assert_value(&rec, "count", "team-idle_team-triggered", 0);
   ck_assert_value(&rec, "count", "team-idle_team-acknowledged", 0);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_TEAM),
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_TEAM),
                     3 * series_per(PD_ENTITY_TEAM));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -738,7 +674,7 @@ START_TEST(test_schedule_series) {
                3 * DAY + 6 * HOUR, 8 * DAY, NULL);
   add_schedule(&w, "PS2", "Empty", NULL);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-gap", 6 * HOUR);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-next_gap",
@@ -757,18 +693,18 @@ START_TEST(test_schedule_series) {
   ck_assert_value(&rec, "duration", "schedule-empty-next_gap", 0);
   ck_assert_value(&rec, "duration", "schedule-empty-next_handoff", 0);
   ck_assert_value(&rec, "count", "schedule-empty-oncall", 0);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_SCHEDULE),
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_SCHEDULE),
                     2 * series_per(PD_ENTITY_SCHEDULE));
 
   /* another CoverageWindow changes the window, not the data */
   snap.coverage_window_s = 2 * DAY;
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   run(&snap, &rec);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-gap", 0);
   ck_assert_value(&rec, "duration", "schedule-payments_primary-next_gap",
                   2 * DAY);
   ck_assert_value(&rec, "percent", "schedule-payments_primary-coverage", 100);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -786,7 +722,7 @@ START_TEST(test_shift_based_union) {
                /* PU3 from 10 h to the end, PU2 inside it (overlap) */
                "PU3", 10 * HOUR, 8 * DAY, "PU2", DAY, DAY + HOUR, NULL);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "count", "schedule-shifts-oncall", 2);
   ck_assert_value(&rec, "duration", "schedule-shifts-gap", 6 * HOUR);
@@ -795,7 +731,7 @@ START_TEST(test_shift_based_union) {
   ck_assert_value(&rec, "duration", "schedule-shifts-next_handoff", 3 * HOUR);
   ck_assert_double_eq_tol(value_of(&rec, "percent", "schedule-shifts-coverage"),
                           100.0 * (WEEK - 6 * HOUR) / WEEK, 1e-9);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* the same through pd_coverage_compute, entries out of order */
   pd_schedule_entry_t e[] = {
@@ -846,7 +782,7 @@ START_TEST(test_oncall_counts) {
   /* an entry without a user counts for nobody */
   add_oncall(&w, "PP2", 2, "PS2", NULL, -10, 20, false);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "count", "schedule-primary-oncall", 2);
   ck_assert_value(&rec, "count", "schedule-secondary-oncall", 0);
@@ -860,9 +796,9 @@ START_TEST(test_oncall_counts) {
   ck_assert_value(&rec, "count", "policy-bare-rules", 0);
   ck_assert_value(&rec, "count", "policy-bare-oncall", 0);
   ck_assert_value(&rec, "count", "policy-bare-uncovered_levels", 0);
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_POLICY),
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_POLICY),
                     3 * series_per(PD_ENTITY_POLICY));
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   /* nobody on call anywhere: every level uncovered */
   pd_oncalls_free(&w.oncalls);
@@ -870,7 +806,7 @@ START_TEST(test_oncall_counts) {
   ck_assert_value(&rec, "count", "policy-main-oncall", 0);
   ck_assert_value(&rec, "count", "policy-main-uncovered_levels", 3);
   ck_assert_value(&rec, "count", "policy-other-uncovered_levels", 2);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -901,7 +837,7 @@ START_TEST(test_names_collisions_and_ids) {
   add_incident(&w.open, "Q1", "PWEB2", PD_INCIDENT_TRIGGERED, PD_URGENCY_HIGH,
                NOW - 1);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec);
   ck_assert_value(&rec, "gauge", "service-web_api_pweb1-status", 0);
   ck_assert_value(&rec, "gauge", "service-web_api_pweb2-status", 2);
@@ -911,7 +847,7 @@ START_TEST(test_names_collisions_and_ids) {
   ck_assert_value(&rec, "gauge", "service-database-status", 0);
   ck_assert_value(&rec, "count", "team-database-triggered", 0);
   ck_assert_value(&rec, "count", "policy-web_api-rules", 1);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
 
   snap.instance_by = PD_INSTANCE_BY_ID;
   run(&snap, &rec);
@@ -921,7 +857,7 @@ START_TEST(test_names_collisions_and_ids) {
   ck_assert_value(&rec, "count", "team-pt1-acknowledged", 0);
   ck_assert_value(&rec, "count", "policy-pp1-loops", 0);
   ck_assert_value(&rec, "count", "service-pweb2-triggered", 1);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -936,16 +872,16 @@ START_TEST(test_long_names_fit) {
   name[200] = 'y';
   add_policy(&w, "PPOLICYAAAAAAAAAAAAAAAAAAAAAAAA2", name, 1, 0);
   pd_snapshot_t snap = full_snapshot(&w);
-  recorder_t rec;
+  series_recorder_t rec;
   run(&snap, &rec); /* asserts no emit was refused */
-  ck_assert_uint_eq(count_entity(&rec, PD_ENTITY_POLICY),
+  ck_assert_uint_eq(series_count_entity(&rec, PD_ENTITY_POLICY),
                     2 * series_per(PD_ENTITY_POLICY));
   char ti[PD_TYPE_INSTANCE_MAX] = "policy-";
   memset(ti + 7, 'x', 64);
   ti[7 + 64] = '\0';
   strcat(ti, "_ppolicyaaaaaaaaaaaaaaaaaaaaaaaa2-uncovered_levels");
   ck_assert_value(&rec, "count", ti, 1);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   world_free(&w);
 }
 END_TEST
@@ -1144,7 +1080,7 @@ START_TEST(test_unknown_schedule_keeps_last_values) {
   pd_snapshot_t snap = full_snapshot(&w);
   snap.collect = PD_COLLECT_SCHEDULES | PD_COLLECT_ONCALLS;
   notif_recorder_t r;
-  recorder_t rec;
+  series_recorder_t rec;
   /* known at NOW: a WARNING for the gap */
   ck_assert_int_eq(alert_cycle(a, &snap, &r), 1);
 
@@ -1158,7 +1094,7 @@ START_TEST(test_unknown_schedule_keeps_last_values) {
   ck_assert_value(&rec, "duration", "schedule-gappy-gap", HOUR);
   ck_assert_value(&rec, "duration", "schedule-gappy-next_gap", 2 * HOUR);
   ck_assert_value(&rec, "duration", "schedule-gappy-next_handoff", 2 * HOUR);
-  recorder_free(&rec);
+  series_recorder_free(&rec);
   ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
   ck_assert_int_eq(alert_cycle(a, &snap, &r), 0);
 

@@ -27,6 +27,7 @@
 #include "pd_account.h"
 #include "pd_sender.h"
 #include "pdsim_fixture.h"
+#include "series_fixture.h"
 
 #define BLOCK "paging"
 #define SERVICE_NAME "Auth Service" /* active, no open incidents */
@@ -428,7 +429,11 @@ static int record_metric(void *ctx, const pd_metric_t *m) {
   return 0;
 }
 
-static double metric(const recorder_t *r, const char *name) {
+/* The value of a NOTIFY series of the table (pd_series.def). */
+static double metric(const recorder_t *r, pd_series_id_t id) {
+  char ti[PD_TYPE_INSTANCE_MAX], name[2 * PD_TYPE_INSTANCE_MAX];
+  ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), id, NULL, NULL), 0);
+  snprintf(name, sizeof(name), "%s-%s", pd_series[id].type, ti);
   for (size_t i = 0; i < r->num; i++)
     if (strcmp(r->names[i], name) == 0)
       return r->values[i];
@@ -440,9 +445,10 @@ static void metrics(recorder_t *r) {
   memset(r, 0, sizeof(*r));
   pd_metric_sink_t sink = {.emit = record_metric, .ctx = r};
   pd_sender_dispatch_metrics(rig.sender, &sink, "");
-  ck_assert_uint_eq(r->num, 6);
+  ck_assert_uint_eq(r->num, series_per(PD_ENTITY_NOTIFY));
   ck_assert_str_eq(r->plugin_instance, "notify-" BLOCK);
-  ck_assert_double_eq(metric(r, "derive-dropped"), 0); /* a healthy disk */
+  ck_assert_double_eq(metric(r, PD_SERIES_NOTIFY_DROPPED),
+                      0); /* a healthy disk */
 }
 
 static int files_in(const char *dir, const char *suffix) {
@@ -498,11 +504,11 @@ START_TEST(test_events_trigger_ack_resolve) {
 
   recorder_t r;
   metrics(&r);
-  ck_assert_double_eq(metric(&r, "queue_length-pending"), 0);
-  ck_assert_double_eq(metric(&r, "duration-oldest"), 0);
-  ck_assert_double_eq(metric(&r, "derive-sent"), 3);
-  ck_assert_double_eq(metric(&r, "derive-retried"), 0);
-  ck_assert_double_eq(metric(&r, "derive-failed"), 0);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_PENDING), 0);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_OLDEST), 0);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_SENT), 3);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_RETRIED), 0);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 0);
   ck_assert(!stub_log_contains(-1, routing_key));
 }
 END_TEST
@@ -688,9 +694,9 @@ START_TEST(test_429_storm_and_5xx_burst_lose_nothing) {
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 429), 3);
   recorder_t r;
   metrics(&r);
-  ck_assert_double_eq(metric(&r, "derive-sent"), 8);
-  ck_assert_double_ge(metric(&r, "derive-retried"), 3);
-  ck_assert_double_eq(metric(&r, "derive-failed"), 0);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_SENT), 8);
+  ck_assert_double_ge(metric(&r, PD_SERIES_NOTIFY_RETRIED), 3);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 0);
   /* Logged when the failing started, not per attempt. */
   ck_assert_uint_le(stub_log_count(LOG_WARNING), 3);
 }
@@ -777,7 +783,7 @@ START_TEST(test_400_goes_to_failed_with_reason) {
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 400), 1);
   recorder_t r;
   metrics(&r);
-  ck_assert_double_eq(metric(&r, "derive-failed"), 1);
+  ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 1);
   /* The trigger never got through: the key is not believed open. */
   handle(&n, cdtime(), PD_NOTIFY_QUEUED);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_series.c - the table of read-side series (plugin/read/pd_series.def,
+ * test_series.c - the table of series (plugin/core/pd_series.def,
  * doc/contract.md §4) is well formed: every format has exactly the "%s" its
  * entity and dimensions fill, names are unique, every series fits
  * collectd's name fields with the longest instance name, dimensions spell
@@ -20,7 +20,7 @@
 
 /* The "%s" a series' format must hold: instance, then each dimension. */
 static size_t args_of(const pd_series_t *s) {
-  return (s->entity != PD_ENTITY_ACCOUNT) + (s->dims[0] != PD_DIM_NONE) +
+  return pd_series_entity_named(s->entity) + (s->dims[0] != PD_DIM_NONE) +
          (s->dims[1] != PD_DIM_NONE);
 }
 
@@ -39,7 +39,7 @@ START_TEST(test_formats_match_their_arguments) {
     ck_assert(s->dims[1] == PD_DIM_NONE || s->dims[0] != PD_DIM_NONE);
     /* an entity's series start "<entity>-<instance>-", so the instance
      * can be told from the name (instance names have no "-") */
-    if (s->entity != PD_ENTITY_ACCOUNT) {
+    if (pd_series_entity_named(s->entity)) {
       char prefix[32];
       snprintf(prefix, sizeof(prefix), "%s-%%s-",
                pd_series_entity_name(s->entity));
@@ -176,13 +176,15 @@ START_TEST(test_type_instance_composes) {
 END_TEST
 
 START_TEST(test_groups) {
-  /* every group has series, and every group but API a Collect keyword */
+  /* every group has series, and every group but API and NOTIFY a Collect
+   * keyword */
   for (int g = 0; g < PD_GROUP_NUM; g++) {
     size_t n = 0;
     for (int id = 0; id < PD_SERIES_NUM; id++)
       n += pd_series[id].group == (pd_series_group_t)g;
     ck_assert_msg(n > 0, "group %s has no series", pd_series_groups[g].name);
-    ck_assert_int_eq(pd_series_groups[g].collect_bit == 0, g == PD_GROUP_API);
+    ck_assert_int_eq(pd_series_groups[g].collect_bit == 0,
+                     g == PD_GROUP_API || g == PD_GROUP_NOTIFY);
   }
   unsigned all = (1u << PD_NEED_NUM) - 1;
   ck_assert(pd_series_group_on(PD_GROUP_API, 0, 0));
@@ -253,7 +255,61 @@ START_TEST(test_emit_kinds) {
    * pd_series_gauge */
   for (int id = 0; id < PD_SERIES_NUM; id++)
     if (strcmp(pd_series[id].type, "derive") == 0)
-      ck_assert_int_eq(pd_series[id].entity, PD_ENTITY_ACCOUNT);
+      ck_assert(!pd_series_entity_named(pd_series[id].entity) &&
+                pd_series[id].dims[0] == PD_DIM_NONE);
+}
+END_TEST
+
+/* A pd_series_value_fn: the value of every NOTIFY series is 10 + its
+ * position among them, but the one the scope names has none
+ * (PD_ONLY_IF), as a value of pd_series.def would say. */
+static void notify_values(const void *scope, pd_series_id_t id,
+                          const size_t at[2], pd_series_value_t *out) {
+  const pd_series_id_t *absent = scope;
+  ck_assert_int_eq(pd_series[id].entity, PD_ENTITY_NOTIFY);
+  ck_assert_uint_eq(at[0], 0);
+  ck_assert_uint_eq(at[1], 0);
+  double value = 10 + (double)(id - PD_SERIES_NOTIFY_PENDING);
+  bool pd_series_absent = false;
+  out->gauge = PD_ONLY_IF(id != *absent, value);
+  out->derive = (int64_t)out->gauge;
+  out->present = !pd_series_absent;
+}
+
+START_TEST(test_emit_entity) {
+  /* every series of the entity, in the table's order, each through its
+   * kind; a value that is absent is not sent */
+  last_metric_t got = {0};
+  pd_metric_sink_t sink = {.emit = record, .ctx = &got};
+  pd_metric_batch_t batch;
+  pd_metric_batch_init(&batch, &sink, "h", "notify-x");
+  pd_series_id_t absent = PD_SERIES_NUM;
+  pd_series_emit_entity(&batch, PD_ENTITY_NOTIFY, NULL, notify_values, &absent);
+  int notify = 0;
+  pd_series_id_t last = PD_SERIES_NUM;
+  for (int id = 0; id < PD_SERIES_NUM; id++)
+    if (pd_series[id].entity == PD_ENTITY_NOTIFY) {
+      notify++;
+      last = (pd_series_id_t)id;
+    }
+  ck_assert_int_eq(got.num, notify);
+  ck_assert_int_eq(batch.errors, 0);
+  ck_assert_str_eq(got.type, pd_series[last].type);
+  ck_assert_int_eq(got.kind,
+                   pd_series_is_derive(last) ? PD_DS_DERIVE : PD_DS_GAUGE);
+  ck_assert_double_eq(got.value,
+                      10 + (double)(last - PD_SERIES_NOTIFY_PENDING));
+
+  got = (last_metric_t){0};
+  absent = last;
+  pd_series_emit_entity(&batch, PD_ENTITY_NOTIFY, NULL, notify_values, &absent);
+  ck_assert_int_eq(got.num, notify - 1);
+  ck_assert_str_ne(got.type_instance, "");
+  char ti[PD_TYPE_INSTANCE_MAX];
+  ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), last, NULL, NULL),
+                   0);
+  ck_assert_str_ne(got.type_instance, ti);
+  ck_assert_int_eq(batch.errors, 0);
 }
 END_TEST
 
@@ -267,6 +323,7 @@ static Suite *series_suite(void) {
   tcase_add_test(tc, test_type_instance_composes);
   tcase_add_test(tc, test_groups);
   tcase_add_test(tc, test_emit_kinds);
+  tcase_add_test(tc, test_emit_entity);
   suite_add_tcase(s, tc);
   return s;
 }

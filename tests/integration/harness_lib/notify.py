@@ -120,15 +120,25 @@ class NotifyTestCase(DaemonTestCase):
 
     # -- the daemon's side -------------------------------------------------------
     @staticmethod
-    def notify_id(daemon, name, type_, type_instance):
-        """<Hostname>/pagerduty-notify-<name>/<type>-<type_instance>."""
-        return daemon.identifier("notify-" + name, type_, type_instance)
+    def notify_id(daemon, name, series_id):
+        """<Hostname>/pagerduty-notify-<name>/<type>-<type_instance> of a
+        Notify block's series of the table (series.py), e.g.
+        "NOTIFY_PENDING"."""
+        import series  # runs tests/pd_series_table: only when needed
+        s = series.by_id(series_id)
+        if s.entity != "notify":
+            raise HarnessError("%s is not a Notify block's series" % s.id)
+        return daemon.identifier("notify-" + name, s.type, s.name())
 
-    def wait_counter(self, daemon, name, counter, predicate, timeout=30):
-        """Waits for the raw derive-<counter> (sent, retried, failed) of
-        Notify `name` (csv: GETVAL answers rates) to satisfy predicate."""
+    def wait_counter(self, daemon, name, series_id, predicate, timeout=30):
+        """Waits for the raw value of a derive series of Notify `name`
+        ("NOTIFY_SENT", "NOTIFY_RETRIED", "NOTIFY_FAILED", ...; csv: GETVAL
+        answers rates) to satisfy predicate."""
+        import series
+        if series.by_id(series_id).type != "derive":
+            raise HarnessError("%s is not a counter" % series_id)
         return daemon.wait_for_csv(
-            self.notify_id(daemon, name, "derive", counter), predicate,
+            self.notify_id(daemon, name, series_id), predicate,
             timeout=timeout)
 
     def putval(self, daemon, identifier, value):

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "pd_model.h"
-#include "pd_names.h"
 
 /* Collect keywords (doc/contract.md §3) as pd_series.def spells them. */
 #define COLLECT_BIT_incidents PD_COLLECT_INCIDENTS
@@ -21,11 +20,14 @@
 #define COLLECT_BIT_policies PD_COLLECT_POLICIES
 #define COLLECT_BIT_always 0u
 
-/* How many "%s" a series' format holds: the instance, then a value per
- * dimension. */
-#define SERIES_ARGS(entity, dim1, dim2)                                        \
-  ((PD_ENTITY_##entity != PD_ENTITY_ACCOUNT) +                                 \
-   (PD_DIM_##dim1 != PD_DIM_NONE) + (PD_DIM_##dim2 != PD_DIM_NONE))
+/* Does an entity's instance name go into the type instance
+ * (pd_series_entity_named())? As constants, for the check below. */
+#define NAMED_ACCOUNT 0
+#define NAMED_SERVICE 1
+#define NAMED_TEAM 1
+#define NAMED_SCHEDULE 1
+#define NAMED_POLICY 1
+#define NAMED_NOTIFY 0
 
 /*
  * Every type instance fits collectd's name fields, checked here for each
@@ -34,16 +36,14 @@
  * terminator. test_series checks the exact lengths.
  */
 #define PD_SERIES_GROUP(group, collect, needs)
-#define PD_SERIES(id, group, entity, type, format, dim1, dim2, meaning)        \
-  _Static_assert(                                                              \
-      sizeof(format) +                                                         \
-              (PD_ENTITY_##entity != PD_ENTITY_ACCOUNT ? PD_INSTANCE_NAME_MAX  \
-                                                       : 0) +                  \
-              ((PD_DIM_##dim1 != PD_DIM_NONE) +                                \
-               (PD_DIM_##dim2 != PD_DIM_NONE)) *                               \
-                  PD_SERIES_DIM_VALUE_MAX <=                                   \
-          DATA_MAX_NAME_LEN,                                                   \
-      "the type instance of PD_SERIES_" #id " may not fit DATA_MAX_NAME_LEN"); \
+#define PD_SERIES(id, group, entity, type, format, dim1, dim2, value, meaning) \
+  _Static_assert(sizeof(format) + NAMED_##entity * PD_SERIES_INSTANCE_MAX +    \
+                         ((PD_DIM_##dim1 != PD_DIM_NONE) +                     \
+                          (PD_DIM_##dim2 != PD_DIM_NONE)) *                    \
+                             PD_SERIES_DIM_VALUE_MAX <=                        \
+                     DATA_MAX_NAME_LEN,                                        \
+                 "the type instance of PD_SERIES_" #id                         \
+                 " may not fit DATA_MAX_NAME_LEN");                            \
   _Static_assert(sizeof(type) <= DATA_MAX_NAME_LEN,                            \
                  "the type of PD_SERIES_" #id " is too long");
 #include "pd_series.def"
@@ -55,7 +55,7 @@ _Static_assert(PD_TYPE_INSTANCE_MAX == DATA_MAX_NAME_LEN,
 
 const pd_series_t pd_series[PD_SERIES_NUM] = {
 #define PD_SERIES_GROUP(group, collect, needs)
-#define PD_SERIES(id, group, entity, type, format, dim1, dim2, meaning)        \
+#define PD_SERIES(id, group, entity, type, format, dim1, dim2, value, meaning) \
   [PD_SERIES_##                                                                \
       id] = {#id,    PD_GROUP_##group, PD_ENTITY_##entity,                     \
              type,   format,           {PD_DIM_##dim1, PD_DIM_##dim2},         \
@@ -68,16 +68,26 @@ const pd_series_t pd_series[PD_SERIES_NUM] = {
 const pd_series_group_info_t pd_series_groups[PD_GROUP_NUM] = {
 #define PD_SERIES_GROUP(group, collect, needs)                                 \
   [PD_GROUP_##group] = {#group, #collect, COLLECT_BIT_##collect, needs},
-#define PD_SERIES(id, group, entity, type, format, dim1, dim2, meaning)
+#define PD_SERIES(id, group, entity, type, format, dim1, dim2, value, meaning)
 #include "pd_series.def"
 #undef PD_SERIES_GROUP
 #undef PD_SERIES
 };
 
 const char *pd_series_entity_name(pd_series_entity_t entity) {
-  static const char *const names[PD_ENTITY_NUM] = {"account", "service", "team",
-                                                   "schedule", "policy"};
+  static const char *const names[PD_ENTITY_NUM] = {
+      "account", "service", "team", "schedule", "policy", "notify"};
   return (unsigned)entity < PD_ENTITY_NUM ? names[entity] : NULL;
+}
+
+bool pd_series_entity_named(pd_series_entity_t entity) {
+  static const bool named[PD_ENTITY_NUM] = {
+#define NAMED(entity) [PD_ENTITY_##entity] = NAMED_##entity
+      NAMED(ACCOUNT),  NAMED(SERVICE), NAMED(TEAM),
+      NAMED(SCHEDULE), NAMED(POLICY),  NAMED(NOTIFY),
+#undef NAMED
+  };
+  return (unsigned)entity < PD_ENTITY_NUM && named[entity];
 }
 
 const char *pd_series_need_name(unsigned need) {
@@ -162,7 +172,7 @@ int pd_series_type_instance(char *out, size_t size, pd_series_id_t id,
   /* The values for the "%s" of the format, in order. */
   const char *args[3];
   size_t num = 0;
-  if (s->entity != PD_ENTITY_ACCOUNT)
+  if (pd_series_entity_named(s->entity))
     args[num++] = instance;
   for (size_t d = 0; d < 2; d++)
     if (s->dims[d] != PD_DIM_NONE)
@@ -192,12 +202,17 @@ int pd_series_type_instance(char *out, size_t size, pd_series_id_t id,
   return 0;
 }
 
+bool pd_series_is_derive(pd_series_id_t id) {
+  return (unsigned)id < PD_SERIES_NUM &&
+         strcmp(pd_series[id].type, "derive") == 0;
+}
+
 void pd_series_gauge(pd_metric_batch_t *batch, pd_series_id_t id,
                      const char *instance, const size_t *at, double value) {
   char type_instance[PD_TYPE_INSTANCE_MAX];
   if (pd_series_type_instance(type_instance, sizeof(type_instance), id,
                               instance, at) != 0 ||
-      strcmp(pd_series[id].type, "derive") == 0) {
+      pd_series_is_derive(id)) {
     batch->errors++;
     return;
   }
@@ -209,9 +224,33 @@ void pd_series_derive(pd_metric_batch_t *batch, pd_series_id_t id,
   char type_instance[PD_TYPE_INSTANCE_MAX];
   if (pd_series_type_instance(type_instance, sizeof(type_instance), id, NULL,
                               NULL) != 0 ||
-      strcmp(pd_series[id].type, "derive") != 0) {
+      !pd_series_is_derive(id)) {
     batch->errors++;
     return;
   }
   pd_metric_derive(batch, value, "%s", type_instance);
+}
+
+void pd_series_emit_entity(pd_metric_batch_t *batch, pd_series_entity_t entity,
+                           const char *instance, pd_series_value_fn value_of,
+                           const void *ctx) {
+  for (int id = 0; id < PD_SERIES_NUM; id++) {
+    const pd_series_t *s = &pd_series[id];
+    if (s->entity != entity)
+      continue;
+    size_t size0 = pd_series_dim_size(s->dims[0]);
+    size_t size1 = pd_series_dim_size(s->dims[1]);
+    for (size_t a = 0; a < size0; a++)
+      for (size_t b = 0; b < size1; b++) {
+        size_t at[2] = {a, b};
+        pd_series_value_t v = {.present = false};
+        value_of(ctx, (pd_series_id_t)id, at, &v);
+        if (!v.present)
+          continue;
+        if (pd_series_is_derive((pd_series_id_t)id))
+          pd_series_derive(batch, (pd_series_id_t)id, v.derive);
+        else
+          pd_series_gauge(batch, (pd_series_id_t)id, instance, at, v.gauge);
+      }
+  }
 }
