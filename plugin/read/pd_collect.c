@@ -590,7 +590,8 @@ static int on_window(void *ctx, const pd_maintenance_window_t *window) {
 }
 
 /* The maintenance windows not over yet (ongoing and future), scoped as the
- * services are (team_ids[]). -1 with out emptied when the listing fails. */
+ * services are (team_ids[]; no scope today, services_kept()). -1 with out
+ * emptied when the listing fails. */
 static int list_windows(cycle_t *cy, pd_maintenance_windows_t *out) {
   pd_url_t u;
   if (pd_url_init(&u, "/maintenance_windows") != 0 ||
@@ -611,10 +612,19 @@ static int list_windows(cycle_t *cy, pd_maintenance_windows_t *out) {
   return 0;
 }
 
-/* Does this mode keep the service listing between cycles (and derive the
- * statuses, pd_service_status.h)? */
+/*
+ * Does this mode keep the service listing between cycles (and derive the
+ * statuses, pd_service_status.h)? Not with Team: the open incidents are
+ * then those of in-scope teams, and an incident's teams need not be its
+ * service's (it keeps the teams it was created with when the service
+ * moves to another team), so an in-scope service may have open incidents
+ * this read never sees; its critical or warning could not be proven. With
+ * Team the services are listed every Interval, their status as PagerDuty
+ * gives it.
+ */
 static bool services_kept(const pd_account_config_t *cfg) {
-  return cfg->full_sync_interval_s > 0 && NEED_SERVICES(cfg);
+  return cfg->full_sync_interval_s > 0 && NEED_SERVICES(cfg) &&
+         cfg->teams_num == 0;
 }
 
 static bool listed_this_cycle(const cycle_t *cy) {
