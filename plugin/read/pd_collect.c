@@ -54,8 +54,8 @@ struct pd_collect_s {
   bool said_capped[4];   /* "more than 10,000" said, per kind of list */
   bool said_empty_more;  /* "a page said more but was empty" said */
 
-  /* Every cycle; with FullSyncInterval > 0 the services are a listing
-   * kept for SlowInterval instead (services_cache, below). */
+  /* Every cycle; with FullSyncInterval > 0 and no Team the services are a
+   * listing kept for SlowInterval instead (services_cache, below). */
   pd_services_t services;
   bool services_ok;
   pd_incident_recs_t open;
@@ -71,7 +71,8 @@ struct pd_collect_s {
   pd_incident_recs_t created_all;
   bool said_fallback;
 
-  /* Service status with FullSyncInterval > 0 (pd_service_status.h): the
+  /* Service status with FullSyncInterval > 0 and no Team
+   * (services_kept(), pd_service_status.h): the
    * listing in `services` with the status each service was listed with,
    * and the open maintenance windows, both refreshed together every
    * SlowInterval and at every full read; the statuses are derived every
@@ -515,14 +516,10 @@ static int collect_teams(cycle_t *cy) {
   c->no_teams_ability = false;
   dedupe_teams(&fresh);
   if (scoped) {
-    size_t before = c->scope.num;
     int rc = resolve_scope(cy, &fresh);
     pd_teams_free(&fresh);
     if (rc != 0)
       return -1;
-    /* A Team resolved since: the kept service listing has the old scope. */
-    if (c->scope.num != before)
-      c->services_cache.valid = false;
     /* The team series cover the scope, with the names just read. */
     for (size_t i = 0; i < c->scope.num; i++)
       if (pd_teams_push(&c->teams, &c->scope.items[i]) != 0) {
@@ -590,8 +587,8 @@ static int on_window(void *ctx, const pd_maintenance_window_t *window) {
 }
 
 /* The maintenance windows not over yet (ongoing and future), scoped as the
- * services are (team_ids[]; no scope today, services_kept()). -1 with out
- * emptied when the listing fails. */
+ * services are (team_ids[]; without Team today, services_kept()). -1 with
+ * out emptied when the listing fails. */
 static int list_windows(cycle_t *cy, pd_maintenance_windows_t *out) {
   pd_url_t u;
   if (pd_url_init(&u, "/maintenance_windows") != 0 ||

@@ -1623,6 +1623,32 @@ START_TEST(test_incremental_service_status) {
 }
 END_TEST
 
+/* With Team the open incidents are the in-scope teams', which need not be
+ * all of an in-scope service's: the services are listed every cycle, their
+ * status PagerDuty's, and no maintenance windows are asked. */
+START_TEST(test_incremental_team_lists_services) {
+  reset_sim("demo");
+  set_behaviour("{\"log_delay\":0}");
+  configure(sim.token);
+  fx.cfg.full_sync_interval_s = 3600;
+  add_team_option("Payments");
+  start_account();
+  for (int n = 0; n < 2; n++) {
+    clear_requests();
+    cycle();
+    ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+    yajl_val log = requests();
+    ck_assert_uint_eq(count_path(log, "/services"), 1);
+    ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 0);
+    ck_assert_uint_eq(count_path(log, "/log_entries"), n == 0 ? 0 : 1);
+    yajl_tree_free(log);
+    ck_assert_double_eq(
+        value_of(&fx.rec, "gauge", "service-checkout_api-status"), 2);
+  }
+  stop_account();
+}
+END_TEST
+
 START_TEST(test_failures_of_each_kind) {
   static const char *const faults[] = {
       "{\"kind\":\"status\",\"status\":503,\"path\":\"/incidents\"}",
@@ -1961,6 +1987,7 @@ static Suite *collect_suite(void) {
   tcase_add_test(tc, test_cache_and_slow_interval);
   tcase_add_test(tc, test_collect_fetches_only_what_is_needed);
   tcase_add_test(tc, test_incremental_service_status);
+  tcase_add_test(tc, test_incremental_team_lists_services);
   tcase_add_test(tc, test_large_more_than_10000_open);
   tcase_add_test(tc, test_more_than_10000_in_one_second);
   tcase_add_test(tc, test_one_service_past_10000_any_server);
