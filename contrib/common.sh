@@ -21,7 +21,7 @@ PD_PACKAGES=(
   clang-format
 )
 
-pd_say() { printf '==> %s\n' "$*" >&2; }
+pd_say() { printf '==> [%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 
 # Runs a command as root: directly when we are root, else through sudo.
 pd_as_root() {

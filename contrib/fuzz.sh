@@ -18,10 +18,12 @@
 # Prints per target the executions, the coverage reached (libFuzzer's
 # "cov" edges and "ft" features) and PASS/FAIL, writes BUILD/tests/fuzz/
 # <target>.trs for contrib/test.sh's count, and exits non-zero when any
-# target failed. One process per target, one after the other (-jobs=1).
+# target failed. One process per target (-jobs=1), PD_FUZZ_JOBS of them at
+# a time.
 #
 # Environment: PD_FUZZ_BUILD (build dir relative to the source tree,
-# default "build"; configured when it is not), FUZZ_CC (default clang).
+# default "build"; configured when it is not), FUZZ_CC (default clang),
+# PD_FUZZ_JOBS (targets run at once; default nproc).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$PD_SRCDIR"
@@ -91,13 +93,14 @@ export PD_FUZZ_SCRATCH
 PD_FUZZ_SCRATCH=$(mktemp -d "$scratch_base/pd-fuzz-run-XXXXXX")
 trap 'rm -rf "$PD_FUZZ_SCRATCH"' EXIT
 
-failed=0 total_execs=0
-printf '%-16s %12s %8s %8s  %s\n' target executions cov ft result
-for t in "${targets[@]}"; do
-  bin="$out/fuzz_$t"
+# run_target T: runs target T for $seconds; writes its result line to
+# $out/logs/T.result and, when it failed, its log's tail to T.failure.
+run_target() {
+  local t=$1 bin="$out/fuzz_$1" result=PASS status=0
+  rm -f "$out/logs/$t.result" "$out/logs/$t.failure"
   if [ ! -x "$bin" ]; then
-    pd_say "no fuzz target $t"
-    failed=$((failed + 1)); continue
+    printf '%-16s %12s %8s %8s  %s\n' "$t" - - - "FAIL (no target)" >"$out/logs/$t.result"
+    return
   fi
   mkdir -p "$seeds/$t" "$out/corpus/$t"
   [ -d "tests/fuzz/seeds/$t" ] && cp tests/fuzz/seeds/"$t"/* "$seeds/$t/"
@@ -109,10 +112,9 @@ for t in "${targets[@]}"; do
       done
     done
   fi
+  local before after execs last cov ft max_len=()
   before=$(find "$out/artifacts" -name "$t-*" | wc -l)
-  max_len=()
   [ "$t" = token ] && max_len=(-max_len=8192) # longer than the 4096-byte line limit
-  status=0
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 "${max_len[@]}" \
@@ -123,20 +125,45 @@ for t in "${targets[@]}"; do
   last=$(grep -E '^#[0-9]+' "$out/logs/$t.log" | tail -n 1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-  result=PASS
   if [ "$status" -ne 0 ] || [ "$after" -ne "$before" ]; then
     result=FAIL
-    failed=$((failed + 1))
+    { printf -- '---- %s (exit %s) ----\n' "$out/logs/$t.log" "$status"
+      tail -n 60 "$out/logs/$t.log"
+      printf -- '---- end of %s ----\n' "$out/logs/$t.log"; } >"$out/logs/$t.failure"
   fi
-  total_execs=$((total_execs + ${execs:-0}))
-  printf '%-16s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$result"
   printf ':test-result: %s\n:global-test-result: %s\n:recheck: no\n:copy-in-global-log: no\n' \
     "$result" "$result" >"$out/$t.trs"
-  if [ "$result" = FAIL ]; then
-    printf -- '---- %s (exit %s) ----\n' "$out/logs/$t.log" "$status"
-    tail -n 60 "$out/logs/$t.log"
-    printf -- '---- end of %s ----\n' "$out/logs/$t.log"
+  printf '%-16s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$result" \
+    >"$out/logs/$t.result"
+}
+
+# The targets run PD_FUZZ_JOBS (default: one per core) at a time: each is
+# one single-threaded process for a fixed time, so this divides the wall
+# time without shortening any target's run.
+jobs=${PD_FUZZ_JOBS:-$(nproc)}
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
   fi
+  run_target "$t" &
+  running=$((running + 1))
+done
+wait || true
+
+failed=0 total_execs=0
+printf '%-16s %12s %8s %8s  %s\n' target executions cov ft result
+for t in "${targets[@]}"; do
+  if [ -f "$out/logs/$t.result" ]; then
+    cat "$out/logs/$t.result"
+  else
+    printf '%-16s %12s %8s %8s  %s\n' "$t" - - - "FAIL (did not finish)"
+  fi
+  grep -q ' PASS$' "$out/logs/$t.result" 2>/dev/null || failed=$((failed + 1))
+  [ -f "$out/logs/$t.failure" ] && cat "$out/logs/$t.failure"
+  execs=$(awk '{print $2}' "$out/logs/$t.result" 2>/dev/null || true)
+  [[ ${execs:-} =~ ^[0-9]+$ ]] && total_execs=$((total_execs + execs))
 done
 pd_say "fuzz: ${#targets[@]} targets, $total_execs executions, $failed failed"
 [ "$failed" -eq 0 ]

@@ -152,10 +152,15 @@ class TestLauncher(unittest.TestCase):
         return host, int(port)
 
     def refuses(self, address):
+        """True when nothing listens at address any more. A reset is not
+        that: the listening socket still took the connection into its
+        backlog, and the process closed it while going away."""
         try:
             socket.create_connection(address, timeout=self.BOUND).close()
         except ConnectionRefusedError:
             return True
+        except (ConnectionResetError, ConnectionAbortedError):
+            return False
         return False
 
     def test_sigterm_stops_the_simulator_first(self):
