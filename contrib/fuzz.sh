@@ -66,6 +66,7 @@ examples_for() {
     # No example body of /log_entries in examples/: the simulator's
     # answers and the committed seeds.
     parse_log_entries) ;;
+    parse_maintenance_windows) echo "rest_list_maintenance_windows*" ;;
     # No example body of /v3/schedules in examples/: the shift-based
     # targets start from the simulator's answers and their committed seeds.
     parse_schedules_v3 | parse_schedule_v3) ;;

@@ -68,7 +68,7 @@ fi
 
 # Fuzzing: every libFuzzer target (tests/fuzz) for PD_FUZZ_SECONDS (default
 # 15) s, built in build/; each target is one test (build/tests/fuzz/*.trs).
-# 17 targets, one per core at a time: about 2.5 minutes on two cores. PD_SKIP_FUZZ=1 leaves it out.
+# 18 targets, one per core at a time: about 2.5 minutes on two cores. PD_SKIP_FUZZ=1 leaves it out.
 if [ -z "${PD_SKIP_FUZZ:-}" ]; then
   pd_say "fuzzing (contrib/fuzz.sh ${PD_FUZZ_SECONDS:-15})"
   if ! contrib/fuzz.sh "${PD_FUZZ_SECONDS:-15}" &&

@@ -292,6 +292,16 @@ int pd_log_entry_copy(pd_log_entry_t *dst, const pd_log_entry_t *src) {
 
 void pd_log_entry_free(pd_log_entry_t *e) { pd_idlist_free(&e->team_ids); }
 
+static int pd_maintenance_window_copy(pd_maintenance_window_t *dst,
+                                      const pd_maintenance_window_t *src) {
+  *dst = *src;
+  return pd_idlist_copy(&dst->service_ids, &src->service_ids);
+}
+
+void pd_maintenance_window_free(pd_maintenance_window_t *w) {
+  pd_idlist_free(&w->service_ids);
+}
+
 pd_escalation_rule_t *pd_policy_add_rule(pd_policy_t *p) {
   pd_escalation_rule_t *rules =
       grow(p->rules, &p->rules_cap, p->rules_num, sizeof(*rules));
@@ -396,3 +406,6 @@ PD_DEFINE_VEC(pd_policies_t, pd_policy_t, pd_policies, pd_policy_copy,
               pd_policy_free)
 PD_DEFINE_VEC(pd_log_entries_t, pd_log_entry_t, pd_log_entries,
               pd_log_entry_copy, pd_log_entry_free)
+PD_DEFINE_VEC(pd_maintenance_windows_t, pd_maintenance_window_t,
+              pd_maintenance_windows, pd_maintenance_window_copy,
+              pd_maintenance_window_free)

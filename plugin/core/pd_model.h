@@ -184,6 +184,14 @@ typedef struct {
   pd_idlist_t team_ids;        /* the embedded incident's teams */
 } pd_log_entry_t;
 
+/* One entry of GET /maintenance_windows: the services in maintenance from
+ * start to end (start <= t < end). */
+typedef struct {
+  pd_id_t id;
+  time_t start, end;       /* start_time, end_time (both required) */
+  pd_idlist_t service_ids; /* services[].id */
+} pd_maintenance_window_t;
+
 const char *pd_service_status_name(pd_service_status_t s); /* "active"... */
 pd_service_status_t pd_service_status_parse(const char *s, size_t len);
 pd_incident_status_t pd_incident_status_parse(const char *s, size_t len);
@@ -201,6 +209,7 @@ void pd_schedule_free(pd_schedule_t *s);
 void pd_policy_free(pd_policy_t *p);
 int pd_log_entry_copy(pd_log_entry_t *dst, const pd_log_entry_t *src);
 void pd_log_entry_free(pd_log_entry_t *e);
+void pd_maintenance_window_free(pd_maintenance_window_t *w);
 
 /* Appends a new empty rule / a target to a policy's last rule. */
 pd_escalation_rule_t *pd_policy_add_rule(pd_policy_t *p);
@@ -226,5 +235,7 @@ PD_DECLARE_VEC(pd_schedule_entries_t, pd_schedule_entry_t, pd_schedule_entries);
 PD_DECLARE_VEC(pd_oncalls_t, pd_oncall_t, pd_oncalls);
 PD_DECLARE_VEC(pd_policies_t, pd_policy_t, pd_policies);
 PD_DECLARE_VEC(pd_log_entries_t, pd_log_entry_t, pd_log_entries);
+PD_DECLARE_VEC(pd_maintenance_windows_t, pd_maintenance_window_t,
+               pd_maintenance_windows);
 
 #endif /* PD_MODEL_H */

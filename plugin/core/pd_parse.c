@@ -69,6 +69,9 @@ typedef enum {
   S_INCIDENT_ID,         /* a log entry's incident.id */
   S_INCIDENT_CREATED_AT, /* a log entry's incident.created_at */
   S_INCIDENT_SERVICE_ID, /* a log entry's incident.service.id */
+  S_WINDOW_START,        /* a maintenance window's start_time */
+  S_WINDOW_END,          /* a maintenance window's end_time */
+  S_WINDOW_SERVICE_ID,   /* a maintenance window's services[].id */
 } field_slot_t;
 
 typedef struct {
@@ -215,6 +218,17 @@ static const field_t log_entry_fields[] = {
     {NULL, 0, 0},
 };
 
+/* GET /maintenance_windows. */
+static const field_t maintenance_window_fields[] = {
+    {"id", T_STRING, S_ID},
+    {"start_time", T_STRING, S_WINDOW_START},
+    {"end_time", T_STRING, S_WINDOW_END},
+    {"services", T_ARRAY, S_NONE},
+    {"services/*", T_OBJECT, S_NONE},
+    {"services/*/id", T_STRING, S_WINDOW_SERVICE_ID},
+    {NULL, 0, 0},
+};
+
 typedef struct {
   const char *name;
   const char *list_key;   /* {"incidents":[{...}, ...]}, or NULL */
@@ -240,6 +254,10 @@ static const kind_desc_t kinds[] = {
                            "escalation_policy", policy_fields},
     [PD_PARSE_LOG_ENTRIES] = {"log entries", "log_entries", NULL,
                               log_entry_fields},
+    [PD_PARSE_MAINTENANCE_WINDOWS] = {"maintenance windows",
+                                      "maintenance_windows",
+                                      "maintenance_window",
+                                      maintenance_window_fields},
 };
 
 /* No field: the entity object itself as a parent, the end of a list. */
@@ -288,6 +306,8 @@ struct pd_parser_s {
   pd_oncall_t oncall;
   pd_policy_t policy;
   pd_log_entry_t log_entry;
+  pd_maintenance_window_t window;
+  bool window_has_start, window_has_end;
 
   pd_schedule_entry_t entry;
   bool entry_has_start, entry_has_end;
@@ -357,6 +377,14 @@ static void begin_entity(pd_parser_t *p, size_t ent_frame) {
     idlist_clear(&p->log_entry.team_ids);
     break;
   }
+  case PD_PARSE_MAINTENANCE_WINDOWS: {
+    pd_idlist_t services = p->window.service_ids;
+    p->window = (pd_maintenance_window_t){0};
+    p->window.service_ids = services;
+    idlist_clear(&p->window.service_ids);
+    p->window_has_start = p->window_has_end = false;
+    break;
+  }
   }
 }
 
@@ -401,6 +429,8 @@ static char *entity_id(pd_parser_t *p) {
     return p->policy.id;
   case PD_PARSE_LOG_ENTRIES:
     return p->log_entry.id;
+  case PD_PARSE_MAINTENANCE_WINDOWS:
+    return p->window.id;
   case PD_PARSE_ONCALLS:
     break;
   }
@@ -450,6 +480,10 @@ static int emit_entity(pd_parser_t *p) {
     return cb->on_policy ? cb->on_policy(cb->ctx, &p->policy) : 0;
   case PD_PARSE_LOG_ENTRIES:
     return cb->on_log_entry ? cb->on_log_entry(cb->ctx, &p->log_entry) : 0;
+  case PD_PARSE_MAINTENANCE_WINDOWS:
+    return cb->on_maintenance_window
+               ? cb->on_maintenance_window(cb->ctx, &p->window)
+               : 0;
   }
   return 0;
 }
@@ -463,6 +497,11 @@ static int end_entity(pd_parser_t *p) {
       return pd_json_fail(p->js, "on-call entry without escalation_level");
   } else if (entity_id(p)[0] == '\0') {
     return pd_json_fail(p->js, "%s entry without an id", p->desc->name);
+  } else if (p->kind == PD_PARSE_MAINTENANCE_WINDOWS &&
+             (!p->window_has_start || !p->window_has_end)) {
+    /* Without both, whether a service is in maintenance is unknown. */
+    return pd_json_fail(p->js, "maintenance window without %s",
+                        p->window_has_start ? "end_time" : "start_time");
   }
   p->result.entities++;
   if (emit_entity(p) != 0)
@@ -565,6 +604,20 @@ static int add_team(pd_parser_t *p, const pd_json_value_t *v) {
   return PD_JSON_CONTINUE;
 }
 
+static int add_window_service(pd_parser_t *p, const pd_json_value_t *v) {
+  pd_idlist_t *services = &p->window.service_ids;
+  pd_id_t id;
+  if (set_id(p, id, v) != PD_JSON_CONTINUE)
+    return PD_JSON_ABORT;
+  /* A repeated ID is harmless (it marks the same service twice). */
+  if (services->num >= PD_PARSE_MAX_WINDOW_SERVICES)
+    return pd_json_fail(p->js, "more than %d services",
+                        PD_PARSE_MAX_WINDOW_SERVICES);
+  if (pd_idlist_add(services, id) != 0)
+    return pd_json_fail(p->js, "out of memory");
+  return PD_JSON_CONTINUE;
+}
+
 static int set_status(pd_parser_t *p, const pd_json_value_t *v) {
   if (p->kind == PD_PARSE_SERVICES)
     p->service.status = pd_service_status_parse(v->text, v->len);
@@ -638,6 +691,14 @@ static int store_value(pd_parser_t *p, const field_t *f,
     return set_id(p, reference_id(p, f->slot), v);
   case S_TEAM_ID:
     return add_team(p, v);
+  case S_WINDOW_SERVICE_ID:
+    return add_window_service(p, v);
+  case S_WINDOW_START:
+    p->window_has_start = true;
+    return set_time(p, &p->window.start, v);
+  case S_WINDOW_END:
+    p->window_has_end = true;
+    return set_time(p, &p->window.end, v);
   case S_LEVEL:
     if (set_int(p, &p->oncall.level, v) != PD_JSON_CONTINUE)
       return PD_JSON_ABORT;
@@ -989,6 +1050,7 @@ void pd_parser_destroy(pd_parser_t *p) {
   pd_schedule_free(&p->schedule);
   pd_policy_free(&p->policy);
   pd_log_entry_free(&p->log_entry);
+  pd_maintenance_window_free(&p->window);
   free(p);
 }
 

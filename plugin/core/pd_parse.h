@@ -24,7 +24,9 @@
  *    "service": "PX"), an invalid ID, or a time that is not ISO 8601 fails
  *    the whole response; null is accepted for every other field and leaves
  *    its default ("" / UNKNOWN / 0; NAN for the coverage);
- *  - per entity at most PD_PARSE_MAX_LIST team IDs, rules, targets per rule.
+ *  - a maintenance window needs its start_time and end_time;
+ *  - per entity at most PD_PARSE_MAX_LIST team IDs, rules, targets per rule
+ *    (a maintenance window at most PD_PARSE_MAX_WINDOW_SERVICES services).
  * Entities are delivered before the end of the body is seen: when the parse
  * fails (malformed, truncated, wrong types), discard what the callbacks
  * received from that response.
@@ -38,6 +40,7 @@
 #include "pd_model.h"
 
 #define PD_PARSE_MAX_LIST 256
+#define PD_PARSE_MAX_WINDOW_SERVICES 10000
 
 typedef enum {
   PD_PARSE_USER_ME = 0,  /* GET /users/me: {"user":{...}} */
@@ -59,6 +62,9 @@ typedef enum {
   PD_PARSE_LOG_ENTRIES,  /* GET /log_entries?include[]=incidents: id,
                             created_at, service.id, incident.id and the
                             embedded incident's created_at and teams */
+  /* GET /maintenance_windows: id, start_time, end_time (both required),
+   * services[].id */
+  PD_PARSE_MAINTENANCE_WINDOWS,
 } pd_parse_kind_t;
 
 /*
@@ -80,6 +86,8 @@ typedef struct {
   int (*on_oncall)(void *ctx, const pd_oncall_t *oncall);
   int (*on_policy)(void *ctx, const pd_policy_t *policy);
   int (*on_log_entry)(void *ctx, const pd_log_entry_t *entry);
+  int (*on_maintenance_window)(void *ctx,
+                               const pd_maintenance_window_t *window);
 } pd_parse_callbacks_t;
 
 typedef struct {

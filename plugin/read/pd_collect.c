@@ -13,6 +13,7 @@
 #include "pd_http.h"
 #include "pd_incremental.h"
 #include "pd_log.h"
+#include "pd_service_status.h"
 
 #define PAGE_LIMIT 100
 #define OFFSET_CAP 10000 /* offset + limit may not pass this (else 400) */
@@ -53,7 +54,8 @@ struct pd_collect_s {
   bool said_capped[4];   /* "more than 10,000" said, per kind of list */
   bool said_empty_more;  /* "a page said more but was empty" said */
 
-  /* Every cycle. */
+  /* Every cycle; with FullSyncInterval > 0 and no Team the services are a
+   * listing kept for SlowInterval instead (services_cache, below). */
   pd_services_t services;
   bool services_ok;
   pd_incident_recs_t open;
@@ -68,6 +70,16 @@ struct pd_collect_s {
   pd_incr_t incr;
   pd_incident_recs_t created_all;
   bool said_fallback;
+
+  /* Service status with FullSyncInterval > 0 and no Team
+   * (services_kept(), pd_service_status.h): the
+   * listing in `services` with the status each service was listed with,
+   * and the open maintenance windows, both refreshed together every
+   * SlowInterval and at every full read; the statuses are derived every
+   * cycle. */
+  pd_service_status_t *listed_status;
+  pd_maintenance_windows_t windows;
+  cache_t services_cache;
 
   /* Every SlowInterval. */
   pd_teams_t teams;
@@ -130,12 +142,20 @@ static void drop_oncalls(pd_collect_t *c) {
   pd_oncalls_free(&c->oncalls);
   c->oncalls_cache = (cache_t){0};
 }
+static void drop_service_listing(pd_collect_t *c) {
+  pd_services_free(&c->services);
+  free(c->listed_status);
+  c->listed_status = NULL;
+  pd_maintenance_windows_free(&c->windows);
+  c->services_cache = (cache_t){0};
+}
 
 void pd_collect_invalidate(pd_collect_t *c) {
   drop_teams(c);
   drop_schedules(c);
   drop_policies(c);
   drop_oncalls(c);
+  drop_service_listing(c);
   pd_incr_invalidate(&c->incr);
 }
 
@@ -219,6 +239,19 @@ static void say_capped(cycle_t *cy, int kind, const char *what) {
                    what, OFFSET_CAP);
 }
 
+/* --- requests ------------------------------------------------------------- */
+
+/* One request through the account's endpoint. Without an answer, or with a
+ * refused token, the next request would only fail the same way (and a
+ * timeout costs Timeout each): the cycle makes no more. */
+static int fetch(cycle_t *cy, const pd_fetch_t *f, pd_parse_result_t *res,
+                 pd_http_response_t *resp) {
+  int rc = pd_rest_fetch(cy->rest, f, res, resp);
+  if (rc != 0 && (resp->status == 0 || resp->outcome == PD_HTTP_AUTH))
+    cy->aborted = true;
+  return rc;
+}
+
 /* --- paging --------------------------------------------------------------- */
 
 /*
@@ -255,13 +288,9 @@ static list_status_t page_through(cycle_t *cy, const char *what,
                     .quiet_status = quiet_status};
     pd_parse_result_t res;
     pd_http_response_t resp;
-    int rc = pd_rest_fetch(cy->rest, &f, &res, &resp);
+    int rc = fetch(cy, &f, &res, &resp);
     pd_url_free(&u);
     if (rc != 0) {
-      /* Without an answer, or with a refused token, the next request
-       * would only fail the same way (and a timeout costs Timeout each). */
-      if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
-        cy->aborted = true;
       if (failed_status != NULL)
         *failed_status = resp.status;
       return LIST_FAILED;
@@ -553,12 +582,115 @@ static int list_services(cycle_t *cy, pd_services_t *out) {
   return 0;
 }
 
+static int on_window(void *ctx, const pd_maintenance_window_t *window) {
+  return pd_maintenance_windows_push(ctx, window);
+}
+
+/* The maintenance windows not over yet (ongoing and future), scoped as the
+ * services are (team_ids[]; without Team today, services_kept()). -1 with
+ * out emptied when the listing fails. */
+static int list_windows(cycle_t *cy, pd_maintenance_windows_t *out) {
+  pd_url_t u;
+  if (pd_url_init(&u, "/maintenance_windows") != 0 ||
+      pd_url_add(&u, "filter", "open") != 0 || url_add_scope(&u, cy->c) != 0) {
+    pd_url_free(&u);
+    return out_of_memory(cy, "GET /maintenance_windows");
+  }
+  pd_parse_callbacks_t cb = {.ctx = out, .on_maintenance_window = on_window};
+  list_status_t ls = list_pages(cy, "GET /maintenance_windows", u.buf,
+                                PD_PARSE_MAINTENANCE_WINDOWS, &cb, 0, NULL);
+  pd_url_free(&u);
+  if (ls != LIST_OK) {
+    if (ls == LIST_CAPPED)
+      say_capped(cy, CAPPED_OTHER, "GET /maintenance_windows");
+    pd_maintenance_windows_free(out);
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Does this mode keep the service listing between cycles (and derive the
+ * statuses, pd_service_status.h)? Not with Team: the open incidents are
+ * then those of in-scope teams, and an incident's teams need not be its
+ * service's (it keeps the teams it was created with when the service
+ * moves to another team), so an in-scope service may have open incidents
+ * this read never sees; its critical or warning could not be proven. With
+ * Team the services are listed every Interval, their status as PagerDuty
+ * gives it.
+ */
+static bool services_kept(const pd_account_config_t *cfg) {
+  return cfg->full_sync_interval_s > 0 && NEED_SERVICES(cfg) &&
+         cfg->teams_num == 0;
+}
+
+static bool listed_this_cycle(const cycle_t *cy) {
+  const cache_t *k = &cy->c->services_cache;
+  return k->valid && k->fetched_mono == cy->mono;
+}
+
+/* The kept listing and the open maintenance windows, read again. All or
+ * nothing: when either fails both are dropped (no status this cycle) and
+ * read again next cycle. */
+static int refresh_service_listing(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  drop_service_listing(c);
+  pd_services_t fresh = {0};
+  pd_maintenance_windows_t windows = {0};
+  if (list_services(cy, &fresh) != 0)
+    return -1;
+  if (list_windows(cy, &windows) != 0) {
+    pd_services_free(&fresh);
+    return -1;
+  }
+  pd_service_status_t *listed =
+      malloc((fresh.num ? fresh.num : 1) * sizeof(*listed));
+  if (listed == NULL) {
+    pd_services_free(&fresh);
+    pd_maintenance_windows_free(&windows);
+    return out_of_memory(cy, "GET /services");
+  }
+  for (size_t i = 0; i < fresh.num; i++)
+    listed[i] = fresh.items[i].status;
+  c->services = fresh;
+  c->listed_status = listed;
+  c->windows = windows;
+  cache_fresh(&c->services_cache, cy, 0);
+  check_empty_scope(cy);
+  return 0;
+}
+
+/* A full read of the incidents comes this cycle: at start, after an
+ * invalidation or a failure, and every FullSyncInterval. */
+static bool full_due(const cycle_t *cy);
+
 static int collect_services(cycle_t *cy) {
   pd_collect_t *c = cy->c;
+  if (services_kept(cy->cfg)) {
+    /* Listed every SlowInterval and with every full read (which may also
+     * start later this cycle, as a fallback: full_read lists then). */
+    if (cache_due(&c->services_cache, cy) || !c->incr.valid || full_due(cy))
+      return refresh_service_listing(cy);
+    return 0;
+  }
   if (list_services(cy, &c->services) != 0)
     return -1;
   c->services_ok = true;
   check_empty_scope(cy);
+  return 0;
+}
+
+/* With the listing kept: the cycle's statuses from the listing, the
+ * windows and the open incidents just read. Without either no status is
+ * known: the services are not offered this cycle. */
+static int derive_service_status(cycle_t *cy) {
+  pd_collect_t *c = cy->c;
+  if (!c->services_cache.valid || !c->open_ok)
+    return -1;
+  if (pd_service_status_derive(&c->services, c->listed_status, &c->open,
+                               &c->windows, cy->now) != 0)
+    return out_of_memory(cy, "service status");
+  c->services_ok = true;
   return 0;
 }
 
@@ -769,7 +901,7 @@ static int split_by_service(cycle_t *cy, const incident_query_t *q,
                       "check a split against");
   pd_services_t fetched = {0};
   const pd_services_t *services = &cy->c->services;
-  if (!cy->c->services_ok) {
+  if (!cy->c->services_ok && !listed_this_cycle(cy)) {
     if (list_services(cy, &fetched) != 0)
       return -1;
     services = &fetched;
@@ -887,13 +1019,10 @@ static int read_log(cycle_t *cy, pd_incr_log_t *log, const char **why) {
                     .cb = &cb};
     pd_parse_result_t res;
     pd_http_response_t resp;
-    int rc = pd_rest_fetch(cy->rest, &f, &res, &resp);
+    int rc = fetch(cy, &f, &res, &resp);
     pd_url_free(&u);
-    if (rc != 0) {
-      if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
-        cy->aborted = true;
+    if (rc != 0)
       return -1;
-    }
     if (log->disordered) {
       *why = "the log entries did not come newest first";
       return -1;
@@ -1039,7 +1168,11 @@ static int full_read(cycle_t *cy) {
   pd_collect_t *c = cy->c;
   pd_services_t fetched = {0};
   const pd_services_t *services = &c->services;
-  if (!c->services_ok) {
+  if (services_kept(cy->cfg)) {
+    /* The kept listing is read again with every full read. */
+    if (!listed_this_cycle(cy) && refresh_service_listing(cy) != 0)
+      return -1;
+  } else if (!c->services_ok) {
     if (list_services(cy, &fetched) != 0)
       return -1;
     services = &fetched;
@@ -1448,7 +1581,7 @@ static int fetch_detail(cycle_t *cy, pd_schedule_rec_t *r) {
                   .cb = &cb,
                   .caller_reports = true};
   pd_http_response_t resp;
-  int rc = pd_rest_fetch(cy->rest, &f, NULL, &resp);
+  int rc = fetch(cy, &f, NULL, &resp);
   pd_url_free(&u);
   if (rc == 0 && (!sink.got || strcmp(sink.schedule.id, r->schedule.id) != 0)) {
     snprintf(resp.message, sizeof(resp.message),
@@ -1456,8 +1589,6 @@ static int fetch_detail(cycle_t *cy, pd_schedule_rec_t *r) {
     rc = -1;
   }
   if (rc != 0) {
-    if (resp.status == 0 || resp.outcome == PD_HTTP_AUTH)
-      cy->aborted = true;
     mark_unknown(cy, r, &resp);
     pd_schedule_free(&sink.schedule);
     pd_schedule_entries_free(&sink.entries);
@@ -1667,7 +1798,8 @@ int pd_collect_run(pd_collect_t *c, pd_rest_t *rest, double interval_s,
   int status = 0;
 
   /* Every-cycle collections start clean. */
-  pd_services_free(&c->services);
+  if (!services_kept(cfg))
+    pd_services_free(&c->services);
   c->services_ok = c->open_ok = c->created_ok = false;
   expire_windows(c, now);
 
@@ -1687,6 +1819,8 @@ int pd_collect_run(pd_collect_t *c, pd_rest_t *rest, double interval_s,
   if (NEED_SERVICES(cfg) && collect_services(&cy) != 0)
     status = -1;
   if (NEED_OPEN(cfg) && collect_incidents(&cy) != 0)
+    status = -1;
+  if (services_kept(cfg) && derive_service_status(&cy) != 0)
     status = -1;
   /* Policies before on-calls: scoped on-calls are filtered by them. */
   if (NEED_POLICIES(cfg) &&

@@ -41,7 +41,14 @@
  * of service_ids[], or by team_ids[] alone with Team); the other cycles
  * read GET /log_entries since the last cycle and list again the open
  * incidents of just the services it names (pd_incremental.h), falling back
- * to the full read when that cannot be proven complete.
+ * to the full read when that cannot be proven complete. Without Team,
+ * GET /services is then made every SlowInterval and with every full read,
+ * together with GET /maintenance_windows?filter=open; each cycle derives
+ * the services' status from them and the open incidents
+ * (pd_service_status.h). Either failing fails the services for the cycle
+ * (both are read again the next). With Team, GET /services stays every
+ * Interval (the open incidents are then the in-scope teams', which need
+ * not be all of an in-scope service's).
  *
  * The windows reach past the next refresh, so a series re-computed from the
  * cache later in the SlowInterval still looks at [now, now+CoverageWindow).

@@ -51,10 +51,13 @@ def page0(r, path):
 
 def split_cycles(requests, marker):
     """[[first request time, last request time, [requests]]]. A cycle
-    starts with the first page of `marker` (GET /services when Collect has
-    services: every cycle lists them first; else GET /log_entries, which
-    the first cycle, a full read, does not ask); what comes before the
-    first marker (GET /users/me) belongs to the first cycle."""
+    starts with the first page of `marker` (GET /services with
+    FullSyncInterval 0: every cycle lists them first; else GET
+    /log_entries, which the first cycle, a full read, does not ask, and
+    which comes first in the later cycles of a run: the services are then
+    listed only every SlowInterval and with a full read, neither of which
+    comes due within the run but as a fallback, after the log); what comes
+    before the first marker (GET /users/me) belongs to the first cycle."""
     out = []
     for r in requests:
         if not out or (page0(r, marker) and (
@@ -141,7 +144,7 @@ def main():
     # The second incremental cycle still catches up the changes made
     # during the first (full) read: counted apart from the steady ones.
     for collect, marker in ((["incidents"], "/log_entries"),
-                            (["services", "incidents"], "/services")):
+                            (["services", "incidents"], "/log_entries")):
         def enough(reqs, started, marker=marker):
             return len(split_cycles(reqs, marker)) >= args.cycles + 2
         args.collect = collect

@@ -37,7 +37,8 @@ PARSE_TARGETS := parse_user:PD_PARSE_USER_ME parse_teams:PD_PARSE_TEAMS \
 	parse_oncalls:PD_PARSE_ONCALLS parse_policies:PD_PARSE_POLICIES \
 	parse_schedules_v3:PD_PARSE_SCHEDULES_V3 \
 	parse_schedule_v3:PD_PARSE_SCHEDULE_V3 \
-	parse_log_entries:PD_PARSE_LOG_ENTRIES
+	parse_log_entries:PD_PARSE_LOG_ENTRIES \
+	parse_maintenance_windows:PD_PARSE_MAINTENANCE_WINDOWS
 OTHER_TARGETS := error spool_record state notification config token
 TARGETS := $(foreach t,$(PARSE_TARGETS),$(firstword $(subst :, ,$(t)))) \
 	$(OTHER_TARGETS)

@@ -34,6 +34,7 @@ typedef struct {
   pd_oncalls_t oncalls;
   pd_policies_t policies;
   pd_log_entries_t log_entries;
+  pd_maintenance_windows_t windows;
   size_t users;
   size_t nobody; /* schedule entries without a user */
 } kept_t;
@@ -94,6 +95,14 @@ static int on_log_entry(void *ctx, const pd_log_entry_t *e) {
   return pd_log_entries_push(&((kept_t *)ctx)->log_entries, e);
 }
 
+static int on_window(void *ctx, const pd_maintenance_window_t *w) {
+  require_id(w->id);
+  for (size_t i = 0; i < w->service_ids.num; i++)
+    require_id(w->service_ids.ids[i]);
+  require(w->service_ids.num <= PD_PARSE_MAX_WINDOW_SERVICES);
+  return pd_maintenance_windows_push(&((kept_t *)ctx)->windows, w);
+}
+
 static void kept_free(kept_t *k) {
   pd_teams_free(&k->teams);
   pd_services_free(&k->services);
@@ -103,6 +112,7 @@ static void kept_free(kept_t *k) {
   pd_oncalls_free(&k->oncalls);
   pd_policies_free(&k->policies);
   pd_log_entries_free(&k->log_entries);
+  pd_maintenance_windows_free(&k->windows);
 }
 
 /* One parse; chunk 0: the whole body in one call. */
@@ -120,6 +130,7 @@ static int parse(const uint8_t *data, size_t size, size_t chunk,
       .on_oncall = on_oncall,
       .on_policy = on_policy,
       .on_log_entry = on_log_entry,
+      .on_maintenance_window = on_window,
   };
   pd_parser_t *p = pd_parser_create(FUZZ_KIND, &cb);
   require(p != NULL);

@@ -73,6 +73,8 @@ def main():
             ("parse_policies", "policies", "/escalation_policies", lim),
             ("parse_log_entries", "log_entries", "/log_entries",
              dict(lim, **{"include[]": ["incidents"]})),
+            ("parse_maintenance_windows", "maintenance_windows",
+             "/maintenance_windows", dict(lim, filter="open")),
         ]
         for target, what, path, query in reads:
             status, body = raw_get(sim, path, sim.token, query)

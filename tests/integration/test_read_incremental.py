@@ -24,6 +24,17 @@ FullSyncInterval is short here, so resyncs (a full read compared with the
 incremental cache) run during the rounds, with and without churn; every
 difference they find that the log does not explain is counted in
 derive-api-resync_corrections, which must stay 0.
+
+Every Collect keyword is on (the default), services included: service
+status (service-<svc>-status, services-*) is derived each cycle from the
+open incidents, the maintenance windows' known start and end, and the
+disabled flag of a service listing read only every SlowInterval and with
+every full read (plugin/read/pd_service_status.h). So the rounds check it
+exactly as incidents change, and after them a service is disabled and
+another enters maintenance: both show from the first cycle after the next
+listing, and the maintenance ends on time from the window's known end.
+Steady cycles make no GET /services at all: a cycle that lists the
+services is one that reads the incidents in full.
 """
 
 import time
@@ -36,6 +47,9 @@ ROUNDS = 10
 LOG_DELAY = 5          # seconds an entry may show late (the switch)
 FULL_SYNC = 30         # seconds: several resyncs during the rounds
 CHANGES_PER_ROUND = 4  # at least this many churn changes a round
+# A maintenance window long enough to be listed (at the next full read,
+# within FULL_SYNC and a cycle) while it lasts, however busy the machine.
+MAINTENANCE = 240
 HARSH = {"incident_time": "day", "incident_sort": "ignored",
          "time_zone": "America/New_York", "log_time": "day",
          "log_delay": LOG_DELAY}
@@ -78,6 +92,56 @@ class IncrementalReadTest(ReadTestCase):
         return harness.wait_until(found, 120, interval=0.5,
                                   message="a cycle after %.1f" % t)
 
+    def requests_by_cycle(self, sim, daemon, truth):
+        """The plugin's requests per cycle: [(start, end, [request])], a
+        request in the cycle whose end (api-cycle's time) is the first at
+        or after it (cycles run one after the other)."""
+        ends = sorted(e for e in (r.pop("epoch") for r in daemon.csv_rows(
+            api_id(truth, "api-cycle"))))
+        out = [(e, []) for e in ends]
+        for r in self.plugin_requests(sim):
+            for end, reqs in out:
+                if r["time"] <= end:
+                    reqs.append(r)
+                    break
+        return out
+
+    def status_value(self, daemon, truth, service, start, end):
+        """service-<svc>-status of the cycle [start, end]."""
+        rows = daemon.csv_rows(truth.identifier(
+            "gauge", "service-%s-status" % service))
+        values = [list(r.values())[0] for r in rows
+                  if start <= r.pop("epoch") <= end]
+        self.assertTrue(values, "no status of %s in the cycle" % service)
+        return values[-1]
+
+    def check_listing_after(self, sim, daemon, truth, since, expect):
+        """Waits for the plugin's first GET /services listing and
+        GET /maintenance_windows after epoch `since`, then for a cycle that
+        began after them; every series of that cycle is the truth's, and
+        the status of each service in `expect` ({instance: value}) is
+        checked on its own too. Returns the listing's time."""
+        def listed():
+            times = {}
+            for r in self.plugin_requests(sim):
+                kind = request_kind(r["path"])
+                if r["time"] > since and kind in ("/services",
+                                                  "/maintenance_windows"):
+                    times.setdefault(kind, r["time"])
+            return max(times.values()) if len(times) == 2 else None
+        at = harness.wait_until(listed, 180, interval=0.5,
+                                message="a service listing after %.1f" % since)
+        start, end = self.cycle_after(daemon, truth, at)
+        truth.refresh_services()
+        res = compare_rows(truth, self.csv(daemon), since=start, until=end,
+                           last_only=True)
+        self.assertTrue(res.ok, res.describe())
+        self.assertEqual(res.missing, [])
+        for instance, value in expect.items():
+            self.assertEqual(self.status_value(daemon, truth, instance,
+                                               start, end), value, instance)
+        return at
+
     def test_large_with_churn_exact_every_cycle(self):
         sim = self.start_simulator(scenario="large")
         self.assertEqual({k: v for k, v in sim.control(
@@ -107,6 +171,56 @@ class IncrementalReadTest(ReadTestCase):
             checked += res.checked
 
         self.assertGreater(checked, ROUNDS * 12000)
+
+        # A service disabled and another put in maintenance (a window from
+        # now to now + MAINTENANCE): neither is in any log, so both show
+        # from the first cycle after the next listing (a full read's here;
+        # else SlowInterval's).
+        names = {s["id"]: s for s in truth.services}
+        busy = {i["service_id"] for i in truth.open_all}
+        quiet = sorted(sid for sid in names if sid not in busy)
+        disabled, maintained = sorted(busy)[0], quiet[0]
+        inst = {sid: truth.names["service"][sid]
+                for sid in (disabled, maintained)}
+        changed = time.time()
+        sim.set_service(disabled, status="disabled")
+        sim.set_service(maintained, status="maintenance",
+                        seconds=MAINTENANCE)
+        window_end = max(w["end"] for w in sim.state()["maintenance_windows"]
+                         if maintained in w["service_ids"])
+        self.check_listing_after(sim, daemon, truth, changed,
+                                 {inst[disabled]: 4, inst[maintained]: 3})
+        # The window ends on its known end_time: the first cycle after it
+        # is active again, whatever was listed meanwhile.
+        harness.wait_until(lambda: self.sim_now(sim) > window_end + 1,
+                           MAINTENANCE + 60, interval=1,
+                           message="the maintenance window over")
+        start, end = self.cycle_after(daemon, truth, time.time())
+        res = compare_rows(truth, self.csv(daemon), since=start, until=end,
+                           last_only=True)
+        self.assertTrue(res.ok, res.describe())
+        self.assertEqual(self.status_value(daemon, truth, inst[maintained],
+                                           start, end), 0)
+
+        # Steady cycles list no services: a cycle with GET /services (or
+        # GET /maintenance_windows) is one that read the incidents in full
+        # (the created listing, GET /incidents with since, comes only with
+        # a full read); SlowInterval (3600 s) never came due.
+        by_cycle = self.requests_by_cycle(sim, daemon, truth)
+        listing, steady = 0, 0
+        for end, reqs in by_cycle:
+            kinds = [request_kind(r["path"]) for r in reqs]
+            lists = "/services" in kinds or "/maintenance_windows" in kinds
+            full = any(request_kind(r["path"]) == "/incidents"
+                       and "since" in r["query"] for r in reqs)
+            if lists:
+                listing += 1
+                self.assertTrue(full, "GET /services in a cycle without a "
+                                "full read (ended %.1f): %s" % (end, kinds))
+            elif reqs:
+                steady += 1
+        self.assertGreater(listing, 2)
+        self.assertGreater(steady, listing)
         # Resyncs ran (full reads list every service again: many more
         # GET /incidents than the first cycle's alone), and corrected
         # nothing.

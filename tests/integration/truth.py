@@ -545,6 +545,21 @@ class Truth:
         self._precompute()
         return state
 
+    def refresh_services(self):
+        """Takes the simulator's services (disabled, names) and maintenance
+        windows as they are now, and its incidents (refresh_incidents).
+        Call it only while nothing changes."""
+        state = self.refresh_incidents()
+        self.state["services"] = state["services"]
+        self.state["maintenance_windows"] = state.get("maintenance_windows")
+        self.services = [s for s in state["services"]
+                         if self._in_scope(s.get("team_ids"))]
+        self.service_by_id = {s["id"]: s for s in state["services"]}
+        self.windows = state.get("maintenance_windows") or []
+        self._cache = {}
+        self._precompute()
+        return state
+
     def service_status(self, service, t):
         if service.get("disabled"):
             return "disabled"

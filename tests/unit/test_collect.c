@@ -1472,6 +1472,115 @@ static void fault(const char *json) {
   ck_assert_int_eq(pdsim_fault(&sim, json), 0);
 }
 
+/* FullSyncInterval > 0: the services and the open maintenance windows
+ * are listed in the first cycle and kept; later cycles derive the status
+ * from them and their open incidents (pd_service_status.h), with no
+ * GET /services. A full read lists both again; when the window listing
+ * fails, no service series that cycle, and the next cycle lists again. */
+START_TEST(test_incremental_service_status) {
+  reset_sim("demo");
+  set_behaviour("{\"log_delay\":0}");
+  configure(sim.token);
+  fx.cfg.full_sync_interval_s = 3600;
+  start_account();
+  clear_requests();
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  yajl_val log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 1);
+  ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 1);
+  yajl_val list = request_list(log);
+  for (size_t i = 0; i < list->u.array.len; i++)
+    if (strcmp(req_path(list->u.array.values[i]), "/maintenance_windows") == 0)
+      ck_assert_str_eq(query_one(list->u.array.values[i], "filter"), "open");
+  yajl_tree_free(log);
+  recorder_t *r = &fx.rec;
+  ck_assert_double_eq(value_of(r, "gauge", "service-checkout_api-status"), 2);
+  ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"), 4);
+  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"), 3);
+  ck_assert_double_eq(value_of(r, "gauge", "service-internal_tools-status"), 0);
+  double active = value_of(r, "count", "services-active");
+  double critical = value_of(r, "count", "services-critical");
+
+  /* A triggered incident on an active service: critical from the next
+   * cycle's log read, without listing the services. */
+  yajl_val st = state();
+  char tools[64], body[128];
+  service_id(st, "Internal Tools", tools, sizeof(tools));
+  yajl_tree_free(st);
+  snprintf(body, sizeof(body),
+           "{\"service_id\":\"%s\",\"status\":\"triggered\"}", tools);
+  ck_assert_int_eq(pdsim_call(&sim, "POST", "/_sim/incidents", body, NULL),
+                   200);
+  clear_requests();
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 0);
+  ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 0);
+  ck_assert_uint_ge(count_path(log, "/log_entries"), 1);
+  yajl_tree_free(log);
+  ck_assert_double_eq(value_of(r, "gauge", "service-internal_tools-status"), 2);
+  ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"), 4);
+  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"), 3);
+  ck_assert_double_eq(value_of(r, "count", "services-active"), active - 1);
+  ck_assert_double_eq(value_of(r, "count", "services-critical"), critical + 1);
+
+  /* The log read fails: a full read, which lists the services and the
+   * windows again; the window listing fails: no status is known. */
+  fault("{\"kind\":\"status\",\"status\":503,\"path\":\"/log_entries\"}");
+  fault("{\"kind\":\"status\",\"status\":503,\"path\":"
+        "\"/maintenance_windows\"}");
+  clear_requests();
+  cycle();
+  ck_assert_double_eq(api_up(), 0);
+  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICE_STATUS), 0);
+  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICES), 0);
+  log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 1);
+  ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 1);
+  yajl_tree_free(log);
+
+  clear_requests();
+  cycle();
+  ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+  log = requests();
+  ck_assert_uint_eq(count_path(log, "/services"), 1);
+  ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 1);
+  yajl_tree_free(log);
+  ck_assert_double_eq(value_of(r, "gauge", "service-internal_tools-status"), 2);
+  ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"), 3);
+  ck_assert_double_eq(value_of(r, "count", "services-critical"), critical + 1);
+  stop_account();
+}
+END_TEST
+
+/* With Team the open incidents are the in-scope teams', which need not be
+ * all of an in-scope service's: the services are listed every cycle, their
+ * status PagerDuty's, and no maintenance windows are asked. */
+START_TEST(test_incremental_team_lists_services) {
+  reset_sim("demo");
+  set_behaviour("{\"log_delay\":0}");
+  configure(sim.token);
+  fx.cfg.full_sync_interval_s = 3600;
+  add_team_option("Payments");
+  start_account();
+  for (int n = 0; n < 2; n++) {
+    clear_requests();
+    cycle();
+    ck_assert_msg(api_up() == 1, "%s", stub_log_dump());
+    yajl_val log = requests();
+    ck_assert_uint_eq(count_path(log, "/services"), 1);
+    ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 0);
+    ck_assert_uint_eq(count_path(log, "/log_entries"), n == 0 ? 0 : 1);
+    yajl_tree_free(log);
+    ck_assert_double_eq(
+        value_of(&fx.rec, "gauge", "service-checkout_api-status"), 2);
+  }
+  stop_account();
+}
+END_TEST
+
 START_TEST(test_failures_of_each_kind) {
   static const char *const faults[] = {
       "{\"kind\":\"status\",\"status\":503,\"path\":\"/incidents\"}",
@@ -1809,6 +1918,8 @@ static Suite *collect_suite(void) {
   tcase_add_test(tc, test_demo_named_series);
   tcase_add_test(tc, test_cache_and_slow_interval);
   tcase_add_test(tc, test_collect_fetches_only_what_is_needed);
+  tcase_add_test(tc, test_incremental_service_status);
+  tcase_add_test(tc, test_incremental_team_lists_services);
   tcase_add_test(tc, test_large_more_than_10000_open);
   tcase_add_test(tc, test_more_than_10000_in_one_second);
   tcase_add_test(tc, test_one_service_past_10000_any_server);

@@ -786,6 +786,60 @@ START_TEST(test_example_incidents) {
 }
 END_TEST
 
+static int rec_window(void *ctx, const pd_maintenance_window_t *w) {
+  return pd_maintenance_windows_push(ctx, w);
+}
+
+/* GET /maintenance_windows: the example, in every chunk size; the
+ * window's teams[] and created_by.id never mix with services[].id. */
+START_TEST(test_example_maintenance_windows) {
+  size_t len;
+  char *body = read_example("rest_list_maintenance_windows.200.json", &len);
+  for (size_t chunk = 1; chunk <= len; chunk += chunk < 64 ? 1 : 97) {
+    pd_maintenance_windows_t got = {0};
+    pd_parse_callbacks_t cb = {.ctx = &got,
+                               .on_maintenance_window = rec_window};
+    pd_parser_t *p = pd_parser_create(PD_PARSE_MAINTENANCE_WINDOWS, &cb);
+    ck_assert_ptr_nonnull(p);
+    int rc = 0;
+    for (size_t off = 0; off < len && rc == 0; off += chunk)
+      rc = pd_parser_feed(p, (const unsigned char *)body + off,
+                          len - off < chunk ? len - off : chunk);
+    ck_assert_msg(rc == 0 && pd_parser_finish(p) == 0, "chunk %zu: %s", chunk,
+                  pd_parser_error(p));
+    ck_assert_uint_eq(got.num, 1);
+    const pd_maintenance_window_t *w = &got.items[0];
+    ck_assert_str_eq(w->id, "PW98YIO");
+    /* 2015-11-09T20:00:00-05:00 .. 22:00:00-05:00 */
+    ck_assert_int_eq((long long)w->start, 1447117200);
+    ck_assert_int_eq((long long)w->end, 1447124400);
+    ck_assert_uint_eq(w->service_ids.num, 1);
+    ck_assert_str_eq(w->service_ids.ids[0], "PIJ90N7");
+    ck_assert(!pd_parser_result(p)->more);
+    pd_parser_destroy(p);
+    pd_maintenance_windows_free(&got);
+  }
+  free(body);
+  /* Without start or end, whether a service is in maintenance is unknown:
+   * the answer fails. */
+  expect_failure(PD_PARSE_MAINTENANCE_WINDOWS,
+                 "{\"maintenance_windows\":[{\"id\":\"PW1\","
+                 "\"start_time\":\"2026-11-28T08:00:00Z\",\"services\":[]}]}",
+                 "without end_time");
+  expect_failure(PD_PARSE_MAINTENANCE_WINDOWS,
+                 "{\"maintenance_windows\":[{\"id\":\"PW1\","
+                 "\"end_time\":\"2026-11-28T08:00:00Z\",\"services\":[]}]}",
+                 "without start_time");
+  expect_failure(PD_PARSE_MAINTENANCE_WINDOWS,
+                 "{\"maintenance_windows\":[{\"id\":\"PW1\","
+                 "\"start_time\":\"2026-11-28T08:00:00Z\","
+                 "\"end_time\":\"soon\",\"services\":[]}]}",
+                 "ISO 8601");
+  expect_failure(PD_PARSE_MAINTENANCE_WINDOWS, "{\"services\":[]}",
+                 "no \"maintenance_windows\"");
+}
+END_TEST
+
 START_TEST(test_example_schedules) {
   const char *files[] = {"rest_list_schedules.basic.200.json",
                          "rest_list_schedules.with_layers.200.json"};
@@ -1624,6 +1678,7 @@ static Suite *parse_suite(void) {
   tcase_add_test(tc, test_callback_stops_parse);
   tcase_add_test(tc, test_malformed_never_echoes_body);
   tcase_add_test(tc, test_large_page);
+  tcase_add_test(tc, test_example_maintenance_windows);
   tcase_set_timeout(tc, 300);
   suite_add_tcase(s, tc);
   return s;
