@@ -1494,7 +1494,7 @@ START_TEST(test_incremental_service_status) {
     if (strcmp(req_path(list->u.array.values[i]), "/maintenance_windows") == 0)
       ck_assert_str_eq(query_one(list->u.array.values[i], "filter"), "open");
   yajl_tree_free(log);
-  recorder_t *r = &fx.rec;
+  series_recorder_t *r = &fx.rec;
   ck_assert_double_eq(value_of(r, "gauge", "service-checkout_api-status"), 2);
   ck_assert_double_eq(value_of(r, "gauge", "service-legacy_billing-status"), 4);
   ck_assert_double_eq(value_of(r, "gauge", "service-search_indexer-status"), 3);
@@ -1534,8 +1534,8 @@ START_TEST(test_incremental_service_status) {
   clear_requests();
   cycle();
   ck_assert_double_eq(api_up(), 0);
-  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICE_STATUS), 0);
-  ck_assert_uint_eq(count_series(r, PD_SERIES_SERVICES), 0);
+  ck_assert_uint_eq(series_count(r, PD_SERIES_SERVICE_STATUS), 0);
+  ck_assert_uint_eq(series_count(r, PD_SERIES_SERVICES), 0);
   log = requests();
   ck_assert_uint_eq(count_path(log, "/services"), 1);
   ck_assert_uint_eq(count_path(log, "/maintenance_windows"), 1);
