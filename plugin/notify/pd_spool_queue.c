@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pd_spool.c - see pd_spool.h.
+ * pd_spool_queue.c - see pd_spool.h.
  *
  * The index is an array of entries in sequence order, used as a deque:
  * events leave mostly from the front (delivered in order), so removing
