@@ -59,6 +59,7 @@ struct pd_sender_s {
   pthread_mutex_t lock; /* the flags and counters below */
   pthread_cond_t wakeup;
   bool stop, kicked, reconcile_now;
+  bool waiting; /* in pthread_cond_timedwait: pd_sender_wake signals */
   uint64_t sent, retried;
 
   /* Owned by the thread. */
@@ -555,7 +556,9 @@ static void *sender_main(void *arg) {
         .tv_sec = (time_t)until,
         .tv_nsec = (long)((until - floor(until)) * 1e9),
     };
+    s->waiting = true;
     pthread_cond_timedwait(&s->wakeup, &s->lock, &ts);
+    s->waiting = false;
   }
   pthread_mutex_unlock(&s->lock);
   pd_spool_sync(s->ctx.spool);
@@ -629,12 +632,19 @@ int pd_sender_start(pd_sender_t *s) {
   return 0;
 }
 
+/* The notification callback's wake-up: only a waiting sender is signalled
+ * (a busy one sees `kicked` before it waits again; one already kicked has
+ * its signal coming), and after the unlock, so that the sender does not
+ * wake only to block on the mutex still held here (a second futex call on
+ * the callback's path). */
 void pd_sender_wake(void *sender) {
   pd_sender_t *s = sender;
   pthread_mutex_lock(&s->lock);
+  bool signal = s->waiting && !s->kicked;
   s->kicked = true;
-  pthread_cond_signal(&s->wakeup);
   pthread_mutex_unlock(&s->lock);
+  if (signal)
+    pthread_cond_signal(&s->wakeup);
 }
 
 void pd_sender_reconcile_now(pd_sender_t *s) {
