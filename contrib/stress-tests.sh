@@ -14,7 +14,8 @@
 #   PD_STRESS_BUILD    a configured build directory to run "make check" in
 #   PD_STRESS_WORKERS  CPU hogs to run (default: one per core, nproc)
 #   PD_STRESS_LOGDIR   where each run's output goes (default: stress-logs/
-#                      in the source tree); the log of a failed run is kept
+#                      in the source tree); the log of a failed run is kept,
+#                      with its builds' test-suite.log (the failed tests' logs)
 # Exits non-zero when any run failed.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -62,6 +63,11 @@ for i in $(seq 1 "$runs"); do
     failed=$((failed + 1))
     pd_say "run $i FAILED in $(( $(date +%s) - started )) s; what failed:"
     grep -E '^(FAIL|ERROR|XPASS):|:[FE]:|^tests: ' "$log" >&2 || tail -n 20 "$log" >&2
+    # The failed tests' own logs: the next run writes over them.
+    for suite in "${PD_STRESS_BUILD:-$PD_SRCDIR/build}" "$PD_SRCDIR/build-asan"; do
+      [ -f "$suite/test-suite.log" ] &&
+        cp "$suite/test-suite.log" "$logdir/run-$i-$(basename "$suite")-test-suite.log"
+    done
   fi
   # stress-ng must still be loading the machine, or the run proved less.
   kill -0 "$stress_pid" 2>/dev/null || { pd_say "stress-ng died; see $logdir/stress-ng.log"; exit 1; }

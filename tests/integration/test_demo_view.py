@@ -47,7 +47,11 @@ def rows_of(lines, heading):
 class DemoViewTest(ReadTestCase):
 
     def start(self):
-        sim = self.start_simulator(scenario="demo")
+        # Log entries listed at once (--log-delay 0): the story below waits
+        # for the incident the FAILURE opens to show in the changes, which
+        # the incremental read sees only once its log entry is listed (up
+        # to 30 s late by default, as the real service's may be).
+        sim = self.start_simulator(scenario="demo", args=["--log-delay", "0"])
         entry = sim.control("GET", "/tokens")["routing_keys"][0]
         harness.register_secret(entry["routing_key"])
         self.service_name = entry["service_name"]
