@@ -65,8 +65,9 @@ for i in $(seq 1 "$runs"); do
     grep -E '^(FAIL|ERROR|XPASS):|:[FE]:|^tests: ' "$log" >&2 || tail -n 20 "$log" >&2
     # The failed tests' own logs: the next run writes over them.
     for suite in "${PD_STRESS_BUILD:-$PD_SRCDIR/build}" "$PD_SRCDIR/build-asan"; do
-      [ -f "$suite/test-suite.log" ] &&
+      if [ -f "$suite/test-suite.log" ]; then
         cp "$suite/test-suite.log" "$logdir/run-$i-$(basename "$suite")-test-suite.log"
+      fi
     done
   fi
   # stress-ng must still be loading the machine, or the run proved less.
