@@ -82,8 +82,9 @@
  *     event: it is counted in `dropped` (derive-dropped) and logged once
  *     when writes start failing and once when they work again (when a
  *     journal event is made a file again). While events in the journal
- *     cannot be made files, new ones are refused (dropped) too, although
- *     one might still fit into the journal's last block;
+ *     cannot be made files (a conversion failed), new ones are refused
+ *     (dropped) too, although one might still fit into the journal's last
+ *     block; a failed append to the journal refuses nothing after it;
  *   - an update that cannot be written still reschedules the event in
  *     memory (no busy loop); a delivered or dead-lettered event whose file
  *     cannot be removed leaves the queue and its file is removed (or moved
