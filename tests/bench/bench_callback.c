@@ -23,6 +23,13 @@
  * --no-prepare stops the spool's preparing thread: every call creates its
  * file, as before prepared files (pd_spool.h), for comparison.
  *
+ * After the cases, three "floor" rows time, paced the same way, single
+ * operations the callback cannot do without on a durable path: a bare
+ * system call (getppid), an fstat() of an open file, and one O_APPEND
+ * writev() of a record's size into a file beside the spool. They show
+ * what this machine charges for them, so the callback's figures can be
+ * read against it (--case floor runs them alone).
+ *
  * The spool lives under --dir (default: the current directory, i.e. the
  * build tree on the machine's normal disk; not /tmp, which may be tmpfs).
  * Built by "make bench", which also runs it; not part of make check: it
@@ -33,6 +40,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -40,6 +48,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,10 +240,78 @@ static int run_case(const options_t *o, const char *name, const char *url,
   return 0;
 }
 
+/* One operation the callback's durable path costs at least, on fd. */
+typedef enum { FLOOR_SYSCALL, FLOOR_FSTAT, FLOOR_WRITE } floor_op_t;
+
+/* The size of the record the floor's write appends: about what the cases'
+ * events take in the journal (header and JSON). */
+#define FLOOR_RECORD_BYTES 900
+
+static void floor_once(floor_op_t op, int fd) {
+  static char record[FLOOR_RECORD_BYTES];
+  struct stat st;
+  struct iovec iov = {.iov_base = record, .iov_len = sizeof(record)};
+  ssize_t ignored;
+  switch (op) {
+  case FLOOR_SYSCALL:
+    ignored = syscall(SYS_getppid);
+    break;
+  case FLOOR_FSTAT:
+    ignored = fstat(fd, &st);
+    break;
+  case FLOOR_WRITE:
+    ignored = writev(fd, &iov, 1);
+    break;
+  }
+  (void)ignored;
+}
+
+/* Times o->events operations (after o->warmup), paced as the cases are, on
+ * a file in a fresh directory under o->dir; prints its line. 0 or -1. */
+static int run_floor(const options_t *o, const char *name, floor_op_t op) {
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof(dir), "%s/bench_floor.XXXXXX", o->dir);
+  if (mkdtemp(dir) == NULL) {
+    perror("bench_callback: mkdtemp");
+    return -1;
+  }
+  snprintf(path, sizeof(path), "%s/journal", dir);
+  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  double *us = malloc((size_t)o->events * sizeof(*us));
+  long total = o->warmup + o->events;
+  double start = now_us(), period = o->rate > 0 ? 1e6 / (double)o->rate : 0;
+  for (long i = 0; i < total && us != NULL && fd >= 0; i++) {
+    if (period > 0)
+      wait_until(start + (double)i * period);
+    double t0 = now_us();
+    floor_once(op, fd);
+    double t1 = now_us();
+    if (i >= o->warmup)
+      us[i - o->warmup] = t1 - t0;
+  }
+  double wall = (now_us() - start) / 1e6;
+  if (fd >= 0)
+    close(fd);
+  unlink(path);
+  rmdir(dir);
+  if (us == NULL || fd < 0) {
+    fprintf(stderr, "bench_callback: %s: cannot set up in %s\n", name, dir);
+    free(us);
+    return -1;
+  }
+  qsort(us, (size_t)o->events, sizeof(*us), compare_double);
+  printf("%-5s %7ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7s %5.1f\n", name,
+         o->events, quantile(us, o->events, 0.5), quantile(us, o->events, 0.9),
+         quantile(us, o->events, 0.99), quantile(us, o->events, 0.999),
+         us[o->events - 1], "-", wall);
+  free(us);
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
-          "[--hosts N] [--dir DIR] [--case up|down|hang] [--no-sender] "
+          "[--hosts N] [--dir DIR] [--case up|down|hang|floor] [--no-sender] "
           "[--no-prepare]\n");
 }
 
@@ -331,6 +410,12 @@ int main(int argc, char **argv) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
     status |= run_case(&o, "hang", url, key);
     close(fd);
+  }
+  if (wanted(&o, "floor")) {
+    printf("floor: the same pacing, one operation per call\n");
+    status |= run_floor(&o, "sys", FLOOR_SYSCALL);
+    status |= run_floor(&o, "fstat", FLOOR_FSTAT);
+    status |= run_floor(&o, "write", FLOOR_WRITE);
   }
   return status == 0 ? 0 : 1;
 }
