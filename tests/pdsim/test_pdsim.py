@@ -1245,9 +1245,14 @@ class TestLogEntries(DemoCase):
                     if i["service_id"] == self.service(name)["id"] and i["status"] != "resolved")
 
     def test_every_change_newest_first_with_types(self):
-        everything = self.entries(date_range="all", since=iso(self.now() - 200 * 86400))
-        logged = sum(len(i["log"]) for i in self.state["incidents"])
-        self.assertEqual(len(everything), logged)
+        now = self.now()
+        everything = self.entries(date_range="all", since=iso(now - 200 * 86400))
+        # setUp moved the clock to noon of the account's day: in the afternoon
+        # that is back, and the scenario's entries written since are in the
+        # simulator's future, not listed yet (as no service lists the future).
+        logged = [e["id"] for i in self.state["incidents"] for e in i["log"]
+                  if e["created_at"] <= now]
+        self.assertEqual(sorted(e["id"] for e in everything), sorted(logged))
         times = [parse(e["created_at"]) for e in everything]
         self.assertEqual(times, sorted(times, reverse=True))
         inc = self.open_incident("Web Frontend")
