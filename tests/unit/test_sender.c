@@ -408,47 +408,27 @@ static bool wait_logged(int severity, const char *text, double timeout_s) {
 
 #define KEY_WEB01 "web01/df-root/percent_bytes-used"
 
-/* A metrics sink that remembers the last value of each type-instance. */
-typedef struct {
-  char names[16][64];
-  double values[16];
-  char plugin_instance[64];
-  size_t num;
-} recorder_t;
-
-static int record_metric(void *ctx, const pd_metric_t *m) {
-  recorder_t *r = ctx;
-  if (r->num >= 16)
-    return -1;
-  snprintf(r->names[r->num], sizeof(r->names[0]), "%s-%s", m->type,
-           m->type_instance);
-  r->values[r->num] = m->kind == PD_DS_DERIVE ? (double)m->derive : m->gauge;
-  snprintf(r->plugin_instance, sizeof(r->plugin_instance), "%s",
-           m->plugin_instance);
-  r->num++;
-  return 0;
-}
-
-/* The value of a NOTIFY series of the table (pd_series.def). */
-static double metric(const recorder_t *r, pd_series_id_t id) {
-  char ti[PD_TYPE_INSTANCE_MAX], name[2 * PD_TYPE_INSTANCE_MAX];
+/* The value of a NOTIFY series of the table (pd_series.def) in r. */
+static double metric(series_recorder_t *r, pd_series_id_t id) {
+  char ti[PD_TYPE_INSTANCE_MAX];
   ck_assert_int_eq(pd_series_type_instance(ti, sizeof(ti), id, NULL, NULL), 0);
-  snprintf(name, sizeof(name), "%s-%s", pd_series[id].type, ti);
-  for (size_t i = 0; i < r->num; i++)
-    if (strcmp(r->names[i], name) == 0)
-      return r->values[i];
-  ck_abort_msg("metric %s not dispatched", name);
-  return -1;
+  const series_metric_t *m = series_recorder_find(r, ti);
+  ck_assert_msg(m != NULL, "metric %s not dispatched", ti);
+  ck_assert_str_eq(m->type, pd_series[id].type);
+  return m->value;
 }
 
-static void metrics(recorder_t *r) {
-  memset(r, 0, sizeof(*r));
-  pd_metric_sink_t sink = {.emit = record_metric, .ctx = r};
+/* Records the block's metrics into r (series_recorder_free() after): one
+ * value of each Notify series, in the block's plugin instance. */
+static void metrics(series_recorder_t *r) {
+  *r = (series_recorder_t){.plugin_instance = "notify-" BLOCK};
+  pd_metric_sink_t sink = {.emit = series_record, .ctx = r};
   pd_sender_dispatch_metrics(rig.sender, &sink, "");
   ck_assert_uint_eq(r->num, series_per(PD_ENTITY_NOTIFY));
-  ck_assert_str_eq(r->plugin_instance, "notify-" BLOCK);
+  ck_assert_uint_eq(series_count_entity(r, PD_ENTITY_NOTIFY), r->num);
   ck_assert_double_eq(metric(r, PD_SERIES_NOTIFY_DROPPED),
                       0); /* a healthy disk */
+  ck_assert_str_eq(r->problem, "");
 }
 
 static int files_in(const char *dir, const char *suffix) {
@@ -502,13 +482,14 @@ START_TEST(test_events_trigger_ack_resolve) {
   ck_assert_str_eq(actions, "trigger,acknowledge,resolve");
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", -1), 3);
 
-  recorder_t r;
+  series_recorder_t r;
   metrics(&r);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_PENDING), 0);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_OLDEST), 0);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_SENT), 3);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_RETRIED), 0);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 0);
+  series_recorder_free(&r);
   ck_assert(!stub_log_contains(-1, routing_key));
 }
 END_TEST
@@ -692,11 +673,12 @@ START_TEST(test_429_storm_and_5xx_burst_lose_nothing) {
     ck_assert_msg(v.total == 1, "%s: %d incidents", key, v.total);
   }
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 429), 3);
-  recorder_t r;
+  series_recorder_t r;
   metrics(&r);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_SENT), 8);
   ck_assert_double_ge(metric(&r, PD_SERIES_NOTIFY_RETRIED), 3);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 0);
+  series_recorder_free(&r);
   /* Logged when the failing started, not per attempt. */
   ck_assert_uint_le(stub_log_count(LOG_WARNING), 3);
 }
@@ -781,9 +763,10 @@ START_TEST(test_400_goes_to_failed_with_reason) {
   ck_assert(stub_log_contains(LOG_ERR, "HTTP 400"));
   ck_assert(!stub_log_contains(-1, rig.cfg.routing_key));
   ck_assert_int_eq(count_requests("POST", "/v2/enqueue", 400), 1);
-  recorder_t r;
+  series_recorder_t r;
   metrics(&r);
   ck_assert_double_eq(metric(&r, PD_SERIES_NOTIFY_FAILED), 1);
+  series_recorder_free(&r);
   /* The trigger never got through: the key is not believed open. */
   handle(&n, cdtime(), PD_NOTIFY_QUEUED);
 }
@@ -823,10 +806,10 @@ START_TEST(test_revoked_token_keeps_events) {
   f = fopen(token_file, "w");
   fprintf(f, "%s\n", good);
   fclose(f);
-  recorder_t ignored;
-  pd_metric_sink_t sink = {.emit = record_metric, .ctx = &ignored};
-  memset(&ignored, 0, sizeof(ignored));
+  series_recorder_t ignored = {0};
+  pd_metric_sink_t sink = {.emit = series_record, .ctx = &ignored};
   pd_account_read(rig.acct, &sink);
+  series_recorder_free(&ignored);
   ck_assert(drained(10));
   key_view_t v;
   view_key(KEY_WEB01, NULL, &v);
