@@ -4,6 +4,7 @@
  */
 #include "pd_utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,24 @@ size_t pd_utf8_sequence_length(const char *s, size_t avail) {
   return len;
 }
 
+/* How many bytes from s on (at most len) are ASCII. Eight at a time: the
+ * texts of an event are mostly ASCII, and this runs in collectd's
+ * notification callback. */
+static size_t ascii_prefix(const char *s, size_t len) {
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t word;
+    memcpy(&word, s + i, sizeof(word));
+    if ((word & 0x8080808080808080ULL) != 0)
+      break;
+  }
+  while (i < len && (unsigned char)s[i] < 0x80)
+    i++;
+  return i;
+}
+
 bool pd_utf8_is_valid(const char *s, size_t len) {
-  for (size_t i = 0; i < len;) {
+  for (size_t i = ascii_prefix(s, len); i < len;) {
     size_t n = pd_utf8_sequence_length(s + i, len - i);
     if (n == 0)
       return false;
@@ -56,7 +73,7 @@ bool pd_utf8_is_valid(const char *s, size_t len) {
 
 size_t pd_utf8_sanitize(char *s, size_t len) {
   size_t replaced = 0;
-  for (size_t i = 0; i < len;) {
+  for (size_t i = ascii_prefix(s, len); i < len;) {
     size_t n = pd_utf8_sequence_length(s + i, len - i);
     if (n == 0) {
       s[i] = '?';

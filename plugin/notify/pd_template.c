@@ -2,10 +2,14 @@
 /*
  * pd_template.c - see pd_template.h.
  *
- * A template is parsed on every expansion: they are a few dozen bytes and
- * notifications are rare, so keeping no compiled form keeps this module
- * free of state. Expansion writes into a memstream (it may be long when a
- * meta string is), then the result is sanitised and bounded in one place.
+ * A template is parsed on every expansion: they are a few dozen bytes, so
+ * keeping no compiled form keeps this module free of state. The config
+ * parser has validated it; expansion refuses the same templates on its own
+ * (it resolves every placeholder), without validating first. It writes
+ * into a buffer on the stack, on the heap only when a long meta string
+ * needs it: this runs in collectd's notification callback, where a
+ * memstream's 8 KiB zeroed buffer cost more than the rest of the
+ * expansion. The result is sanitised and bounded in one place.
  */
 #include "pd_template.h"
 
@@ -249,8 +253,54 @@ static bool placeholder_is_empty(const char *p, const notification_t *n) {
          value.len == 0;
 }
 
-/* Writes the full expansion of a valid template to f. */
-static int expand_to(FILE *f, const char *tmpl, const notification_t *n) {
+/* The full expansion, before it is bounded: in local while it fits. */
+typedef struct {
+  char *data;
+  size_t len, cap;
+  bool failed; /* out of memory */
+  char local[1024];
+} expansion_buf_t;
+
+static void buf_init(expansion_buf_t *b) {
+  b->data = b->local;
+  b->len = 0;
+  b->cap = sizeof(b->local);
+  b->failed = false;
+}
+
+static void buf_free(expansion_buf_t *b) {
+  if (b->data != b->local)
+    free(b->data);
+}
+
+static void buf_append(expansion_buf_t *b, const char *text, size_t len) {
+  if (b->failed)
+    return;
+  if (len > b->cap - b->len) {
+    size_t cap = b->cap;
+    while (len > cap - b->len && cap <= SIZE_MAX / 2)
+      cap *= 2;
+    char *grown = NULL;
+    if (len <= cap - b->len)
+      grown = b->data == b->local ? malloc(cap) : realloc(b->data, cap);
+    if (grown == NULL) {
+      b->failed = true;
+      return;
+    }
+    if (b->data == b->local)
+      memcpy(grown, b->local, b->len);
+    b->data = grown;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, text, len);
+  b->len += len;
+}
+
+/* Writes the full expansion of tmpl to b: -1 for an invalid template. */
+static int expand_to(expansion_buf_t *b, const char *tmpl,
+                     const notification_t *n) {
+  if (tmpl[0] == '\0')
+    return -1; /* as pd_template_validate() says */
   for (const char *p = tmpl; *p != '\0';) {
     if (p[0] == '-' && p[1] == '%' && p[2] == '{' &&
         placeholder_is_empty(p + 1, n)) {
@@ -258,18 +308,25 @@ static int expand_to(FILE *f, const char *tmpl, const notification_t *n) {
       continue;
     }
     if (p[0] != '%' || p[1] != '{') {
-      fputc(*p, f);
-      p++;
+      /* Literal text up to the next placeholder. */
+      const char *next = strstr(p + 1, "%{");
+      size_t len = next != NULL ? (size_t)(next - p) : strlen(p);
+      if (next != NULL && next[-1] == '-')
+        len--; /* the dash may be dropped: decided above */
+      if (len == 0)
+        len = 1;
+      buf_append(b, p, len);
+      p += len;
       continue;
     }
     placeholder_t ph;
     expansion_t value;
     if (parse_placeholder(p, &ph) != 0 || resolve(&ph, n, &value) != 0)
       return -1;
-    fwrite(value.text, 1, value.len, f);
+    buf_append(b, value.text, value.len);
     p = ph.end;
   }
-  return ferror(f) ? -1 : 0;
+  return b->failed ? -1 : 0;
 }
 
 int pd_template_expand(const char *tmpl, const notification_t *n, char *out,
@@ -278,24 +335,13 @@ int pd_template_expand(const char *tmpl, const notification_t *n, char *out,
     return -1;
   out[0] = '\0';
 
-  char err[256];
-  if (pd_template_validate(tmpl, err, sizeof(err)) != 0)
-    return -1;
-
-  char *full = NULL;
-  size_t full_len = 0;
-  FILE *f = open_memstream(&full, &full_len);
-  if (f == NULL)
-    return -1;
-  int status = expand_to(f, tmpl, n);
-  if (fclose(f) != 0)
-    status = -1;
-  if (status != 0) {
-    free(full);
-    return -1;
+  expansion_buf_t full;
+  buf_init(&full);
+  int len = -1;
+  if (expand_to(&full, tmpl, n) == 0) {
+    pd_utf8_sanitize(full.data, full.len);
+    len = (int)bound_sanitised(full.data, full.len, out, out_size);
   }
-  pd_utf8_sanitize(full, full_len);
-  size_t len = bound_sanitised(full, full_len, out, out_size);
-  free(full);
-  return (int)len;
+  buf_free(&full);
+  return len;
 }

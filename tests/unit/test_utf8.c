@@ -87,6 +87,28 @@ START_TEST(test_sanitize_replaces_each_bad_byte) {
 }
 END_TEST
 
+/* The ASCII run at the start is skipped eight bytes at a time: a bad byte
+ * or a sequence at any offset around those words is still found, and a
+ * sequence cut by len is not read past it. */
+START_TEST(test_bad_byte_at_every_offset) {
+  for (size_t at = 0; at < 24; at++) {
+    char s[32];
+    memset(s, 'a', sizeof(s));
+    s[at] = (char)0xff;
+    ck_assert_msg(!pd_utf8_is_valid(s, sizeof(s)), "0xff at %zu", at);
+    ck_assert(pd_utf8_is_valid(s, at));
+    ck_assert_uint_eq(pd_utf8_sanitize(s, sizeof(s)), 1);
+    ck_assert_int_eq(s[at], '?');
+
+    memset(s, 'a', sizeof(s));
+    memcpy(s + at, "\xc3\xa9", 2);
+    ck_assert_msg(pd_utf8_is_valid(s, sizeof(s)), "e-acute at %zu", at);
+    ck_assert(!pd_utf8_is_valid(s, at + 1)); /* cut inside it */
+    ck_assert_uint_eq(pd_utf8_sanitize(s, at + 1), 1);
+  }
+}
+END_TEST
+
 START_TEST(test_cut_and_copy) {
   const char *euro = "ab\xe2\x82\xac"; /* "ab€": € is bytes 2..4 */
   ck_assert_uint_eq(pd_utf8_cut(euro, 5, 5), 5);
@@ -188,6 +210,7 @@ static Suite *utf8_suite(void) {
   tcase_add_test(tc, test_trim_partial);
   tcase_add_test(tc, test_copy_blanked);
   tcase_add_test(tc, test_dup);
+  tcase_add_test(tc, test_bad_byte_at_every_offset);
   suite_add_tcase(s, tc);
   return s;
 }
