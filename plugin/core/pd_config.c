@@ -42,6 +42,7 @@
 
 #include "pd_log.h"
 #include "pd_token_file.h"
+#include "pd_utf8.h"
 #include "pd_util.h"
 
 #define WHERE_SIZE 192
@@ -588,6 +589,14 @@ static char *block_name(const oconfig_item_t *ci, size_t prefix_len) {
     option_error(PLUGIN_WHERE, ci->key,
                  "the block name \"%s\" must not contain '/' or control "
                  "characters (it becomes the plugin instance of metrics).",
+                 printable(name, shown, sizeof(shown)));
+    return NULL;
+  }
+  if (!pd_utf8_is_valid(name, strlen(name))) {
+    option_error(PLUGIN_WHERE, ci->key,
+                 "the block name \"%s\" is not valid UTF-8 (it becomes the "
+                 "plugin instance of metrics, and PagerDuty takes only "
+                 "UTF-8).",
                  printable(name, shown, sizeof(shown)));
     return NULL;
   }

@@ -8,8 +8,13 @@
  * A pd_event_t holds everything a sender needs to deliver one PagerDuty
  * action, and nothing secret: the routing key and the token are passed in
  * only when a body is built for sending, so an event can be written to the
- * spool as it is. All strings in an event are valid UTF-8 (invalid bytes
- * from collectd are made '?') and bounded as PagerDuty requires.
+ * spool as it is. All strings in an event are valid UTF-8 and bounded as
+ * PagerDuty requires, and the spool record relies on it (it is written
+ * without validating again): the mapping sanitises what comes from
+ * collectd (invalid bytes made '?'), the config refuses block names that
+ * are not UTF-8, pd_event_set_text() sanitises what is set later, and the
+ * record reader refuses invalid strings. fuzz_notification and
+ * fuzz_spool_record check every field of every event they make.
  */
 #ifndef PD_EVENT_H
 #define PD_EVENT_H

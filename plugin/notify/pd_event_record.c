@@ -32,14 +32,17 @@ int pd_event_to_record(const pd_event_t *ev, char **json, size_t *len) {
   pd_jw_t j;
   *json = NULL;
   *len = 0;
-  if (pd_jw_begin(&j) != 0)
+  /* Without yajl's UTF-8 validation: this runs in collectd's notification
+   * callback, and every string of an event is valid already (pd_event.h
+   * says how). */
+  if (pd_jw_begin_sanitised(&j) != 0)
     return -1;
 
   pd_jw_open_map(&j);
   pd_jw_kint(&j, "v", PD_EVENT_RECORD_VERSION);
   pd_jw_kstr(&j, "notify", ev->notify != NULL ? ev->notify : "");
-  pd_jw_ktime(&j, "created", ev->created);
-  pd_jw_ktime(&j, "time", ev->time);
+  pd_jw_kuint(&j, "created", ev->created);
+  pd_jw_kuint(&j, "time", ev->time);
   pd_jw_kstr(&j, "action", pd_action_name(ev->action));
   pd_jw_kstr(&j, "severity", pd_severity_name(ev->severity));
   pd_jw_kstr(&j, "dedup_key", ev->dedup_key);
@@ -76,7 +79,7 @@ int pd_event_to_record(const pd_event_t *ev, char **json, size_t *len) {
   pd_jw_kstr_or_null(&j, "incident_id", ev->incident_id);
   pd_jw_kint(&j, "step", ev->step);
   pd_jw_kint(&j, "attempts", ev->attempts);
-  pd_jw_ktime(&j, "next_attempt", ev->next_attempt);
+  pd_jw_kuint(&j, "next_attempt", ev->next_attempt);
   pd_jw_kstr_or_null(&j, "last_error", ev->last_error);
   pd_jw_close_map(&j);
 
@@ -144,16 +147,28 @@ static int record_optional(record_t *r, const char *key, char **field) {
   return 0;
 }
 
-static int record_time(record_t *r, const char *key, cdtime_t *t) {
+/* A time: cdtime_t as an integer, or in a version 1 record seconds. */
+static int record_time(record_t *r, long long version, const char *key,
+                       cdtime_t *t) {
   yajl_val v = record_get(r, key);
-  if (!YAJL_IS_NUMBER(v))
-    return record_fail(r, "\"%s\" is missing or not a number", key);
-  double d =
-      YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
-  /* cdtime_t spans about 2^34 s from the epoch. */
-  if (!isfinite(d) || d < 0 || d > 1.6e10)
+  if (version == 1) {
+    if (!YAJL_IS_NUMBER(v))
+      return record_fail(r, "\"%s\" is missing or not a number", key);
+    double d =
+        YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
+    /* cdtime_t spans about 2^34 s from the epoch. */
+    if (!isfinite(d) || d < 0 || d > 1.6e10)
+      return record_fail(r, "\"%s\" is out of range", key);
+    *t = DOUBLE_TO_CDTIME_T(d);
+    return 0;
+  }
+  /* yajl_tree keeps integers up to LLONG_MAX; larger ones are doubles and
+   * refused here, as is anything negative. */
+  if (!YAJL_IS_INTEGER(v))
+    return record_fail(r, "\"%s\" is missing or not an integer", key);
+  if (YAJL_GET_INTEGER(v) < 0)
     return record_fail(r, "\"%s\" is out of range", key);
-  *t = DOUBLE_TO_CDTIME_T(d);
+  *t = (cdtime_t)YAJL_GET_INTEGER(v);
   return 0;
 }
 
@@ -255,7 +270,8 @@ static int record_fields(record_t *r, pd_event_t *ev) {
     return record_fail(r, "not a JSON object");
   if (record_int(r, "v", 0, LLONG_MAX, &number) != 0)
     return -1;
-  if (number != PD_EVENT_RECORD_VERSION) {
+  long long version = number;
+  if (version != 1 && version != PD_EVENT_RECORD_VERSION) {
     snprintf(r->err, r->err_size, "unsupported record version %lld", number);
     return -1;
   }
@@ -263,9 +279,9 @@ static int record_fields(record_t *r, pd_event_t *ev) {
     return -1;
   if ((ev->notify = strdup(s)) == NULL)
     return record_fail(r, "out of memory");
-  if (record_time(r, "created", &ev->created) != 0 ||
-      record_time(r, "time", &ev->time) != 0 ||
-      record_time(r, "next_attempt", &ev->next_attempt) != 0)
+  if (record_time(r, version, "created", &ev->created) != 0 ||
+      record_time(r, version, "time", &ev->time) != 0 ||
+      record_time(r, version, "next_attempt", &ev->next_attempt) != 0)
     return -1;
 
   if (record_string(r, "action", &s) != 0)

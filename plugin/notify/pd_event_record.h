@@ -4,15 +4,18 @@
  * read back from the spool (pd_spool.h), losslessly. Written with yajl_gen,
  * parsed with yajl_tree, never by hand.
  *
- * {"v":1, "notify":..., "created":<s>, "time":<s>, "action":..,
+ * {"v":2, "notify":..., "created":<t>, "time":<t>, "action":..,
  *  "severity":"FAILURE", "dedup_key":.., "summary":.., "message":..,
  *  "source":.., "component":.., "group":.., "class":.., "identifier":..,
  *  "details":[[name,"s|i|u|d|b",value-as-text],...], "details_dropped":bool,
  *  "note":..|null, "incident":..|null, "incident_id":..|null, "step":n,
- *  "attempts":n, "next_attempt":<s>, "last_error":..|null}
- * Times are seconds since the epoch (double). seq is not in the record: the
- * spool file's name holds it. Unknown keys are ignored (later versions may
- * add some); a different "v" is refused.
+ *  "attempts":n, "next_attempt":<t>, "last_error":..|null}
+ * Times are collectd's cdtime_t as an integer (2^-30 s since the epoch):
+ * exact, and written without floating-point formatting, which the
+ * notification callback cannot afford. Version 1 records (the first
+ * releases) wrote them as seconds (a double) and are still read. seq is
+ * not in the record: the spool file's name holds it. Unknown keys are
+ * ignored (later versions may add some); any other "v" is refused.
  */
 #ifndef PD_EVENT_RECORD_H
 #define PD_EVENT_RECORD_H
@@ -21,8 +24,8 @@
 
 #include "pd_event.h"
 
-/* The spool record format version. */
-#define PD_EVENT_RECORD_VERSION 1
+/* The spool record format version written; 1 is still read. */
+#define PD_EVENT_RECORD_VERSION 2
 /* Spool records larger than this are refused as corrupt. */
 #define PD_EVENT_RECORD_MAX_BYTES (2 * PD_EVENT_MAX_BYTES)
 

@@ -137,10 +137,21 @@ static void require_text(const char *s, size_t max) {
 }
 
 void fuzz_check_event(const pd_event_t *ev) {
+  /* The spool record is written without validating UTF-8 (pd_event.h):
+   * every string field, checked here. */
+  require_text(ev->notify, DATA_MAX_NAME_LEN);
   require_text(ev->dedup_key, PD_DEDUP_KEY_MAX);
   require_text(ev->summary, PD_SUMMARY_MAX);
+  require_text(ev->message, sizeof(ev->message) - 1);
+  require_text(ev->source, sizeof(ev->source) - 1);
+  require_text(ev->component, sizeof(ev->component) - 1);
+  require_text(ev->group, sizeof(ev->group) - 1);
+  require_text(ev->event_class, sizeof(ev->event_class) - 1);
+  require_text(ev->identifier, sizeof(ev->identifier) - 1);
   require_text(ev->note, PD_EVENT_TEXT_MAX);
   require_text(ev->incident, PD_EVENT_TEXT_MAX);
+  require_text(ev->incident_id, PD_EVENT_TEXT_MAX);
+  require_text(ev->last_error, PD_EVENT_TEXT_MAX);
   for (size_t i = 0; i < ev->details_num; i++) {
     require_text(ev->details[i].name, PD_EVENT_TEXT_MAX);
     if (ev->details[i].type == PD_DETAIL_STRING)

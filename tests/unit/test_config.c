@@ -1172,6 +1172,14 @@ START_TEST(test_block_names) {
   PARSE_FAILS(PLUGIN, "Account", "must not contain '/'");
 
   reset_root();
+  notify(root, "caf\xe9");
+  PARSE_FAILS(PLUGIN, "Notify", "is not valid UTF-8");
+
+  reset_root();
+  account(root, "caf\xc3\xa9"); /* UTF-8 is a name like any other */
+  PARSE_OK();
+
+  reset_root();
   account(root, "notify-web");
   PARSE_FAILS(PLUGIN, "Account", "must not start with \"notify-\"");
 

@@ -872,13 +872,10 @@ static void assert_events_equal(const pd_event_t *a, const pd_event_t *b) {
   ck_assert_str_eq(a->group, b->group);
   ck_assert_str_eq(a->event_class, b->event_class);
   ck_assert_str_eq(a->identifier, b->identifier);
-  /* Times go through double seconds: equal to well under a microsecond. */
-  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(a->created),
-                          CDTIME_T_TO_DOUBLE(b->created), 1e-6);
-  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(a->time),
-                          CDTIME_T_TO_DOUBLE(b->time), 1e-6);
-  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(a->next_attempt),
-                          CDTIME_T_TO_DOUBLE(b->next_attempt), 1e-6);
+  /* Times are written as cdtime_t integers: exact. */
+  ck_assert_uint_eq(a->created, b->created);
+  ck_assert_uint_eq(a->time, b->time);
+  ck_assert_uint_eq(a->next_attempt, b->next_attempt);
   ck_assert_uint_eq(a->details_num, b->details_num);
   for (size_t i = 0; i < a->details_num; i++) {
     const pd_detail_t *x = &a->details[i], *y = &b->details[i];
@@ -953,7 +950,7 @@ START_TEST(test_record_round_trip) {
   size_t len, again_len;
   ck_assert_int_eq(pd_event_to_record(&ev, &json, &len), 0);
   ck_assert_uint_eq(len, strlen(json));
-  ck_assert_ptr_nonnull(strstr(json, "\"v\":1"));
+  ck_assert_ptr_nonnull(strstr(json, "\"v\":2,"));
   ck_assert_ptr_null(strstr(json, "routing_key"));
 
   char err[256] = "";
@@ -1045,9 +1042,13 @@ START_TEST(test_malformed_records_rejected) {
   static const struct {
     const char *from, *to, *why;
   } edits[] = {
-      {"\"v\":1", "\"v\":2", "another version"},
-      {"\"v\":1", "\"v\":\"1\"", "version as string"},
-      {"\"v\":1,", "", "no version"},
+      {"\"v\":2", "\"v\":3", "a later version"},
+      {"\"v\":2", "\"v\":0", "version 0"},
+      {"\"v\":2", "\"v\":\"2\"", "version as string"},
+      {"\"v\":2,", "", "no version"},
+      {"\"time\":", "\"time\":1.5,\"y\":", "version 2 time as a double"},
+      {"\"time\":", "\"time\":9223372036854775808,\"y\":",
+       "time past LLONG_MAX"},
       {"\"action\":\"trigger\"", "\"action\":\"page\"", "unknown action"},
       {"\"severity\":\"FAILURE\"", "\"severity\":\"BAD\"", "unknown severity"},
       {"\"dedup_key\":\"", "\"dedup_key\":\"\",\"x\":\"", "empty dedup key"},
@@ -1089,12 +1090,76 @@ START_TEST(test_malformed_records_rejected) {
   free(nul);
 
   /* Unknown keys are fine (a later version may add some). */
-  char *extra = replace(json, "\"v\":1,", "\"v\":1,\"future\":{\"a\":[1]},");
+  char *extra = replace(json, "\"v\":2,", "\"v\":2,\"future\":{\"a\":[1]},");
   char err[256];
   ck_assert_int_eq(
       pd_event_from_record(extra, strlen(extra), &ev, err, sizeof(err)), 0);
   pd_event_free(&ev);
   free(extra);
+  free(json);
+}
+END_TEST
+
+/* Replaces the number of a time field with text. */
+static char *with_time_text(const char *json, const char *key,
+                            const char *text) {
+  char from[64], *start;
+  snprintf(from, sizeof(from), "\"%s\":", key);
+  start = strstr(json, from);
+  ck_assert_ptr_nonnull(start);
+  start += strlen(from);
+  size_t digits = strspn(start, "0123456789.e+-");
+  size_t head = (size_t)(start - json);
+  char *out = malloc(strlen(json) + strlen(text) + 1);
+  memcpy(out, json, head);
+  strcpy(out + head, text);
+  strcat(out, start + digits);
+  return out;
+}
+
+/* Spool files of the first releases (version 1, times as seconds) are
+ * still read after an upgrade, to within what a double held. */
+START_TEST(test_version_1_record_read) {
+  pd_event_t ev, back;
+  make_rich_event(&ev);
+  ev.time = TIME_T_TO_CDTIME_T(1764730000) + MS_TO_CDTIME_T(250);
+  char *json;
+  size_t len;
+  ck_assert_int_eq(pd_event_to_record(&ev, &json, &len), 0);
+
+  char created[64], time[64], next[64];
+  snprintf(created, sizeof(created), "%.17g", CDTIME_T_TO_DOUBLE(ev.created));
+  snprintf(time, sizeof(time), "%.17g", CDTIME_T_TO_DOUBLE(ev.time));
+  snprintf(next, sizeof(next), "%.17g", CDTIME_T_TO_DOUBLE(ev.next_attempt));
+  char *a = replace(json, "\"v\":2,", "\"v\":1,");
+  char *b = with_time_text(a, "created", created);
+  char *c = with_time_text(b, "time", time);
+  char *v1 = with_time_text(c, "next_attempt", next);
+  free(a);
+  free(b);
+  free(c);
+
+  char err[256] = "";
+  ck_assert_msg(pd_event_from_record(v1, strlen(v1), &back, err,
+                                     sizeof(err)) == 0,
+                "%s", err);
+  ck_assert_uint_eq(back.time,
+                    TIME_T_TO_CDTIME_T(1764730000) + MS_TO_CDTIME_T(250));
+  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(back.created),
+                          CDTIME_T_TO_DOUBLE(ev.created), 1e-6);
+  ck_assert_double_eq_tol(CDTIME_T_TO_DOUBLE(back.next_attempt),
+                          CDTIME_T_TO_DOUBLE(ev.next_attempt), 1e-6);
+  ck_assert_str_eq(back.dedup_key, ev.dedup_key);
+  ck_assert_uint_eq(back.details_num, ev.details_num);
+  pd_event_free(&back);
+
+  /* Version 1 times are numbers of seconds, range-checked as before. */
+  char *late = with_time_text(v1, "time", "1.7e10");
+  assert_rejected(late, strlen(late), "version 1 time past cdtime_t");
+  free(late);
+
+  pd_event_free(&ev);
+  free(v1);
   free(json);
 }
 END_TEST
@@ -1144,6 +1209,7 @@ static Suite *event_suite(void) {
   tcase_add_test(tc, test_record_round_trip);
   tcase_add_test(tc, test_meta_with_empty_name_skipped);
   tcase_add_test(tc, test_malformed_records_rejected);
+  tcase_add_test(tc, test_version_1_record_read);
   suite_add_tcase(s, tc);
   return s;
 }
