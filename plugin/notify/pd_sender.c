@@ -60,6 +60,7 @@ struct pd_sender_s {
   pthread_cond_t wakeup;
   bool stop, kicked, reconcile_now;
   bool waiting; /* in pthread_cond_timedwait: pd_sender_wake signals */
+  bool holding; /* waiting out hold_until: a new event changes nothing */
   uint64_t sent, retried;
 
   /* Owned by the thread. */
@@ -557,8 +558,9 @@ static void *sender_main(void *arg) {
         .tv_nsec = (long)((until - floor(until)) * 1e9),
     };
     s->waiting = true;
+    s->holding = pd_monotonic_now() < s->hold_until;
     pthread_cond_timedwait(&s->wakeup, &s->lock, &ts);
-    s->waiting = false;
+    s->waiting = s->holding = false;
   }
   pthread_mutex_unlock(&s->lock);
   pd_spool_sync(s->ctx.spool);
@@ -636,11 +638,14 @@ int pd_sender_start(pd_sender_t *s) {
  * (a busy one sees `kicked` before it waits again; one already kicked has
  * its signal coming), and after the unlock, so that the sender does not
  * wake only to block on the mutex still held here (a second futex call on
- * the callback's path). */
+ * the callback's path). A sender holding after failures is not woken:
+ * it could send nothing before its hold ends, and its timed wait ends
+ * then (and every TICK_S for the spool's sync). Waking another core costs
+ * the callback more than all its own work when PagerDuty is down. */
 void pd_sender_wake(void *sender) {
   pd_sender_t *s = sender;
   pthread_mutex_lock(&s->lock);
-  bool signal = s->waiting && !s->kicked;
+  bool signal = s->waiting && !s->kicked && !s->holding;
   s->kicked = true;
   pthread_mutex_unlock(&s->lock);
   if (signal)
