@@ -902,13 +902,21 @@ bool pd_match_matches(const pd_match_t *m, const char *text) {
 }
 
 /* An upper bound of how many copies of its parts regcomp() makes for a
- * pattern: the product of the largest count of every {m,n} in it. glibc
- * expands counted repetition into copies, so (a{999}){999} would take
- * gigabytes inside collectd (found by tests/fuzz/fuzz_config). */
+ * pattern: the product of the largest count of every {m,n} in it, and 2
+ * for every '+'. glibc expands counted repetition into copies, and x+ into
+ * x x*, so (a{999}){999} or a '+' on a '+' twenty times over (a++++...,
+ * ((a)+)+...) would take gigabytes inside collectd (both found by
+ * tests/fuzz/fuzz_config). An escaped or bracketed '+' is counted too: the
+ * bound only needs to be safe, and 2^9 leaves room for real patterns. */
 static double regex_copies(const char *pattern) {
   double copies = 1;
-  for (const char *p = strchr(pattern, '{'); p != NULL;
-       p = strchr(p + 1, '{')) {
+  for (const char *p = pattern; *p != '\0'; p++) {
+    if (*p == '+') {
+      copies *= 2;
+      continue;
+    }
+    if (*p != '{')
+      continue;
     char *end;
     double count = strtod(p + 1, &end);
     if (end != p + 1 && *end == ',')
@@ -945,8 +953,9 @@ static int match_parse(const char *where, const oconfig_item_t *ci,
     char shown[160];
     free(pattern);
     option_error(where, ci->key,
-                 "regular expression %s repeats too much ({m,n} counts "
-                 "multiply to more than 1000); write a simpler one.",
+                 "regular expression %s repeats too much ({m,n} counts, "
+                 "and 2 for each '+', multiply to more than 1000); write "
+                 "a simpler one.",
                  printable(text, shown, sizeof(shown)));
     return -1;
   }

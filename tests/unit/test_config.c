@@ -1022,8 +1022,19 @@ START_TEST(test_match_bad_regex) {
   reset_root();
   opt_s(notify(root, "web"), "Host", "/(a{999}){2,999}/");
   PARSE_FAILS(WEB, "Host", "repeats too much");
+  /* and '+' on '+', which regcomp() doubles each time */
+  reset_root();
+  opt_s(notify(root, "web"), "Host", "/^web[5-9]+$_inst++++++++++++++++++/");
+  PARSE_FAILS(WEB, "Host", "repeats too much");
+  reset_root();
+  opt_s(notify(root, "web"), "Host", "/((((((((((a)+)+)+)+)+)+)+)+)+)+/");
+  PARSE_FAILS(WEB, "Host", "repeats too much");
   reset_root();
   opt_s(notify(root, "web"), "Host", "/^web[0-9]{1,3}$/");
+  PARSE_OK();
+  reset_root();
+  opt_s(notify(root, "web"), "Host",
+        "/^(web|db)[0-9]+[.]dc[0-9]+[.]example[.]com$/");
   PARSE_OK();
 }
 END_TEST
