@@ -450,7 +450,10 @@ int pd_event_from_notification(const pd_notify_config_t *cfg,
   if (ev->notify == NULL)
     goto oom;
   ev->created = cdtime();
-  ev->time = n->time != 0 ? n->time : ev->created;
+  /* A time past what the record can hold is no time collectd measured
+   * (a PUTNOTIF's time=, say): the mapping's own is used instead. */
+  ev->time =
+      n->time != 0 && n->time <= PD_EVENT_TIME_MAX ? n->time : ev->created;
   ev->severity = n->severity;
   ev->action = action;
 

@@ -44,6 +44,9 @@
 #define PD_IDENTIFIER_MAX (6 * DATA_MAX_NAME_LEN)
 /* Bound on free texts taken from meta (note, incident) and on last_error. */
 #define PD_EVENT_TEXT_MAX (64 * 1024)
+/* The latest time an event holds: the spool record writes times as JSON
+ * integers, which yajl reads up to INT64_MAX (about the year 2242). */
+#define PD_EVENT_TIME_MAX ((cdtime_t)INT64_MAX)
 
 /* The string meta of doc/contract.md §6 that steer the action; never copied
  * into custom_details. */

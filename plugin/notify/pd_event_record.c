@@ -156,8 +156,9 @@ static int record_time(record_t *r, long long version, const char *key,
       return record_fail(r, "\"%s\" is missing or not a number", key);
     double d =
         YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
-    /* cdtime_t spans about 2^34 s from the epoch. */
-    if (!isfinite(d) || d < 0 || d > 1.6e10)
+    /* Up to what a version 2 record can hold (PD_EVENT_TIME_MAX: 2^33 s),
+     * so that the record can be written again. */
+    if (!isfinite(d) || d < 0 || d >= 8589934592.0)
       return record_fail(r, "\"%s\" is out of range", key);
     *t = DOUBLE_TO_CDTIME_T(d);
     return 0;
@@ -166,7 +167,7 @@ static int record_time(record_t *r, long long version, const char *key,
    * refused here, as is anything negative. */
   if (!YAJL_IS_INTEGER(v))
     return record_fail(r, "\"%s\" is missing or not an integer", key);
-  if (YAJL_GET_INTEGER(v) < 0)
+  if (YAJL_GET_INTEGER(v) < 0) /* above PD_EVENT_TIME_MAX: not an integer */
     return record_fail(r, "\"%s\" is out of range", key);
   *t = (cdtime_t)YAJL_GET_INTEGER(v);
   return 0;
