@@ -6,12 +6,14 @@
  * The glue (plugin/pagerduty.c, pd_notification) takes its runtime read
  * lock, reads cdtime() and hands the notification to every Notify block's
  * pd_notify_handle(): match, map (templates), decide, serialise the event
- * and write it into the spool (temporary file + rename) - then wakes the
- * block's sender. This program times exactly that sequence, per call, on
- * one Events API block with its sender thread running, so the sender's
+ * and append it to the spool's journal (one write) - then wakes the block's
+ * sender. This program times exactly that sequence, per call, on one
+ * Events API block with its sender thread running, so the sender's
  * deliveries, retries and once-a-second fsyncs happen meanwhile as they do
  * in collectd. Three cases, each on a fresh spool:
- *   up    the simulator (tests/pdsim) answers the Events API
+ *   up    the simulator (tests/pdsim) answers the Events API; past its
+ *         rate limit (120 events a minute per key, as PagerDuty's) it
+ *         answers 429 and the sender holds, as it would against PagerDuty
  *   down  nothing listens on the EventsURL port (connection refused)
  *   hang  a socket listens but never accepts: every request hangs until
  *         the block's Timeout
@@ -23,12 +25,15 @@
  * --no-prepare stops the spool's preparing thread: every call creates its
  * file, as before prepared files (pd_spool.h), for comparison.
  *
- * After the cases, three "floor" rows time, paced the same way, single
- * operations the callback cannot do without on a durable path: a bare
- * system call (getppid), an fstat() of an open file, and one O_APPEND
- * writev() of a record's size into a file beside the spool. They show
- * what this machine charges for them, so the callback's figures can be
- * read against it (--case floor runs them alone).
+ * After the cases, two "parts" rows time the callback's own work alone,
+ * paced the same way: mapping a notification to an event (map) and
+ * serialising the event into its spool record (record). Then three
+ * "floor" rows time single operations the callback cannot do without on a
+ * durable path: a bare system call (getppid), an fstat() of an open file,
+ * and one O_APPEND writev() of a record's size into a file beside the
+ * spool. They show what this machine charges for them, so the callback's
+ * figures can be read against it (--case parts or --case floor runs those
+ * rows alone).
  *
  * The spool lives under --dir (default: the current directory, i.e. the
  * build tree on the machine's normal disk; not /tmp, which may be tmpfs).
@@ -54,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pd_event_record.h"
 #include "pd_sender.h"
 #include "pdsim_fixture.h"
 
@@ -148,6 +154,29 @@ static void wait_until(double at_us) {
     ;
 }
 
+/* Call i's notification: host i % hosts goes FAILURE, OKAY, FAILURE...,
+ * so that every call spools an event. */
+static void make_notification(const options_t *o, long i, notification_t *n) {
+  int h = (int)(i % o->hosts);
+  bool failing = (i / o->hosts) % 2 == 0;
+  *n = (notification_t){.severity = failing ? NOTIF_FAILURE : NOTIF_OKAY,
+                        .time = cdtime()};
+  snprintf(n->host, sizeof(n->host), "web%03d.example.com", h);
+  snprintf(n->plugin, sizeof(n->plugin), "df");
+  snprintf(n->plugin_instance, sizeof(n->plugin_instance), "root");
+  snprintf(n->type, sizeof(n->type), "percent_bytes");
+  snprintf(n->type_instance, sizeof(n->type_instance), "used");
+  snprintf(n->message, sizeof(n->message),
+           failing ? "Host web%03d.example.com, plugin df (instance root) "
+                     "type percent_bytes (instance used): Data source "
+                     "\"value\" is currently 97.3. That is above the "
+                     "failure threshold of 95.0."
+                   : "Host web%03d.example.com, plugin df (instance root) "
+                     "type percent_bytes (instance used): All data sources "
+                     "are within range again.",
+           h);
+}
+
 /* Runs one case against url; prints its line. 0, or -1 on a failure. */
 static int run_case(const options_t *o, const char *name, const char *url,
                     const char *routing_key) {
@@ -185,25 +214,8 @@ static int run_case(const options_t *o, const char *name, const char *url,
   for (long i = 0; i < total && us != NULL; i++) {
     if (period > 0)
       wait_until(start + (double)i * period);
-    /* Host h goes FAILURE, OKAY, FAILURE...: every call spools an event. */
-    int h = (int)(i % o->hosts);
-    bool failing = (i / o->hosts) % 2 == 0;
-    notification_t n = {.severity = failing ? NOTIF_FAILURE : NOTIF_OKAY,
-                        .time = cdtime()};
-    snprintf(n.host, sizeof(n.host), "web%03d.example.com", h);
-    snprintf(n.plugin, sizeof(n.plugin), "df");
-    snprintf(n.plugin_instance, sizeof(n.plugin_instance), "root");
-    snprintf(n.type, sizeof(n.type), "percent_bytes");
-    snprintf(n.type_instance, sizeof(n.type_instance), "used");
-    snprintf(n.message, sizeof(n.message),
-             failing ? "Host web%03d.example.com, plugin df (instance root) "
-                       "type percent_bytes (instance used): Data source "
-                       "\"value\" is currently 97.3. That is above the "
-                       "failure threshold of 95.0."
-                     : "Host web%03d.example.com, plugin df (instance root) "
-                       "type percent_bytes (instance used): All data sources "
-                       "are within range again.",
-             h);
+    notification_t n;
+    make_notification(o, i, &n);
     double t0 = now_us();
     pd_notify_result_t r = callback(nt, &n);
     double t1 = now_us();
@@ -240,35 +252,80 @@ static int run_case(const options_t *o, const char *name, const char *url,
   return 0;
 }
 
-/* One operation the callback's durable path costs at least, on fd. */
-typedef enum { FLOOR_SYSCALL, FLOOR_FSTAT, FLOOR_WRITE } floor_op_t;
+/* One operation timed alone, paced as the cases are: the floor (what the
+ * callback's durable path costs at least) and the parts of the callback's
+ * own work. */
+typedef enum {
+  OP_SYSCALL, /* a bare system call (getppid) */
+  OP_FSTAT,   /* fstat() of the open journal-like file */
+  OP_WRITE,   /* one O_APPEND writev() of a record's size into it */
+  OP_MAP,     /* pd_event_from_notification() and pd_event_free() */
+  OP_RECORD,  /* pd_event_to_record() of a mapped event, and free() */
+} op_t;
 
 /* The size of the record the floor's write appends: about what the cases'
  * events take in the journal (header and JSON). */
 #define FLOOR_RECORD_BYTES 900
 
-static void floor_once(floor_op_t op, int fd) {
+/* What one timed operation works on, made before the clock starts. */
+typedef struct {
+  int fd;
+  pd_notify_config_t cfg;
+  notification_t n;
+  pd_event_t ev;
+} op_input_t;
+
+static void op_prepare(const options_t *o, op_t op, long i, op_input_t *in) {
+  if (op != OP_MAP && op != OP_RECORD)
+    return;
+  make_notification(o, i, &in->n);
+  if (op == OP_RECORD &&
+      pd_event_from_notification(&in->cfg, &in->n, &in->ev) != PD_MAP_EVENT)
+    abort();
+}
+
+/* The timed part: 0, or -1 when it failed (the figures would be of
+ * something else). */
+static int op_once(op_t op, op_input_t *in) {
   static char record[FLOOR_RECORD_BYTES];
   struct stat st;
   struct iovec iov = {.iov_base = record, .iov_len = sizeof(record)};
-  ssize_t ignored;
+  char *json;
+  size_t len;
+  int status = 0;
   switch (op) {
-  case FLOOR_SYSCALL:
-    ignored = syscall(SYS_getppid);
+  case OP_SYSCALL:
+    status = syscall(SYS_getppid) > 0 ? 0 : -1;
     break;
-  case FLOOR_FSTAT:
-    ignored = fstat(fd, &st);
+  case OP_FSTAT:
+    status = fstat(in->fd, &st);
     break;
-  case FLOOR_WRITE:
-    ignored = writev(fd, &iov, 1);
+  case OP_WRITE:
+    status = writev(in->fd, &iov, 1) == (ssize_t)sizeof(record) ? 0 : -1;
+    break;
+  case OP_MAP:
+    status =
+        pd_event_from_notification(&in->cfg, &in->n, &in->ev) == PD_MAP_EVENT
+            ? 0
+            : -1;
+    pd_event_free(&in->ev);
+    break;
+  case OP_RECORD:
+    status = pd_event_to_record(&in->ev, &json, &len);
+    free(json);
     break;
   }
-  (void)ignored;
+  return status;
+}
+
+static void op_finish(op_t op, op_input_t *in) {
+  if (op == OP_RECORD)
+    pd_event_free(&in->ev);
 }
 
 /* Times o->events operations (after o->warmup), paced as the cases are, on
  * a file in a fresh directory under o->dir; prints its line. 0 or -1. */
-static int run_floor(const options_t *o, const char *name, floor_op_t op) {
+static int run_op(const options_t *o, const char *name, op_t op) {
   char dir[4096], path[4200];
   snprintf(dir, sizeof(dir), "%s/bench_floor.XXXXXX", o->dir);
   if (mkdtemp(dir) == NULL) {
@@ -276,31 +333,41 @@ static int run_floor(const options_t *o, const char *name, floor_op_t op) {
     return -1;
   }
   snprintf(path, sizeof(path), "%s/journal", dir);
-  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  op_input_t in = {
+      .fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600),
+      .cfg = {.name = BLOCK,
+              .severities = PD_SEVERITY_ALL,
+              .resolve_on_okay = true,
+              .note_interval_s = 600},
+  };
   double *us = malloc((size_t)o->events * sizeof(*us));
-  long total = o->warmup + o->events;
+  long total = o->warmup + o->events, bad = 0;
   double start = now_us(), period = o->rate > 0 ? 1e6 / (double)o->rate : 0;
-  for (long i = 0; i < total && us != NULL && fd >= 0; i++) {
+  for (long i = 0; i < total && us != NULL && in.fd >= 0; i++) {
     if (period > 0)
       wait_until(start + (double)i * period);
+    op_prepare(o, op, i, &in);
     double t0 = now_us();
-    floor_once(op, fd);
+    if (op_once(op, &in) != 0)
+      bad++;
     double t1 = now_us();
+    op_finish(op, &in);
     if (i >= o->warmup)
       us[i - o->warmup] = t1 - t0;
   }
   double wall = (now_us() - start) / 1e6;
-  if (fd >= 0)
-    close(fd);
+  if (in.fd >= 0)
+    close(in.fd);
   unlink(path);
   rmdir(dir);
-  if (us == NULL || fd < 0) {
-    fprintf(stderr, "bench_callback: %s: cannot set up in %s\n", name, dir);
+  if (us == NULL || in.fd < 0 || bad > 0) {
+    fprintf(stderr, "bench_callback: %s: %s\n", name,
+            bad > 0 ? "the operation failed" : "cannot set up");
     free(us);
     return -1;
   }
   qsort(us, (size_t)o->events, sizeof(*us), compare_double);
-  printf("%-5s %7ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7s %5.1f\n", name,
+  printf("%-6s %6ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7s %5.1f\n", name,
          o->events, quantile(us, o->events, 0.5), quantile(us, o->events, 0.9),
          quantile(us, o->events, 0.99), quantile(us, o->events, 0.999),
          us[o->events - 1], "-", wall);
@@ -309,10 +376,11 @@ static int run_floor(const options_t *o, const char *name, floor_op_t op) {
 }
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
-          "[--hosts N] [--dir DIR] [--case up|down|hang|floor] [--no-sender] "
-          "[--no-prepare]\n");
+  fprintf(
+      stderr,
+      "usage: bench_callback [--events N] [--warmup N] [--rate PER_S] "
+      "[--hosts N] [--dir DIR] [--case up|down|hang|parts|floor] [--no-sender] "
+      "[--no-prepare]\n");
 }
 
 static int parse_options(int argc, char **argv, options_t *o) {
@@ -411,11 +479,16 @@ int main(int argc, char **argv) {
     status |= run_case(&o, "hang", url, key);
     close(fd);
   }
+  if (wanted(&o, "parts")) {
+    printf("parts of the callback's work, alone, the same pacing\n");
+    status |= run_op(&o, "map", OP_MAP);
+    status |= run_op(&o, "record", OP_RECORD);
+  }
   if (wanted(&o, "floor")) {
     printf("floor: the same pacing, one operation per call\n");
-    status |= run_floor(&o, "sys", FLOOR_SYSCALL);
-    status |= run_floor(&o, "fstat", FLOOR_FSTAT);
-    status |= run_floor(&o, "write", FLOOR_WRITE);
+    status |= run_op(&o, "sys", OP_SYSCALL);
+    status |= run_op(&o, "fstat", OP_FSTAT);
+    status |= run_op(&o, "write", OP_WRITE);
   }
   return status == 0 ? 0 : 1;
 }
