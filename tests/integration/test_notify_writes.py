@@ -250,7 +250,9 @@ class WritesTest(NotifyTestCase):
                     return record
             return None
         record = wait_until(rescheduled, 20, message="the event rescheduled")
-        wait = record["next_attempt"] - refused["time"]
+        # Spool records (version 2) hold collectd's cdtime_t: 2^-30 s.
+        self.assertEqual(record["v"], 2, record)
+        wait = record["next_attempt"] / 2 ** 30 - refused["time"]
         self.assertGreaterEqual(wait, 30.0, record)
         self.assertLessEqual(wait, 36.0 + 5, record)
         self.assertEqual(len([r for r in self.sim.requests()
