@@ -156,9 +156,9 @@ static int record_time(record_t *r, long long version, const char *key,
       return record_fail(r, "\"%s\" is missing or not a number", key);
     double d =
         YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
-    /* Up to what a version 2 record can hold (PD_EVENT_TIME_MAX: 2^33 s),
-     * so that the record can be written again. */
-    if (!isfinite(d) || d < 0 || d >= 8589934592.0)
+    /* Below what a version 2 record can hold (PD_EVENT_TIME_MAX, 2^33 s
+     * as a double), so that the record can be written again. */
+    if (!isfinite(d) || d < 0 || d >= CDTIME_T_TO_DOUBLE(PD_EVENT_TIME_MAX))
       return record_fail(r, "\"%s\" is out of range", key);
     *t = DOUBLE_TO_CDTIME_T(d);
     return 0;

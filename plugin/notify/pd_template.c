@@ -308,15 +308,8 @@ static int expand_to(expansion_buf_t *b, const char *tmpl,
       continue;
     }
     if (p[0] != '%' || p[1] != '{') {
-      /* Literal text up to the next placeholder. */
-      const char *next = strstr(p + 1, "%{");
-      size_t len = next != NULL ? (size_t)(next - p) : strlen(p);
-      if (next != NULL && next[-1] == '-')
-        len--; /* the dash may be dropped: decided above */
-      if (len == 0)
-        len = 1;
-      buf_append(b, p, len);
-      p += len;
+      buf_append(b, p, 1);
+      p++;
       continue;
     }
     placeholder_t ph;
