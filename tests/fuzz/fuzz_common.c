@@ -138,9 +138,8 @@ static void require_text(const char *s, size_t max) {
 
 void fuzz_check_event(const pd_event_t *ev) {
   /* The spool record is written without validating UTF-8 (pd_event.h):
-   * every string field, checked here. */
-  /* A record's block name is not bounded by the reader (it only names
-   * the block in log lines), but it must be valid. */
+   * every string field, checked here. A record's block name is not bounded
+   * by the reader (it only names the block in log lines). */
   require_text(ev->notify, PD_EVENT_RECORD_MAX_BYTES);
   require_text(ev->dedup_key, PD_DEDUP_KEY_MAX);
   require_text(ev->summary, PD_SUMMARY_MAX);

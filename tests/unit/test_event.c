@@ -6,6 +6,7 @@
  * small /usr/bin/python3 (python3-jsonschema) script.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -1126,21 +1127,13 @@ START_TEST(test_malformed_records_rejected) {
 }
 END_TEST
 
-/* Replaces the number of a time field with text. */
-static char *with_time_text(const char *json, const char *key,
-                            const char *text) {
-  char from[64], *start;
-  snprintf(from, sizeof(from), "\"%s\":", key);
-  start = strstr(json, from);
-  ck_assert_ptr_nonnull(start);
-  start += strlen(from);
-  size_t digits = strspn(start, "0123456789.e+-");
-  size_t head = (size_t)(start - json);
-  char *out = malloc(strlen(json) + strlen(text) + 1);
-  memcpy(out, json, head);
-  strcpy(out + head, text);
-  strcat(out, start + digits);
-  return out;
+/* replace() on one time field: "key":old_text becomes "key":new_text. */
+static char *with_time(const char *json, const char *key, const char *old_text,
+                       const char *new_text) {
+  char from[96], to[96];
+  snprintf(from, sizeof(from), "\"%s\":%s,", key, old_text);
+  snprintf(to, sizeof(to), "\"%s\":%s,", key, new_text);
+  return replace(json, from, to);
 }
 
 /* Spool files of the first releases (version 1, times as seconds) are
@@ -1153,14 +1146,19 @@ START_TEST(test_version_1_record_read) {
   size_t len;
   ck_assert_int_eq(pd_event_to_record(&ev, &json, &len), 0);
 
-  char created[64], time[64], next[64];
-  snprintf(created, sizeof(created), "%.17g", CDTIME_T_TO_DOUBLE(ev.created));
-  snprintf(time, sizeof(time), "%.17g", CDTIME_T_TO_DOUBLE(ev.time));
-  snprintf(next, sizeof(next), "%.17g", CDTIME_T_TO_DOUBLE(ev.next_attempt));
+  /* Each time as version 2 wrote it, and as version 1 did. */
+  const char *keys[] = {"created", "time", "next_attempt"};
+  const cdtime_t times[] = {ev.created, ev.time, ev.next_attempt};
+  char v2_text[3][32], v1_text[3][32];
+  for (int i = 0; i < 3; i++) {
+    snprintf(v2_text[i], sizeof(v2_text[i]), "%" PRIu64, (uint64_t)times[i]);
+    snprintf(v1_text[i], sizeof(v1_text[i]), "%.17g",
+             CDTIME_T_TO_DOUBLE(times[i]));
+  }
   char *a = replace(json, "\"v\":2,", "\"v\":1,");
-  char *b = with_time_text(a, "created", created);
-  char *c = with_time_text(b, "time", time);
-  char *v1 = with_time_text(c, "next_attempt", next);
+  char *b = with_time(a, keys[0], v2_text[0], v1_text[0]);
+  char *c = with_time(b, keys[1], v2_text[1], v1_text[1]);
+  char *v1 = with_time(c, keys[2], v2_text[2], v1_text[2]);
   free(a);
   free(b);
   free(c);
@@ -1182,7 +1180,7 @@ START_TEST(test_version_1_record_read) {
   /* Version 1 times are numbers of seconds, and must fit a version 2
    * record (below 2^33 s), or the event could not be written again (found
    * by fuzz_spool_record). */
-  char *late = with_time_text(v1, "time", "9700000000");
+  char *late = with_time(v1, "time", v1_text[1], "9700000000");
   assert_rejected(late, strlen(late), "version 1 time past PD_EVENT_TIME_MAX");
   free(late);
 
