@@ -145,6 +145,16 @@ static double quantile(const double *sorted, long num, double q) {
   return sorted[i];
 }
 
+/* Sorts the num timings in us and prints their row of the table. */
+static void print_row(const char *name, double *us, long num,
+                      const char *queued, double wall_s) {
+  qsort(us, (size_t)num, sizeof(*us), compare_double);
+  printf("%-6s %6ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7s %5.1f\n", name, num,
+         quantile(us, num, 0.5), quantile(us, num, 0.9),
+         quantile(us, num, 0.99), quantile(us, num, 0.999), us[num - 1], queued,
+         wall_s);
+}
+
 /* Waits until the absolute monotonic time at_us (pacing, not syncing). */
 static void wait_until(double at_us) {
   struct timespec ts = {
@@ -238,11 +248,9 @@ static int run_case(const options_t *o, const char *name, const char *url,
   if (us == NULL)
     return -1;
 
-  qsort(us, (size_t)o->events, sizeof(*us), compare_double);
-  printf("%-5s %7ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7zu %5.1f\n", name,
-         o->events, quantile(us, o->events, 0.5), quantile(us, o->events, 0.9),
-         quantile(us, o->events, 0.99), quantile(us, o->events, 0.999),
-         us[o->events - 1], st.pending, wall);
+  char queued[32];
+  snprintf(queued, sizeof(queued), "%zu", st.pending);
+  print_row(name, us, o->events, queued, wall);
   free(us);
   if (bad > 0) {
     fprintf(stderr, "bench_callback: %s: %ld calls did not spool their event\n",
@@ -366,11 +374,7 @@ static int run_op(const options_t *o, const char *name, op_t op) {
     free(us);
     return -1;
   }
-  qsort(us, (size_t)o->events, sizeof(*us), compare_double);
-  printf("%-6s %6ld %9.1f %9.1f %9.1f %9.1f %9.1f  %7s %5.1f\n", name,
-         o->events, quantile(us, o->events, 0.5), quantile(us, o->events, 0.9),
-         quantile(us, o->events, 0.99), quantile(us, o->events, 0.999),
-         us[o->events - 1], "-", wall);
+  print_row(name, us, o->events, "-", wall);
   free(us);
   return 0;
 }
@@ -447,9 +451,9 @@ int main(int argc, char **argv) {
   printf("notification callback, in process: %ld calls per case (after %ld "
          "warm-up), %ld/s, %d hosts, spool under %s\n",
          o.events, o.warmup, o.rate, o.hosts, o.dir);
-  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "case", "calls", "median",
+  printf("%-6s %6s %9s %9s %9s %9s %9s  %7s %5s\n", "case", "calls", "median",
          "p90", "p99", "p99.9", "max", "queued", "s");
-  printf("%-5s %7s %9s %9s %9s %9s %9s  %7s %5s\n", "", "", "us", "us", "us",
+  printf("%-6s %6s %9s %9s %9s %9s %9s  %7s %5s\n", "", "", "us", "us", "us",
          "us", "us", "at end", "");
   int status = 0;
   char key[64] = "R0123456789abcdef0123456789abcdef", url[64];
